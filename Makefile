@@ -1,0 +1,126 @@
+# vem - declarative manager for virtual-machine clusters
+#
+#   make                      build ./vem
+#   make check                all tests (unit, loader corpus, examples, fuzz,
+#                             end-to-end on a local lab) with ASan+UBSan
+#   make check-unit           unit tests, corpus and examples only (no root)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined   sanitizer build (into build-san/)
+#   make DEVELOPER=1          warnings are errors
+#   make bench                benchmarks (print numbers; need the lab)
+#   make demo                 start the lab, apply examples/clusters/lab.yaml, show status
+
+VERSION := 0.1.0
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := yaml-0.1 libvirt libcurl libgit2 libcrypto
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
+DATADIR = $(PREFIX)/share/vem
+
+ifneq ($(SANITIZE),)
+BUILD ?= build-san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow=local -Wformat=2 -Wstrict-prototypes
+ifneq ($(DEVELOPER),)
+WARN += -Werror
+endif
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) \
+	-DVEM_VERSION='"$(VERSION)"' -D_GNU_SOURCE -I. -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
+LIBS = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRCS := $(sort $(wildcard util/*.c schema/*.c hv/*.c reconciler/*.c))
+CLI_SRCS := $(sort $(wildcard cli/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+LIBVEM := $(BUILD)/libvem.a
+
+ifeq ($(BUILD),build)
+all: vem
+vem: $(BUILD)/vem
+	cp $< $@
+else
+all: $(BUILD)/vem
+endif
+
+$(BUILD)/vem: $(CLI_OBJS) $(LIBVEM)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(LIBVEM) $(LIBS)
+
+$(LIBVEM): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBVEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBVEM) $(LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIBVEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBVEM) $(LIBS)
+
+units: $(UNIT_BINS) $(TOOL_BINS)
+
+guests:
+	$(MAKE) -C contrib/lab/guests
+
+# Fuzzing (clang + libFuzzer): the loader.
+FUZZ_BIN := build-fuzz/fuzz_load
+fuzz: $(FUZZ_BIN)
+$(FUZZ_BIN): tests/fuzz/fuzz_load.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
+		$(PKG_CFLAGS) -DVEM_VERSION='"$(VERSION)"' -o $@ tests/fuzz/fuzz_load.c \
+		$(LIB_SRCS) $(LIBS)
+
+# Tests: unit tests, corpus and examples run from the sanitizer build;
+# end-to-end tests need root and start their own lab.
+check:
+	$(MAKE) SANITIZE=address,undefined all units
+	$(MAKE) all guests
+	tests/run all
+
+check-unit:
+	$(MAKE) SANITIZE=address,undefined all units
+	tests/run unit
+
+bench: all guests
+	tests/bench/run
+
+demo: all guests
+	contrib/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)
+	install -m 755 vem $(DESTDIR)$(BINDIR)/vem
+	install -m 755 contrib/lab/vem-lab $(DESTDIR)$(BINDIR)/vem-lab
+	if [ -f docs/vem.1 ]; then install -m 644 docs/vem.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	if [ -f docs/vem-cluster.yaml.5 ]; then install -m 644 docs/vem-cluster.yaml.5 $(DESTDIR)$(MANDIR)/man5/; fi
+	if [ -f schema/vem-cluster.schema.json ]; then install -m 644 schema/vem-cluster.schema.json $(DESTDIR)$(DATADIR)/; fi
+
+clean:
+	rm -rf build build-san build-fuzz vem
+
+.PHONY: all units guests fuzz check check-unit bench demo install clean
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

@@ -1,0 +1,177 @@
+/*
+ * hv.h - the hypervisor layer over libvirt.
+ *
+ *  - struct observed: what the hosts really run (plain data, printable,
+ *    comparable; saved and read back as a JSON snapshot).
+ *  - struct hv_session: connections to every host of a cluster, opened in
+ *    parallel with a bounded timeout. Unreachable hosts are marked offline
+ *    with the reason; the rest keep working.
+ *  - operations on one domain of one host, each returning 0 / -1 and a vem
+ *    error (libvirt's own error is read once here and turned into text).
+ *
+ * Ownership: every domain vem creates carries <vem:vm> metadata (namespace
+ * VEM_META_NS) naming the cluster, VM, template, spec hash and source
+ * revision. A domain without metadata for this cluster is never changed.
+ * Its UUID also starts with the cluster mark (first 4 bytes of
+ * sha256(cluster name)) so observation can tell vem's domains apart from
+ * foreign ones without an extra round trip.
+ *
+ * Threads: a session may be used from several threads at once (one
+ * libvirt connection per host; libvirt connections are thread-safe).
+ */
+#ifndef VEM_HV_H
+#define VEM_HV_H
+
+#include "../schema/model.h"
+
+#define VEM_META_NS "https://vem.dev/xmlns/vem/1"
+#define VEM_META_PREFIX "vem"
+
+enum dom_state {
+	DOM_RUNNING = 0,
+	DOM_STOPPED,          /* shut off (defined, not running) */
+	DOM_PAUSED,
+	DOM_CRASHED,
+	DOM_OTHER,            /* shutting down, blocked, pmsuspended, ... */
+};
+const char *dom_state_name(enum dom_state s);   /* "running", "stopped", ... */
+
+/* vem's metadata in a domain it owns. */
+struct vem_meta {
+	char *cluster;
+	char *vm;
+	char *template;
+	char *spec_hash;
+	char *revision;        /* source revision that created/updated it */
+	int64_t created_at;    /* ms since the epoch */
+	int64_t migrated_at;   /* last live migration, 0 = never */
+	char **volumes;        /* storage volume paths vem made for it */
+	size_t n_volumes;
+};
+void vem_meta_release(struct vem_meta *m);
+
+struct obs_domain {
+	char *name;
+	char uuid[37];
+	size_t host;              /* index into observed.hosts */
+	bool owned;               /* carries metadata of this cluster */
+	struct vem_meta meta;     /* valid when owned */
+	enum dom_state state;
+	bool persistent;
+	int vcpus;
+	uint64_t memory;          /* current, bytes */
+	uint64_t max_memory;      /* bytes */
+	uint64_t cpu_time;        /* ns, cumulative */
+	double cpu_load;          /* host CPUs busy (1.0 = one core), -1 unknown */
+};
+
+struct obs_host {
+	char *name;
+	char *uri;
+	bool online;
+	char *error;              /* why offline, or NULL */
+	int cpus;                 /* effective capacity (cluster override or node info) */
+	uint64_t memory;          /* bytes, effective capacity */
+	uint64_t reserve;         /* bytes kept for the host */
+	struct labels labels;     /* from the cluster file */
+	bool maintenance;         /* from the cluster file */
+	char host_uuid[37];
+	char *hostname;
+	unsigned hv_caps;         /* bitmask of (1u << enum hv_type) the host offers */
+	char *lease;              /* "holder since ..." when observed, or NULL */
+};
+
+struct observed {
+	struct obs_host *hosts;
+	size_t n_hosts;
+	struct obs_domain *domains;   /* sorted by host, then name */
+	size_t n_domains;
+	int64_t taken_at;             /* ms since the epoch */
+	char *cluster;                /* cluster name it was observed for */
+};
+
+void observed_release(struct observed *o);
+/* Index of the host with this name, or -1. */
+long observed_host_index(const struct observed *o, const char *name);
+/* Owned domains named vm (a crash mid-migration can leave two); returns count. */
+size_t observed_find_vm(const struct observed *o, const char *vm,
+			const struct obs_domain **out, size_t max);
+
+/* Snapshot I/O (hv/snapshot.c). JSON as documented in DESIGN.md. */
+int observed_write_json(const struct observed *o, struct strbuf *out);
+int observed_read_json(const char *path, struct observed *o, struct errbuf *err);
+/* Apply the cluster file's host settings (capacity overrides, labels,
+ * maintenance, reserve) to observed hosts, adding hosts the cluster names
+ * that the snapshot lacks as offline. */
+void observed_apply_cluster(struct observed *o, const struct cluster *c);
+
+/* ---- sessions ---- */
+
+struct hv_options {
+	int64_t connect_timeout;     /* ms; an unreachable host is given up after this */
+	int64_t op_timeout;          /* ms; keepalive-based bound on one call */
+	int64_t shutdown_timeout;    /* ms of graceful shutdown before destroy */
+	int64_t sample_window;       /* ms between the two CPU samples (0 = one sample) */
+	const char *cache_dir;       /* metadata cache (NULL = default) */
+};
+void hv_options_default(struct hv_options *o);
+
+struct hv_session;
+
+/* Connect to every host of c in parallel (host i of the session is c->hosts[i],
+ * and observed.hosts[i] after hv_observe). c must outlive the session. Never fails as a whole: offline
+ * hosts are reported by hv_observe() and through hv_host_online(). */
+struct hv_session *hv_session_open(const struct cluster *c,
+				   const struct hv_options *opt);
+void hv_session_free(struct hv_session *s);
+bool hv_host_online(const struct hv_session *s, size_t host);
+const char *hv_host_error(const struct hv_session *s, size_t host);
+
+/* Observe all hosts in parallel (one bulk stats call per host). */
+int hv_observe(struct hv_session *s, struct observed *out, struct errbuf *err);
+
+/* ---- operations (host = index into the cluster's hosts) ---- */
+
+/* Domain XML for one VM on one host (pure; used by define and by tests). */
+char *hv_domain_xml(const struct cluster *c, const struct vm_spec *vm,
+		    enum hv_type resolved, const char *uuid,
+		    const struct vem_meta *meta, struct errbuf *err);
+/* auto -> kvm or qemu from the host's capabilities; 0 / -1 when not offered. */
+int hv_resolve_type(enum hv_type want, unsigned host_caps, enum hv_type *out);
+
+/* Define (persistent) and, when vm->state is running, start. */
+int hv_domain_create(struct hv_session *s, size_t host, const struct vm_spec *vm,
+		     struct errbuf *err);
+int hv_domain_start(struct hv_session *s, size_t host, const char *name,
+		    struct errbuf *err);
+/* Graceful shutdown, waiting up to opt.shutdown_timeout, then destroy. */
+int hv_domain_stop(struct hv_session *s, size_t host, const char *name,
+		   struct errbuf *err);
+/* Redefine the persistent config from vm (takes effect at next boot), and
+ * apply live what can be applied live (memory within max, vcpus within max). */
+int hv_domain_update(struct hv_session *s, size_t host, const struct vm_spec *vm,
+		     bool live, struct errbuf *err);
+/* Stop if running, undefine, delete the volumes vem made for it. */
+int hv_domain_remove(struct hv_session *s, size_t host, const char *name,
+		     struct errbuf *err);
+
+struct hv_migrate_progress {
+	uint64_t total, remaining;    /* bytes */
+	double rate;                  /* bytes/s */
+	int64_t elapsed;              /* ms */
+};
+typedef void (*hv_progress_fn)(void *opaque, const struct hv_migrate_progress *p);
+/*
+ * Live-migrate name from host src to host dst: persistent on dst, undefined
+ * on src. bandwidth in bytes/s (0 = unlimited), timeout in ms (0 = none): on
+ * timeout the job is aborted and the VM keeps running on src.
+ */
+int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst,
+		      const char *name, uint64_t bandwidth, int64_t timeout,
+		      hv_progress_fn progress, void *opaque, struct errbuf *err);
+
+/* The libvirt connection of one host (virConnectPtr), for modules such as
+ * the lease and image upload that use libvirt directly. NULL when offline. */
+void *hv_conn(struct hv_session *s, size_t host);
+
+#endif

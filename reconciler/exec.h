@@ -1,0 +1,44 @@
+/*
+ * exec.h - carry out a plan on the hosts, then observe again until the
+ * cluster converges.
+ *
+ * Actions run in parallel across hosts (at most per_host at once on one
+ * host, migrations limited by the cluster's balance.max_parallel and to one
+ * per host). One failing action does not stop the others; each result is
+ * reported with its elapsed time. Every action is safe to interrupt: the
+ * next run observes what is there and finishes or undoes it.
+ */
+#ifndef VEM_EXEC_H
+#define VEM_EXEC_H
+
+#include "plan.h"
+
+struct exec_options {
+	int per_host;            /* actions at once on one host (default 2) */
+	int max_rounds;          /* observe+plan+execute rounds (default 5) */
+	bool dry_run;
+	FILE *progress;          /* one line per action; NULL = silent */
+	volatile int *stop;      /* set to non-zero (SIGTERM) to stop between actions */
+	struct plan_options plan;
+};
+void exec_options_default(struct exec_options *o);
+
+struct exec_result {
+	size_t done, failed;     /* actions, over all rounds */
+	int rounds;
+	bool converged;          /* last observation needs no change */
+	bool partial;            /* some host was offline */
+	bool stopped;            /* interrupted by *stop */
+};
+
+/* Execute one plan (no re-observation). */
+int exec_plan(struct hv_session *s, const struct observed *o,
+	      const struct plan *p, const struct exec_options *opt,
+	      struct exec_result *res, struct errbuf *err);
+
+/* Observe, plan, execute, repeat until converged or max_rounds. */
+int exec_converge(struct hv_session *s, const struct cluster *c,
+		  const struct exec_options *opt, struct exec_result *res,
+		  struct errbuf *err);
+
+#endif

@@ -1,0 +1,647 @@
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int vem_verbosity = 1;
+char strbuf_empty[1];
+
+static void die_oom(size_t n)
+{
+	fprintf(stderr, "vem: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		die_oom(n);
+	return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (!p)
+		die_oom(nmemb * size);
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		die_oom(n);
+	return q;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p;
+	if (!s)
+		return NULL;
+	p = strdup(s);
+	if (!p)
+		die_oom(strlen(s));
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		die_oom(n);
+	return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+	if (vasprintf(&p, fmt, ap) < 0)
+		die_oom(strlen(fmt));
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	va_start(ap, fmt);
+	p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+/* ---- strbuf ---- */
+
+void strbuf_init(struct strbuf *sb)
+{
+	sb->buf = strbuf_empty;
+	sb->len = sb->alloc = 0;
+}
+
+void strbuf_release(struct strbuf *sb)
+{
+	if (sb->alloc)
+		free(sb->buf);
+	strbuf_init(sb);
+}
+
+char *strbuf_detach(struct strbuf *sb, size_t *len)
+{
+	char *r;
+	if (len)
+		*len = sb->len;
+	r = sb->alloc ? sb->buf : xstrdup("");
+	strbuf_init(sb);
+	return r;
+}
+
+void strbuf_grow(struct strbuf *sb, size_t extra)
+{
+	size_t need = sb->len + extra + 1;
+	if (need <= sb->alloc)
+		return;
+	if (!sb->alloc)
+		sb->buf = NULL;
+	size_t na = sb->alloc ? sb->alloc : 64;
+	while (na < need)
+		na *= 2;
+	sb->buf = xrealloc(sb->buf, na);
+	if (!sb->alloc)
+		sb->buf[0] = '\0';
+	sb->alloc = na;
+}
+
+void strbuf_add(struct strbuf *sb, const void *data, size_t len)
+{
+	strbuf_grow(sb, len);
+	memcpy(sb->buf + sb->len, data, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+}
+
+void strbuf_adds(struct strbuf *sb, const char *s)
+{
+	strbuf_add(sb, s, strlen(s));
+}
+
+void strbuf_addc(struct strbuf *sb, char c)
+{
+	strbuf_add(sb, &c, 1);
+}
+
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return;
+	strbuf_grow(sb, (size_t)n);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	sb->len += (size_t)n;
+}
+
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	strbuf_vaddf(sb, fmt, ap);
+	va_end(ap);
+}
+
+void strbuf_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->alloc)
+		sb->buf[0] = '\0';
+}
+
+void strbuf_add_xml(struct strbuf *sb, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': strbuf_adds(sb, "&lt;"); break;
+		case '>': strbuf_adds(sb, "&gt;"); break;
+		case '&': strbuf_adds(sb, "&amp;"); break;
+		case '"': strbuf_adds(sb, "&quot;"); break;
+		case '\'': strbuf_adds(sb, "&apos;"); break;
+		default: strbuf_addc(sb, *s);
+		}
+	}
+}
+
+int strbuf_read_file(struct strbuf *sb, const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char tmp[65536];
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		n = read(fd, tmp, sizeof(tmp));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		if (max && sb->len + (size_t)n > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+		strbuf_add(sb, tmp, (size_t)n);
+	}
+	close(fd);
+	return 0;
+fail:
+	n = errno;
+	close(fd);
+	errno = (int)n;
+	return -1;
+}
+
+/* ---- errors ---- */
+
+void errbuf_init(struct errbuf *e)
+{
+	e->items = NULL;
+	e->nr = e->alloc = 0;
+}
+
+void errbuf_release(struct errbuf *e)
+{
+	for (size_t i = 0; i < e->nr; i++) {
+		free(e->items[i].file);
+		free(e->items[i].msg);
+	}
+	free(e->items);
+	errbuf_init(e);
+}
+
+static void err_vadd(struct errbuf *e, const char *file, int line, int col,
+		     const char *fmt, va_list ap)
+{
+	struct diag *d;
+	ALLOC_GROW(e->items, e->nr + 1, e->alloc);
+	d = &e->items[e->nr++];
+	d->file = xstrdup(file);
+	d->line = line;
+	d->col = col;
+	d->msg = xvasprintf(fmt, ap);
+}
+
+void err_at(struct errbuf *e, const char *file, int line, int col,
+	    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vadd(e, file, line, col, fmt, ap);
+	va_end(ap);
+}
+
+int err_set(struct errbuf *e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vadd(e, NULL, 0, 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void err_prefix(struct errbuf *e, size_t from, const char *fmt, ...)
+{
+	va_list ap;
+	char *pfx;
+	va_start(ap, fmt);
+	pfx = xvasprintf(fmt, ap);
+	va_end(ap);
+	for (size_t i = from; i < e->nr; i++) {
+		char *m = xasprintf("%s: %s", pfx, e->items[i].msg);
+		free(e->items[i].msg);
+		e->items[i].msg = m;
+	}
+	free(pfx);
+}
+
+const char *err_msg(const struct errbuf *e)
+{
+	return e->nr ? e->items[0].msg : "";
+}
+
+void err_print(const struct errbuf *e, FILE *f, const char *prefix)
+{
+	for (size_t i = 0; i < e->nr; i++) {
+		const struct diag *d = &e->items[i];
+		if (d->file && d->line)
+			fprintf(f, "%s:%d:%d: %s\n", d->file, d->line, d->col, d->msg);
+		else if (d->file)
+			fprintf(f, "%s: %s\n", d->file, d->msg);
+		else
+			fprintf(f, "%s: %s\n", prefix ? prefix : "vem", d->msg);
+	}
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct diag *x = a, *y = b;
+	int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+	if (c)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x < y ? -1 : (x > y);
+}
+
+void err_sort(struct errbuf *e)
+{
+	/* qsort is not stable; diag_cmp falls back on address which is the
+	 * original order only before moves, so do a simple insertion sort. */
+	for (size_t i = 1; i < e->nr; i++) {
+		struct diag d = e->items[i];
+		size_t j = i;
+		while (j > 0) {
+			struct diag *p = &e->items[j - 1];
+			int c = strcmp(p->file ? p->file : "", d.file ? d.file : "");
+			if (c < 0 || (c == 0 && (p->line < d.line ||
+			    (p->line == d.line && p->col <= d.col))))
+				break;
+			e->items[j] = *p;
+			j--;
+		}
+		e->items[j] = d;
+	}
+	(void)diag_cmp;
+}
+
+/* ---- units ---- */
+
+static const struct {
+	const char *name;
+	uint64_t mult;
+} size_units[] = {
+	{ "", 1 }, { "B", 1 },
+	{ "K", 1000ULL }, { "KB", 1000ULL }, { "KiB", KiB },
+	{ "M", 1000000ULL }, { "MB", 1000000ULL }, { "MiB", MiB },
+	{ "G", 1000000000ULL }, { "GB", 1000000000ULL }, { "GiB", GiB },
+	{ "T", 1000000000000ULL }, { "TB", 1000000000000ULL }, { "TiB", GiB * 1024 },
+};
+
+int parse_size(const char *s, uint64_t *bytes, const char **why)
+{
+	const char *p = s;
+	const char *num_end;
+	double v;
+	size_t i;
+
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == s) {
+		*why = "a size must start with a number, like 512MiB or 4GiB";
+		return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p)) {
+			*why = "a size must be a number with a unit, like 512MiB or 4GiB";
+			return -1;
+		}
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	num_end = p;
+	if (*p == ' ')
+		p++;
+	for (i = 0; i < ARRAY_SIZE(size_units); i++)
+		if (!strcmp(p, size_units[i].name))
+			break;
+	if (i == ARRAY_SIZE(size_units)) {
+		*why = "unknown size unit (use B, KiB, MiB, GiB, TiB or KB, MB, GB, TB)";
+		return -1;
+	}
+	{
+		char tmp[64];
+		size_t n = (size_t)(num_end - s);
+		if (n >= sizeof(tmp)) {
+			*why = "size is too large";
+			return -1;
+		}
+		memcpy(tmp, s, n);
+		tmp[n] = '\0';
+		if (!strchr(tmp, '.')) {
+			errno = 0;
+			unsigned long long u = strtoull(tmp, NULL, 10);
+			if (errno || (size_units[i].mult > 1 &&
+				      u > UINT64_MAX / size_units[i].mult)) {
+				*why = "size is too large";
+				return -1;
+			}
+			*bytes = u * size_units[i].mult;
+			return 0;
+		}
+		v = strtod(tmp, NULL);
+	}
+	v *= (double)size_units[i].mult;
+	if (v >= 1.8e19) {
+		*why = "size is too large";
+		return -1;
+	}
+	if (size_units[i].mult == 1 && v != floor(v)) {
+		*why = "a size in bytes must be a whole number";
+		return -1;
+	}
+	*bytes = (uint64_t)llround(v);
+	return 0;
+}
+
+int parse_duration(const char *s, int64_t *ms, const char **why)
+{
+	const char *p = s;
+	int64_t total = 0;
+
+	if (!strcmp(s, "0")) {
+		*ms = 0;
+		return 0;
+	}
+	if (!*p) {
+		*why = "a duration must not be empty (use 90s, 10m, 1h)";
+		return -1;
+	}
+	while (*p) {
+		int64_t v = 0, mult;
+		const char *start = p;
+		while (isdigit((unsigned char)*p)) {
+			if (v > INT64_MAX / 10 - 10) {
+				*why = "duration is too large";
+				return -1;
+			}
+			v = v * 10 + (*p - '0');
+			p++;
+		}
+		if (p == start) {
+			*why = "a duration is a number with a unit, like 90s, 10m or 1h30m";
+			return -1;
+		}
+		if (!strncmp(p, "ms", 2)) {
+			mult = 1;
+			p += 2;
+		} else if (*p == 's') {
+			mult = 1000;
+			p++;
+		} else if (*p == 'm') {
+			mult = 60000;
+			p++;
+		} else if (*p == 'h') {
+			mult = 3600000;
+			p++;
+		} else if (*p == 'd') {
+			mult = 86400000;
+			p++;
+		} else {
+			*why = *p ? "unknown duration unit (use ms, s, m, h or d)"
+				  : "a duration needs a unit (ms, s, m, h or d), like 90s";
+			return -1;
+		}
+		if (v > (INT64_MAX - total) / mult) {
+			*why = "duration is too large";
+			return -1;
+		}
+		total += v * mult;
+	}
+	*ms = total;
+	return 0;
+}
+
+const char *format_size(uint64_t b, char buf[32])
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	size_t u = 0;
+	uint64_t v = b;
+
+	while (u + 1 < ARRAY_SIZE(units) && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	if (v < 1024 || u + 1 == ARRAY_SIZE(units)) {
+		snprintf(buf, 32, "%llu%s", (unsigned long long)v, units[u]);
+		return buf;
+	}
+	double d = (double)b;
+	u = 0;
+	while (d >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, 32, "%.1f%s", d, units[u]);
+	return buf;
+}
+
+const char *format_duration(int64_t ms, char buf[32])
+{
+	size_t n = 0;
+	if (ms < 1000 && ms % 1000) {
+		snprintf(buf, 32, "%lldms", (long long)ms);
+		return buf;
+	}
+	if (ms == 0) {
+		snprintf(buf, 32, "0s");
+		return buf;
+	}
+	int64_t s = ms / 1000;
+	buf[0] = '\0';
+	if (s >= 86400 && s % 3600 == 0 && s % 86400 == 0)
+		return snprintf(buf, 32, "%lldd", (long long)(s / 86400)), buf;
+	if (s >= 3600) {
+		n += (size_t)snprintf(buf + n, 32 - n, "%lldh", (long long)(s / 3600));
+		s %= 3600;
+	}
+	if (s >= 60) {
+		n += (size_t)snprintf(buf + n, 32 - n, "%lldm", (long long)(s / 60));
+		s %= 60;
+	}
+	if (s || ms % 1000 || n == 0) {
+		if (ms % 1000)
+			snprintf(buf + n, 32 - n, "%.1fs", (double)s + (double)(ms % 1000) / 1000.0);
+		else
+			snprintf(buf + n, 32 - n, "%llds", (long long)s);
+	}
+	return buf;
+}
+
+/* ---- time ---- */
+
+int64_t time_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t time_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *format_time_utc(int64_t ms, char buf[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* ---- hashing ---- */
+
+void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	static const char hex[] = "0123456789abcdef";
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/* ---- misc ---- */
+
+bool str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return !strcmp(a, b);
+}
+
+bool str_starts_with(const char *s, const char *prefix)
+{
+	return s && !strncmp(s, prefix, strlen(prefix));
+}
+
+bool str_ends_with(const char *s, const char *suffix)
+{
+	size_t a, b;
+	if (!s)
+		return false;
+	a = strlen(s);
+	b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+size_t str_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = xcalloc(lb + 1, sizeof(*row));
+	size_t r;
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t v = prev + cost;
+			if (row[j] + 1 < v)
+				v = row[j] + 1;
+			if (row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
+			row[j] = v;
+			prev = cur;
+		}
+	}
+	r = row[lb];
+	free(row);
+	return r;
+}
+
+int parse_int64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || isnan(v) || isinf(v))
+		return -1;
+	*out = v;
+	return 0;
+}
