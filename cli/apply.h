@@ -1,0 +1,52 @@
+/*
+ * apply.h - the one path that turns a source into a converged cluster,
+ * shared by `vem apply`, `vem plan` and `vem reconcile`.
+ *
+ * apply_run() resolves the source, loads and validates it, connects to the
+ * hosts, takes the cluster's lease (apply only), observes, plans, shows the
+ * plan, asks (unless yes), executes and repeats until converged. It prints
+ * to stdout/stderr as the CLI does and returns one of the VEM_EXIT_* codes.
+ */
+#ifndef VEM_APPLY_H
+#define VEM_APPLY_H
+
+#include "../reconciler/exec.h"
+#include "../reconciler/lease.h"
+
+enum {
+	VEM_EXIT_OK = 0,        /* done; nothing left to change */
+	VEM_EXIT_ERROR = 1,     /* invalid input, failed actions, not converged */
+	VEM_EXIT_CHANGES = 2,   /* plan --detailed-exitcode: there are changes */
+	VEM_EXIT_PARTIAL = 3,   /* some hosts were unreachable; the rest was reconciled */
+	VEM_EXIT_LOCKED = 4,    /* another vem holds the cluster's lease */
+	VEM_EXIT_USAGE = 64,    /* bad command line */
+};
+
+struct apply_args {
+	const char *source;           /* -f: file, directory, git+URL, https:// */
+	const char *observed;         /* plan --observed SNAPSHOT (no hosts contacted) */
+	const char *require_signed_by;/* keyring: git commits must be signed by it */
+	bool execute;                 /* false: plan only */
+	bool yes;                     /* do not ask */
+	bool json;                    /* -o json */
+	bool detailed_exitcode;
+	struct plan_options plan;
+	struct exec_options exec;
+	struct hv_options hv;
+	struct lease_options lease;
+};
+void apply_args_default(struct apply_args *a);
+
+struct apply_report {
+	char *revision;               /* source revision applied (caller frees) */
+	size_t actions, failed;
+	int rounds;
+	bool converged, partial;
+};
+
+int apply_run(const struct apply_args *a, struct apply_report *rep);
+/* Sampling window: the user's --sample, else the cluster's when balancing. */
+void apply_resolve_sampling(struct hv_options *hv, const struct cluster *c,
+			    bool balancing);
+
+#endif

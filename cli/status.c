@@ -1,0 +1,310 @@
+/*
+ * status.c - `vem status` and `vem observe`: what the hosts run, as a table,
+ * JSON, or a snapshot for offline planning.
+ */
+#include "cli.h"
+#include "../util/json.h"
+#include "../reconciler/place.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Observe the cluster named by a; prints problems. */
+static struct cluster *observe_cluster(struct apply_args *a, struct observed *obs,
+				       int64_t default_sample)
+{
+	struct errbuf err = ERRBUF_INIT;
+	struct cluster *c = cli_load_cluster(a);
+	struct hv_session *s;
+
+	if (!c)
+		return NULL;
+	if (a->hv.sample_window < 0)
+		a->hv.sample_window = default_sample >= 0 ? default_sample
+							  : c->balance.sample_window;
+	s = hv_session_open(c, &a->hv);
+	if (hv_observe(s, obs, &err)) {
+		err_print(&err, stderr, "vem");
+		hv_session_free(s);
+		cluster_free(c);
+		errbuf_release(&err);
+		return NULL;
+	}
+	hv_session_free(s);
+	errbuf_release(&err);
+	return c;
+}
+
+enum vm_sync { SYNC_YES, SYNC_NO, SYNC_UNMANAGED };
+
+struct vm_row {
+	const char *name;
+	const struct obs_domain *d;     /* NULL: not running anywhere */
+	const struct vm_spec *spec;     /* NULL: not in the cluster file */
+	enum vm_sync sync;
+	const char *why;                /* why not in sync */
+};
+
+static enum vm_sync row_sync(const struct vm_spec *spec, const struct obs_domain *d,
+			     const char **why)
+{
+	*why = NULL;
+	if (d && !d->owned)
+		return SYNC_UNMANAGED;
+	if (!spec)
+		return (*why = "not in the cluster file"), SYNC_NO;
+	if (!d)
+		return (*why = "missing"), SYNC_NO;
+	if (!str_eq(d->meta.spec_hash, spec->spec_hash))
+		return (*why = "spec changed"), SYNC_NO;
+	if ((spec->state == VM_RUNNING) != (d->state == DOM_RUNNING))
+		return (*why = "state differs"), SYNC_NO;
+	return SYNC_YES;
+}
+
+static const char *sync_name(enum vm_sync s)
+{
+	return s == SYNC_YES ? "yes" : s == SYNC_NO ? "no" : "-";
+}
+
+static size_t collect_rows(const struct cluster *c, const struct observed *o,
+			   struct vm_row **out)
+{
+	struct vm_row *rows = xcalloc(c->n_vms + o->n_domains + 1, sizeof(*rows));
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const struct obs_domain *d[4];
+		size_t k = observed_find_vm(o, c->vms[i].name, d, 4);
+		if (k == 0) {
+			rows[n].name = c->vms[i].name;
+			rows[n].spec = &c->vms[i];
+			rows[n].sync = row_sync(rows[n].spec, NULL, &rows[n].why);
+			n++;
+		}
+		for (size_t j = 0; j < k && j < 4; j++) {
+			rows[n].name = c->vms[i].name;
+			rows[n].spec = &c->vms[i];
+			rows[n].d = d[j];
+			rows[n].sync = row_sync(rows[n].spec, d[j], &rows[n].why);
+			if (k > 1)
+				rows[n].sync = SYNC_NO, rows[n].why = "defined on several hosts";
+			n++;
+		}
+	}
+	for (size_t i = 0; i < o->n_domains; i++) {
+		const struct obs_domain *d = &o->domains[i];
+		if (d->owned && cluster_vm(c, d->meta.vm))
+			continue;
+		rows[n].name = d->owned ? d->meta.vm : d->name;
+		rows[n].d = d;
+		rows[n].sync = row_sync(NULL, d, &rows[n].why);
+		n++;
+	}
+	*out = rows;
+	return n;
+}
+
+static void host_totals(const struct observed *o, size_t h, uint64_t *mem, int *vcpus,
+			double *load, size_t *nvm)
+{
+	*mem = 0;
+	*vcpus = 0;
+	*load = 0;
+	*nvm = 0;
+	for (size_t i = 0; i < o->n_domains; i++) {
+		const struct obs_domain *d = &o->domains[i];
+		if (d->host != h || d->state != DOM_RUNNING)
+			continue;
+		*mem += d->max_memory > d->memory ? d->max_memory : d->memory;
+		*vcpus += d->vcpus;
+		if (d->cpu_load > 0)
+			*load += d->cpu_load;
+		(*nvm)++;
+	}
+}
+
+static void status_json(const struct cluster *c, const struct observed *o,
+			const struct vm_row *rows, size_t n)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct json_writer w;
+
+	jw_init(&w, &sb, true);
+	jw_object_begin(&w);
+	jw_kv_string(&w, "cluster", c->name);
+	jw_kv_string(&w, "source", c->source);
+	jw_kv_string(&w, "revision", c->revision);
+	jw_key(&w, "vms");
+	jw_array_begin(&w);
+	for (size_t i = 0; i < n; i++) {
+		const struct vm_row *r = &rows[i];
+		jw_object_begin(&w);
+		jw_kv_string(&w, "name", r->name);
+		jw_kv_string(&w, "domain", r->d ? r->d->name : NULL);
+		jw_kv_string(&w, "host", r->d ? o->hosts[r->d->host].name : NULL);
+		jw_kv_string(&w, "state", r->d ? dom_state_name(r->d->state) : "missing");
+		jw_kv_bool(&w, "managed", !r->d || r->d->owned);
+		jw_kv_int(&w, "vcpus", r->d ? r->d->vcpus : 0);
+		jw_kv_uint(&w, "memory", r->d ? r->d->memory : 0);
+		jw_key(&w, "cpu_percent");
+		if (r->d && r->d->cpu_load >= 0)
+			jw_double(&w, r->d->cpu_load * 100.0);
+		else
+			jw_null(&w);
+		jw_key(&w, "in_sync");
+		if (r->sync == SYNC_UNMANAGED)
+			jw_null(&w);
+		else
+			jw_bool(&w, r->sync == SYNC_YES);
+		jw_kv_string(&w, "why", r->why);
+		jw_kv_string(&w, "revision", r->d && r->d->owned ? r->d->meta.revision : NULL);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	jw_key(&w, "hosts");
+	jw_array_begin(&w);
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		const struct obs_host *oh = &o->hosts[h];
+		uint64_t mem;
+		int vcpus;
+		double load;
+		size_t nvm;
+		host_totals(o, h, &mem, &vcpus, &load, &nvm);
+		jw_object_begin(&w);
+		jw_kv_string(&w, "name", oh->name);
+		jw_kv_string(&w, "uri", oh->uri);
+		jw_kv_bool(&w, "online", oh->online);
+		jw_kv_string(&w, "error", oh->error);
+		jw_kv_bool(&w, "maintenance", oh->maintenance);
+		jw_kv_int(&w, "cpus", oh->cpus);
+		jw_kv_uint(&w, "memory", oh->memory);
+		jw_kv_uint(&w, "committed_memory", mem);
+		jw_kv_int(&w, "committed_vcpus", vcpus);
+		jw_kv_double(&w, "cpu_load", load);
+		jw_kv_uint(&w, "running_vms", nvm);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	jw_object_end(&w);
+	fputs(sb.buf, stdout);
+	strbuf_release(&sb);
+}
+
+static void status_text(const struct cluster *c, const struct observed *o,
+			const struct vm_row *rows, size_t n)
+{
+	char b1[32], b2[32], b3[32];
+
+	printf("cluster '%s' from %s", c->name, c->source);
+	if (c->revision)
+		printf(" (revision %.12s)", c->revision);
+	printf("\n\n%-20s %-8s %-9s %5s %8s %6s %-5s %s\n", "VM", "HOST", "STATE", "VCPUS",
+	       "MEMORY", "CPU%", "SYNC", "REVISION");
+	for (size_t i = 0; i < n; i++) {
+		const struct vm_row *r = &rows[i];
+		char cpu[16] = "-";
+		if (r->d && r->d->cpu_load >= 0)
+			snprintf(cpu, sizeof(cpu), "%.1f", r->d->cpu_load * 100.0);
+		printf("%-20s %-8s %-9s %5d %8s %6s %-5s %s%s%s%s\n", r->name,
+		       r->d ? o->hosts[r->d->host].name : "-",
+		       r->d ? dom_state_name(r->d->state) : "missing",
+		       r->d ? r->d->vcpus : 0,
+		       r->d ? format_size(r->d->memory, b1) : "-", cpu, sync_name(r->sync),
+		       r->d && r->d->owned && r->d->meta.revision ? r->d->meta.revision : "",
+		       r->sync == SYNC_UNMANAGED ? "(not managed by vem)" : "",
+		       r->why ? "  # " : "", r->why ? r->why : "");
+	}
+	printf("\n%-8s %-8s %4s %10s %18s %10s %6s %4s\n", "HOST", "STATE", "CPUS", "MEMORY",
+	       "COMMITTED", "VCPUS", "LOAD", "VMS");
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		const struct obs_host *oh = &o->hosts[h];
+		uint64_t mem;
+		int vcpus;
+		double load;
+		size_t nvm;
+		char committed[48], vc[24], ld[16];
+		host_totals(o, h, &mem, &vcpus, &load, &nvm);
+		snprintf(committed, sizeof(committed), "%s (%.0f%%)", format_size(mem, b2),
+			 oh->memory ? 100.0 * (double)mem / (double)oh->memory : 0.0);
+		snprintf(vc, sizeof(vc), "%d", vcpus);
+		snprintf(ld, sizeof(ld), "%.0f%%", oh->cpus ? 100.0 * load / oh->cpus : 0.0);
+		printf("%-8s %-8s %4d %10s %18s %10s %6s %4zu%s%s\n", oh->name,
+		       !oh->online ? "offline" : oh->maintenance ? "maint" : "online",
+		       oh->cpus, format_size(oh->memory, b3), committed, vc, ld, nvm,
+		       oh->error ? "  # " : "", oh->error ? oh->error : "");
+	}
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct apply_args a;
+	struct cli_opts o;
+	struct observed obs;
+	struct cluster *c;
+	struct vm_row *rows = NULL;
+	size_t n;
+	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_HOSTS,
+			   cli_find("status"), &a, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	memset(&obs, 0, sizeof(obs));
+	c = observe_cluster(&a, &obs, 1000);
+	if (!c)
+		return VEM_EXIT_ERROR;
+	n = collect_rows(c, &obs, &rows);
+	if (a.json)
+		status_json(c, &obs, rows, n);
+	else
+		status_text(c, &obs, rows, n);
+	rc = VEM_EXIT_OK;
+	for (size_t h = 0; h < obs.n_hosts; h++)
+		if (!obs.hosts[h].online)
+			rc = VEM_EXIT_PARTIAL;
+	free(rows);
+	observed_release(&obs);
+	cluster_free(c);
+	return rc;
+}
+
+int cmd_observe(int argc, char **argv)
+{
+	struct apply_args a;
+	struct cli_opts o;
+	struct observed obs;
+	struct cluster *c;
+	struct strbuf sb = STRBUF_INIT;
+	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTFILE | OPT_HOSTS,
+			   cli_find("observe"), &a, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	memset(&obs, 0, sizeof(obs));
+	c = observe_cluster(&a, &obs, -1);
+	if (!c)
+		return VEM_EXIT_ERROR;
+	observed_write_json(&obs, &sb);
+	rc = VEM_EXIT_OK;
+	if (!o.output || !strcmp(o.output, "-")) {
+		fputs(sb.buf, stdout);
+	} else {
+		FILE *f = fopen(o.output, "w");
+		if (!f || fwrite(sb.buf, 1, sb.len, f) != sb.len || fclose(f)) {
+			fprintf(stderr, "vem: cannot write '%s': %s\n", o.output, strerror(errno));
+			rc = VEM_EXIT_ERROR;
+		} else if (vem_verbosity > 0) {
+			fprintf(stderr, "observed %zu host%s, %zu domain%s -> %s\n", obs.n_hosts,
+				obs.n_hosts == 1 ? "" : "s", obs.n_domains,
+				obs.n_domains == 1 ? "" : "s", o.output);
+		}
+	}
+	for (size_t h = 0; rc == VEM_EXIT_OK && h < obs.n_hosts; h++)
+		if (!obs.hosts[h].online) {
+			fprintf(stderr, "vem: host '%s' is unreachable: %s\n", obs.hosts[h].name,
+				obs.hosts[h].error ? obs.hosts[h].error : "unknown error");
+			rc = VEM_EXIT_PARTIAL;
+		}
+	strbuf_release(&sb);
+	observed_release(&obs);
+	cluster_free(c);
+	return rc;
+}
