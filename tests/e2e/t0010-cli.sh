@@ -59,8 +59,8 @@ test_expect_success 'plan --observed plans offline without contacting hosts' '
 	cat >"$W/c.yaml" <<YAML &&
 cluster: offline
 hosts:
-  - {name: a, uri: "qemu+tcp://192.0.2.1/system", capacity: {cpus: 4, memory: 4GiB}}
-  - {name: b, uri: "qemu+tcp://192.0.2.2/system", capacity: {cpus: 4, memory: 4GiB}}
+  - {name: a, uri: "qemu+tcp://127.0.0.1:1/system", capacity: {cpus: 4, memory: 4GiB}}
+  - {name: b, uri: "qemu+tcp://127.0.0.2:1/system", capacity: {cpus: 4, memory: 4GiB}}
 templates:
   - {name: t, vcpus: 1, memory: 256MiB, kernel: /boot/k}
 vms:
@@ -68,9 +68,9 @@ vms:
 YAML
 	cat >"$W/snap.json" <<JSON &&
 {"cluster": "offline", "taken_at": 0,
- "hosts": [{"name": "a", "uri": "qemu+tcp://192.0.2.1/system", "online": true,
+ "hosts": [{"name": "a", "uri": "qemu+tcp://127.0.0.1:1/system", "online": true,
             "capacity": {"cpus": 4, "memory": 4294967296}, "hv": ["qemu"]},
-           {"name": "b", "uri": "qemu+tcp://192.0.2.2/system", "online": true,
+           {"name": "b", "uri": "qemu+tcp://127.0.0.2:1/system", "online": true,
             "capacity": {"cpus": 4, "memory": 4294967296}, "hv": ["qemu"]}],
  "domains": []}
 JSON
