@@ -1,0 +1,251 @@
+/*
+ * model.c - the desired-state model: names, lookups, hashing, freeing.
+ */
+#include "model.h"
+#include "../util/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const hv_names[] = {
+	[HV_AUTO] = "auto", [HV_KVM] = "kvm", [HV_QEMU] = "qemu",
+	[HV_XEN] = "xen", [HV_LXC] = "lxc",
+};
+
+const char *hv_type_name(enum hv_type t)
+{
+	return (size_t)t < ARRAY_SIZE(hv_names) ? hv_names[t] : "unknown";
+}
+
+int hv_type_parse(const char *s, enum hv_type *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(hv_names); i++)
+		if (str_eq(s, hv_names[i])) {
+			*out = (enum hv_type)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *labels_get(const struct labels *l, const char *key)
+{
+	for (size_t i = 0; i < l->nr; i++)
+		if (!strcmp(l->items[i].key, key))
+			return l->items[i].value;
+	return NULL;
+}
+
+static void labels_release(struct labels *l)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		free(l->items[i].key);
+		free(l->items[i].value);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->nr = 0;
+}
+
+void vm_config_release(struct vm_config *c)
+{
+	for (size_t i = 0; i < c->n_disks; i++) {
+		free(c->disks[i].image);
+		free(c->disks[i].bus);
+	}
+	free(c->disks);
+	for (size_t i = 0; i < c->n_nets; i++) {
+		free(c->nets[i].network);
+		free(c->nets[i].bridge);
+		free(c->nets[i].mac);
+		free(c->nets[i].model);
+	}
+	free(c->nets);
+	free(c->cpu_mode);
+	free(c->kernel);
+	free(c->initrd);
+	free(c->cmdline);
+	free(c->user_data);
+	free(c->meta_data);
+	free(c->network_config);
+	memset(c, 0, sizeof(*c));
+}
+
+void vm_config_copy(struct vm_config *dst, const struct vm_config *src)
+{
+	*dst = *src;
+	dst->disks = src->n_disks ? xcalloc(src->n_disks, sizeof(*dst->disks)) : NULL;
+	for (size_t i = 0; i < src->n_disks; i++) {
+		dst->disks[i] = src->disks[i];
+		dst->disks[i].image = xstrdup(src->disks[i].image);
+		dst->disks[i].bus = xstrdup(src->disks[i].bus);
+	}
+	dst->nets = src->n_nets ? xcalloc(src->n_nets, sizeof(*dst->nets)) : NULL;
+	for (size_t i = 0; i < src->n_nets; i++) {
+		dst->nets[i].network = xstrdup(src->nets[i].network);
+		dst->nets[i].bridge = xstrdup(src->nets[i].bridge);
+		dst->nets[i].mac = xstrdup(src->nets[i].mac);
+		dst->nets[i].model = xstrdup(src->nets[i].model);
+	}
+	dst->cpu_mode = xstrdup(src->cpu_mode);
+	dst->kernel = xstrdup(src->kernel);
+	dst->initrd = xstrdup(src->initrd);
+	dst->cmdline = xstrdup(src->cmdline);
+	dst->user_data = xstrdup(src->user_data);
+	dst->meta_data = xstrdup(src->meta_data);
+	dst->network_config = xstrdup(src->network_config);
+}
+
+void labels_copy(struct labels *dst, const struct labels *src)
+{
+	dst->nr = src->nr;
+	dst->items = src->nr ? xcalloc(src->nr, sizeof(*dst->items)) : NULL;
+	for (size_t i = 0; i < src->nr; i++) {
+		dst->items[i].key = xstrdup(src->items[i].key);
+		dst->items[i].value = xstrdup(src->items[i].value);
+	}
+}
+
+void placement_release(struct placement_spec *p)
+{
+	for (size_t i = 0; i < p->n_hosts; i++)
+		free(p->hosts[i]);
+	free(p->hosts);
+	labels_release(&p->labels);
+	free(p->spread);
+	free(p->together);
+	memset(p, 0, sizeof(*p));
+}
+
+void cluster_free(struct cluster *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_hosts; i++) {
+		free(c->hosts[i].name);
+		free(c->hosts[i].uri);
+		labels_release(&c->hosts[i].labels);
+	}
+	free(c->hosts);
+	for (size_t i = 0; i < c->n_images; i++) {
+		free(c->images[i].name);
+		free(c->images[i].url);
+		free(c->images[i].sha256);
+		free(c->images[i].format);
+	}
+	free(c->images);
+	for (size_t i = 0; i < c->n_templates; i++) {
+		free(c->templates[i].name);
+		vm_config_release(&c->templates[i].cfg);
+	}
+	free(c->templates);
+	for (size_t i = 0; i < c->n_vms; i++) {
+		free(c->vms[i].name);
+		free(c->vms[i].group);
+		free(c->vms[i].template);
+		vm_config_release(&c->vms[i].cfg);
+		placement_release(&c->vms[i].placement);
+	}
+	free(c->vms);
+	free(c->name);
+	free(c->source);
+	free(c->revision);
+	for (size_t i = 0; i < c->n_files; i++)
+		free(c->files[i]);
+	free(c->files);
+	free(c);
+}
+
+const struct host_spec *cluster_host(const struct cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_hosts; i++)
+		if (str_eq(c->hosts[i].name, name))
+			return &c->hosts[i];
+	return NULL;
+}
+
+static int vm_cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct vm_spec *)elem)->name);
+}
+
+const struct vm_spec *cluster_vm(const struct cluster *c, const char *name)
+{
+	if (!name || !c->n_vms)
+		return NULL;
+	return bsearch(name, c->vms, c->n_vms, sizeof(*c->vms), vm_cmp_name);
+}
+
+const struct image_spec *cluster_image(const struct cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_images; i++)
+		if (str_eq(c->images[i].name, name))
+			return &c->images[i];
+	return NULL;
+}
+
+/* Canonical JSON of everything that defines the domain. */
+void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg)
+{
+	jw_object_begin(w);
+	jw_kv_string(w, "hypervisor", hv_type_name(cfg->hypervisor));
+	jw_kv_int(w, "vcpus", cfg->vcpus);
+	jw_kv_int(w, "max-vcpus", cfg->max_vcpus);
+	jw_kv_uint(w, "memory", cfg->memory);
+	jw_kv_uint(w, "max-memory", cfg->max_memory);
+	jw_kv_string(w, "cpu-mode", cfg->cpu_mode);
+	jw_key(w, "disks");
+	jw_array_begin(w);
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		jw_object_begin(w);
+		jw_kv_uint(w, "size", cfg->disks[i].size);
+		jw_kv_string(w, "image", cfg->disks[i].image);
+		jw_kv_string(w, "bus", cfg->disks[i].bus);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+	jw_key(w, "networks");
+	jw_array_begin(w);
+	for (size_t i = 0; i < cfg->n_nets; i++) {
+		jw_object_begin(w);
+		jw_kv_string(w, "network", cfg->nets[i].network);
+		jw_kv_string(w, "bridge", cfg->nets[i].bridge);
+		jw_kv_string(w, "mac", cfg->nets[i].mac);
+		jw_kv_string(w, "model", cfg->nets[i].model);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+	jw_kv_string(w, "kernel", cfg->kernel);
+	jw_kv_string(w, "initrd", cfg->initrd);
+	jw_kv_string(w, "cmdline", cfg->cmdline);
+	jw_key(w, "cloud-init");
+	jw_object_begin(w);
+	jw_kv_string(w, "user-data", cfg->user_data);
+	jw_kv_string(w, "meta-data", cfg->meta_data);
+	jw_kv_string(w, "network-config", cfg->network_config);
+	jw_object_end(w);
+	jw_kv_bool(w, "autostart", cfg->autostart);
+	jw_object_end(w);
+}
+
+void cluster_hash_vms(struct cluster *c)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct json_writer w;
+	char hex[65];
+
+	for (size_t i = 0; i < c->n_vms; i++) {
+		struct vm_spec *vm = &c->vms[i];
+		strbuf_reset(&sb);
+		jw_init(&w, &sb, false);
+		jw_object_begin(&w);
+		jw_kv_string(&w, "cluster", c->name);
+		jw_kv_string(&w, "name", vm->name);
+		jw_key(&w, "config");
+		vm_config_write_json(&w, &vm->cfg);
+		jw_object_end(&w);
+		sha256_hex(sb.buf, sb.len, hex);
+		memcpy(vm->spec_hash, hex, 16);
+		vm->spec_hash[16] = '\0';
+	}
+	strbuf_release(&sb);
+}

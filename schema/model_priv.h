@@ -1,0 +1,14 @@
+/* model_priv.h - model helpers shared by the loader and tests. */
+#ifndef VEM_MODEL_PRIV_H
+#define VEM_MODEL_PRIV_H
+
+#include "model.h"
+#include "../util/json.h"
+
+void vm_config_release(struct vm_config *c);
+void vm_config_copy(struct vm_config *dst, const struct vm_config *src);
+void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg);
+void labels_copy(struct labels *dst, const struct labels *src);
+void placement_release(struct placement_spec *p);
+
+#endif
