@@ -2,9 +2,10 @@
  * keys.h - the key tables of the cluster file format.
  *
  * One table per mapping of the format: each key has its YAML name, type,
- * where it is stored, its documentation and its default. The loader walks
- * YAML with these tables, applies defaults from them, and `vem schema`
- * generates the JSON Schema from them, so the three cannot drift.
+ * where it is stored, its documentation, its default and its limits. The
+ * loader walks YAML with these tables and fills defaults from them, `vem
+ * schema` generates the JSON Schema from them and the man page follows them,
+ * so the three cannot drift. Defaults live in keys.c and nowhere else.
  */
 #ifndef VEM_KEYS_H
 #define VEM_KEYS_H
@@ -22,6 +23,7 @@ enum ktype {
 	K_FLOAT,      /* double */
 	K_BOOL,       /* bool */
 	K_SIZE,       /* uint64_t bytes */
+	K_RATE,       /* uint64_t bytes per second ("100MiB" or "100MiB/s") */
 	K_DURATION,   /* int64_t ms */
 	K_LABELS,     /* struct labels */
 	K_STRLIST,    /* char ** at off, size_t count at off2 */
@@ -31,24 +33,34 @@ enum ktype {
 
 #define KF_REQUIRED 1u
 
-struct ctx;
+/*
+ * Keys of a VM configuration, numbered so the loader can remember where
+ * each was set (for errors found after merging a template and a VM).
+ */
+enum cfg_key {
+	CK_NONE = 0,
+	CK_HYPERVISOR, CK_VCPUS, CK_MAX_VCPUS, CK_MEMORY, CK_MAX_MEMORY, CK_CPU_MODE,
+	CK_DISKS, CK_NETWORKS, CK_KERNEL, CK_INITRD, CK_CMDLINE, CK_CLOUD_INIT,
+	CK_USER_DATA, CK_META_DATA, CK_NETWORK_CONFIG, CK_AUTOSTART,
+	CK_COUNT
+};
+
 struct table;
 
 struct key {
 	const char *name;
 	enum ktype type;
-	size_t off;
-	size_t off2;
-	int bit;                       /* override bit (vm config keys), -1 none */
+	size_t off;                    /* field in the table's struct */
+	size_t off2;                   /* K_STRLIST: its size_t count */
+	enum cfg_key ck;               /* VM configuration keys only */
 	const char *doc;
-	const char *def;               /* default, as YAML text; NULL: none */
+	const char *def;               /* default, as YAML text; NULL: none (zero) */
+	const char *same_as;           /* default: this other key's value */
 	const char *const *enums;      /* K_ENUM: NULL-terminated */
 	const struct table *sub;       /* K_MAP, K_LIST */
-	/* K_LIST: make room for one more item in base, return it */
-	void *(*add)(void *base);
-	/* K_LIST: free the items already in base (a later file replaces them) */
-	void (*clear)(void *base);
-	double min, max;               /* numeric range, used when min < max */
+	void *(*add)(void *base);      /* K_LIST: append a zeroed item to base */
+	void (*clear)(void *base);     /* K_LIST: drop base's items (an override replaces them) */
+	double min, max;               /* numeric range, checked when min < max */
 	unsigned flags;
 };
 
@@ -57,25 +69,31 @@ struct table {
 	const char *doc;
 	const struct key *keys;
 	size_t n;
+	const struct table *with;      /* its keys apply here too (VM configuration) */
+	size_t with_off;               /* where with's struct is in an item */
+	bool has_loc, has_src;         /* items keep a struct loc / struct raw_src */
+	size_t loc_off, src_off;
 };
 
-/* What the loader fills while walking: the cluster's parts before they are
- * resolved (templates merged, replicas expanded, defaults applied). */
+/* Where a template's or a VM's mapping is, to walk it again when merging. */
+struct raw_src {
+	yaml_document_t *doc;
+	yaml_node_t *node;
+	const char *file, *dir;
+};
+
+/* What the loader fills while walking, before templates are merged, replicas
+ * expanded and cross-references checked. */
 struct raw_template {
 	struct template_spec t;
-	yaml_node_t *node;             /* the template's mapping, for re-walks */
-	yaml_document_t *doc;
-	const char *dir;               /* directory of its file */
+	struct raw_src src;
 };
 
 struct raw_vm {
 	struct vm_spec spec;           /* name, template, state, placement */
 	int replicas;                  /* -1: no replicas key */
-	struct loc replicas_loc, template_loc;
+	struct raw_src src;
 	struct loc *host_locs;         /* placement.hosts item locations */
-	yaml_node_t *node;
-	yaml_document_t *doc;
-	const char *dir;
 };
 
 struct raw_top {
@@ -89,16 +107,17 @@ struct raw_top {
 	struct raw_vm *vms;
 	size_t n_vms, a_vms;
 	struct balance_spec balance;
-	bool have_balance;
 };
 
 extern const struct table tbl_top, tbl_host, tbl_image, tbl_vmcfg, tbl_template,
-	tbl_vm, tbl_balance;
+	tbl_vm, tbl_balance, tbl_disk, tbl_net, tbl_placement;
 
-/* placement.hosts (its items' locations are kept for later errors) */
-extern const struct key *const key_placement_hosts;
-
-/* Number of override bits used by tbl_vmcfg (and its nested tables). */
-#define VMCFG_BITS 20
+/* Fill base (a struct described by t, zeroed) with t's defaults. */
+void keys_fill_defaults(const struct table *t, void *base);
+/* Defaults that follow another key (max-memory = memory): after the walk. */
+void keys_fill_derived(const struct table *t, void *base);
+/* Parse text s as key k's type into p. 0, or -1 with *why. */
+int keys_parse_value(const struct key *k, const char *s, void *p, const char **why);
+const struct key *keys_find(const struct table *t, const char *name);
 
 #endif

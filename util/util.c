@@ -647,3 +647,26 @@ int parse_double(const char *s, double *out)
 	*out = v;
 	return 0;
 }
+
+char *cache_dir(const char *override, const char *sub)
+{
+	const char *base = override ? override : getenv("VEM_CACHE_DIR");
+	char *dir, *p;
+
+	if (base)
+		dir = xasprintf("%s/%s", base, sub);
+	else if (getenv("XDG_CACHE_HOME"))
+		dir = xasprintf("%s/vem/%s", getenv("XDG_CACHE_HOME"), sub);
+	else if (getenv("HOME"))
+		dir = xasprintf("%s/.cache/vem/%s", getenv("HOME"), sub);
+	else
+		dir = xasprintf("/var/cache/vem/%s", sub);
+	for (p = dir + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0700);
+			*p = '/';
+		}
+	mkdir(dir, 0700);
+	return dir;
+}

@@ -137,6 +137,11 @@ size_t str_edit_distance(const char *a, const char *b);
 int parse_int64(const char *s, int64_t *out);
 int parse_double(const char *s, double *out);
 
+/* vem's cache directory for sub ("images", "git", ...), created on demand:
+ * $VEM_CACHE_DIR, else $XDG_CACHE_HOME/vem, ~/.cache/vem, /var/cache/vem.
+ * override (may be NULL) wins. Caller frees. */
+char *cache_dir(const char *override, const char *sub);
+
 /* Verbosity for progress lines: 0 quiet, 1 normal, 2+ verbose. */
 extern int vem_verbosity;
 

@@ -1,0 +1,59 @@
+/*
+ * hv_priv.h - internals of the hypervisor layer shared by its files and
+ * its tests.
+ */
+#ifndef VEM_HV_PRIV_H
+#define VEM_HV_PRIV_H
+
+#include "hv.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <pthread.h>
+
+struct hv_host {
+	size_t idx;
+	const struct host_spec *spec;
+	virConnectPtr conn;
+	bool online;
+	char *error;
+	int cpus;                   /* from the host (virNodeGetInfo) */
+	uint64_t memory;
+	char host_uuid[37];
+	char *hostname;
+	unsigned caps;
+};
+
+struct hv_session {
+	const struct cluster *c;
+	struct hv_options opt;
+	struct hv_host *hosts;
+	size_t n;
+	pthread_mutex_t cache_lock;
+	struct meta_cache *cache;
+};
+
+/* UUIDs of vem's domains: the cluster mark, then a hash of the VM name. */
+void hv_uuid_for(const char *cluster, const char *vm, char out[37]);
+bool hv_uuid_marked(const char *cluster, const char *uuid);
+/* The <vem:vm> element. */
+void hv_meta_xml(struct strbuf *sb, const struct vem_meta *m, const char *indent);
+int hv_meta_parse(const char *xml, struct vem_meta *m);
+void vem_meta_copy(struct vem_meta *dst, const struct vem_meta *src);
+/* Capabilities XML -> bitmask of (1 << enum hv_type), host UUID. */
+unsigned hv_caps_parse(const char *caps_xml, char host_uuid[37]);
+/* "qemu+tcp://user:secret@h/system" -> "qemu+tcp://user@h/system" */
+char *hv_uri_display(const char *uri);
+/* libvirt's last error as text (never NULL). */
+const char *hv_last_error(void);
+
+/* Metadata and CPU-sample cache (observe.c). */
+struct meta_cache;
+struct meta_cache *meta_cache_load(const char *cluster, const char *dir);
+void meta_cache_save(struct meta_cache *mc);
+void meta_cache_free(struct meta_cache *mc);
+void meta_cache_put(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid,
+		    const struct vem_meta *m, int vcpus, uint64_t max_memory);
+void meta_cache_forget(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid);
+
+#endif

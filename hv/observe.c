@@ -1,0 +1,585 @@
+/*
+ * observe.c - what every host runs, with one bulk libvirt call per host.
+ *
+ * virConnectGetAllDomainStats() returns every domain of a host with its
+ * state, CPU time, balloon (current/maximum memory) and vCPUs in one round
+ * trip. Ownership needs vem's metadata, which stats do not carry: domains
+ * whose UUID lacks this cluster's mark are foreign without another call;
+ * for marked ones the metadata is read once and kept in a cache file, so a
+ * converged cluster is observed with one call per host. A cache entry is
+ * read again when the domain's vCPUs or maximum memory differ from what was
+ * cached, when it is older than META_TTL, and after every change vem makes.
+ *
+ * CPU load (in cores) is the domain's cpu.time delta over wall time between
+ * two samples. The cache keeps each domain's last sample, so a reconcile
+ * that runs every minute measures the load over that minute at no cost. When
+ * the last sample is younger than the sampling window (or missing) and a
+ * window is asked for, a second bulk call is made after the window; with no
+ * window and no usable sample the load is unknown (-1). Samples older than
+ * SAMPLE_MAX_AGE are not used.
+ */
+#include "hv_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define META_TTL (10 * 60 * 1000)
+#define SAMPLE_MAX_AGE (15 * 60 * 1000)
+
+static const char *const state_names[] = {
+	[DOM_RUNNING] = "running", [DOM_STOPPED] = "stopped", [DOM_PAUSED] = "paused",
+	[DOM_CRASHED] = "crashed", [DOM_OTHER] = "other",
+};
+
+const char *dom_state_name(enum dom_state s)
+{
+	return (size_t)s < ARRAY_SIZE(state_names) ? state_names[s] : "other";
+}
+
+void observed_release(struct observed *o)
+{
+	for (size_t i = 0; i < o->n_hosts; i++) {
+		struct obs_host *h = &o->hosts[i];
+		free(h->name);
+		free(h->uri);
+		free(h->error);
+		free(h->hostname);
+		free(h->lease);
+		for (size_t j = 0; j < h->labels.nr; j++) {
+			free(h->labels.items[j].key);
+			free(h->labels.items[j].value);
+		}
+		free(h->labels.items);
+	}
+	free(o->hosts);
+	for (size_t i = 0; i < o->n_domains; i++) {
+		free(o->domains[i].name);
+		vem_meta_release(&o->domains[i].meta);
+	}
+	free(o->domains);
+	free(o->cluster);
+	memset(o, 0, sizeof(*o));
+}
+
+long observed_host_index(const struct observed *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_hosts; i++)
+		if (str_eq(o->hosts[i].name, name))
+			return (long)i;
+	return -1;
+}
+
+size_t observed_find_vm(const struct observed *o, const char *vm,
+			const struct obs_domain **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < o->n_domains; i++) {
+		const struct obs_domain *d = &o->domains[i];
+		if (d->owned && str_eq(d->meta.vm, vm)) {
+			if (n < max)
+				out[n] = d;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* ---- the cache ---- */
+
+struct cache_entry {
+	char key[74];              /* host uuid '/' domain uuid */
+	bool has_meta;
+	struct vem_meta meta;
+	int vcpus;
+	uint64_t max_memory;
+	int64_t fetched_at;
+	uint64_t cpu_time;
+	int64_t sampled_at;
+	bool used;                 /* seen by this observation (kept when saving) */
+};
+
+struct meta_cache {
+	char *path;
+	struct cache_entry *e;
+	size_t n, alloc;
+	size_t *slots;             /* open addressing: index + 1, 0 = empty */
+	size_t nslots;
+};
+
+static size_t hash_key(const char *k)
+{
+	size_t h = 1469598103934665603ull;
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ull;
+	return h;
+}
+
+static void cache_rehash(struct meta_cache *mc)
+{
+	free(mc->slots);
+	mc->nslots = 64;
+	while (mc->nslots < mc->n * 2 + 16)
+		mc->nslots *= 2;
+	mc->slots = xcalloc(mc->nslots, sizeof(*mc->slots));
+	for (size_t i = 0; i < mc->n; i++) {
+		size_t s = hash_key(mc->e[i].key) & (mc->nslots - 1);
+		while (mc->slots[s])
+			s = (s + 1) & (mc->nslots - 1);
+		mc->slots[s] = i + 1;
+	}
+}
+
+static struct cache_entry *cache_find(struct meta_cache *mc, const char *key, bool create)
+{
+	size_t s;
+	if (!mc->slots || mc->n * 2 + 2 > mc->nslots)
+		cache_rehash(mc);
+	s = hash_key(key) & (mc->nslots - 1);
+	while (mc->slots[s]) {
+		struct cache_entry *e = &mc->e[mc->slots[s] - 1];
+		if (!strcmp(e->key, key))
+			return e;
+		s = (s + 1) & (mc->nslots - 1);
+	}
+	if (!create)
+		return NULL;
+	ALLOC_GROW(mc->e, mc->n + 1, mc->alloc);
+	memset(&mc->e[mc->n], 0, sizeof(mc->e[0]));
+	snprintf(mc->e[mc->n].key, sizeof(mc->e[0].key), "%s", key);
+	mc->slots[s] = ++mc->n;
+	return &mc->e[mc->n - 1];
+}
+
+static char *field(char **p)
+{
+	char *s = *p, *t;
+	if (!s)
+		return NULL;
+	t = strchr(s, '\t');
+	if (t) {
+		*t = '\0';
+		*p = t + 1;
+	} else {
+		*p = NULL;
+	}
+	return s;
+}
+
+static char *opt_str(const char *s)
+{
+	return s && *s && strcmp(s, "-") ? xstrdup(s) : NULL;
+}
+
+struct meta_cache *meta_cache_load(const char *cluster, const char *dir)
+{
+	struct meta_cache *mc = xcalloc(1, sizeof(*mc));
+	char *d = cache_dir(dir, "observe");
+	struct strbuf sb = STRBUF_INIT;
+	char *line, *save = NULL;
+
+	mc->path = xasprintf("%s/%s.tsv", d, cluster);
+	free(d);
+	if (strbuf_read_file(&sb, mc->path, 64u << 20))
+		goto out;
+	for (line = strtok_r(sb.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *p = line;
+		char *key = field(&p), *hm = field(&p), *vc = field(&p), *mm = field(&p),
+		     *fa = field(&p), *ct = field(&p), *sa = field(&p);
+		char *cl = field(&p), *vm = field(&p), *tp = field(&p), *sh = field(&p),
+		     *rv = field(&p), *ca = field(&p), *ma = field(&p), *vols = field(&p);
+		struct cache_entry *e;
+		int64_t v;
+		if (!sa || strlen(key) >= sizeof(e->key))
+			continue;
+		e = cache_find(mc, key, true);
+		e->has_meta = !strcmp(hm, "1") && cl && vm;
+		e->vcpus = parse_int64(vc, &v) ? 0 : (int)v;
+		e->max_memory = parse_int64(mm, &v) ? 0 : (uint64_t)v;
+		e->fetched_at = parse_int64(fa, &v) ? 0 : v;
+		e->cpu_time = parse_int64(ct, &v) ? 0 : (uint64_t)v;
+		e->sampled_at = parse_int64(sa, &v) ? 0 : v;
+		if (e->has_meta) {
+			e->meta.cluster = opt_str(cl);
+			e->meta.vm = opt_str(vm);
+			e->meta.template = opt_str(tp);
+			e->meta.spec_hash = opt_str(sh);
+			e->meta.revision = opt_str(rv);
+			e->meta.created_at = ca && !parse_int64(ca, &v) ? v : 0;
+			e->meta.migrated_at = ma && !parse_int64(ma, &v) ? v : 0;
+			for (char *q = vols && strcmp(vols, "-") ? vols : NULL, *s2 = NULL,
+				  *tok = q ? strtok_r(q, "|", &s2) : NULL; tok; tok = strtok_r(NULL, "|", &s2)) {
+				e->meta.volumes = xrealloc(e->meta.volumes, (e->meta.n_volumes + 1) * sizeof(char *));
+				e->meta.volumes[e->meta.n_volumes++] = xstrdup(tok);
+			}
+		}
+	}
+out:
+	strbuf_release(&sb);
+	return mc;
+}
+
+static bool clean_field(const char *s)
+{
+	return !s || !strpbrk(s, "\t\n|");
+}
+
+void meta_cache_save(struct meta_cache *mc)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *tmp;
+	FILE *f;
+
+	for (size_t i = 0; i < mc->n; i++) {
+		struct cache_entry *e = &mc->e[i];
+		const struct vem_meta *m = &e->meta;
+		bool meta = e->has_meta && clean_field(m->cluster) && clean_field(m->vm) &&
+			    clean_field(m->template) && clean_field(m->spec_hash) && clean_field(m->revision);
+		if (!e->used)
+			continue;
+		for (size_t j = 0; meta && j < m->n_volumes; j++)
+			meta = clean_field(m->volumes[j]);
+		strbuf_addf(&sb, "%s\t%d\t%d\t%llu\t%lld\t%llu\t%lld", e->key, meta ? 1 : 0, e->vcpus,
+			    (unsigned long long)e->max_memory, (long long)(meta ? e->fetched_at : 0),
+			    (unsigned long long)e->cpu_time, (long long)e->sampled_at);
+		if (meta) {
+			strbuf_addf(&sb, "\t%s\t%s\t%s\t%s\t%s\t%lld\t%lld\t", m->cluster, m->vm,
+				    m->template ? m->template : "-", m->spec_hash ? m->spec_hash : "-",
+				    m->revision ? m->revision : "-", (long long)m->created_at,
+				    (long long)m->migrated_at);
+			for (size_t j = 0; j < m->n_volumes; j++)
+				strbuf_addf(&sb, "%s%s", j ? "|" : "", m->volumes[j]);
+			if (!m->n_volumes)
+				strbuf_adds(&sb, "-");
+		}
+		strbuf_addc(&sb, '\n');
+	}
+	tmp = xasprintf("%s.%d.tmp", mc->path, (int)getpid());
+	f = fopen(tmp, "w");
+	if (f) {
+		bool ok = fwrite(sb.buf, 1, sb.len, f) == sb.len;
+		ok = !fclose(f) && ok;
+		if (!ok || rename(tmp, mc->path))
+			unlink(tmp);
+	}
+	free(tmp);
+	strbuf_release(&sb);
+}
+
+void meta_cache_free(struct meta_cache *mc)
+{
+	if (!mc)
+		return;
+	for (size_t i = 0; i < mc->n; i++)
+		vem_meta_release(&mc->e[i].meta);
+	free(mc->e);
+	free(mc->slots);
+	free(mc->path);
+	free(mc);
+}
+
+static void cache_key(char out[74], const char *host_uuid, const char *dom_uuid)
+{
+	snprintf(out, 74, "%s/%s", host_uuid, dom_uuid);
+}
+
+void meta_cache_put(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid,
+		    const struct vem_meta *m, int vcpus, uint64_t max_memory)
+{
+	char key[74];
+	struct cache_entry *e;
+
+	cache_key(key, host_uuid, dom_uuid);
+	e = cache_find(mc, key, true);
+	vem_meta_release(&e->meta);
+	e->has_meta = m != NULL;
+	if (m)
+		vem_meta_copy(&e->meta, m);
+	e->vcpus = vcpus;
+	e->max_memory = max_memory;
+	e->fetched_at = time_now_ms();
+	e->used = true;
+}
+
+void meta_cache_forget(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid)
+{
+	char key[74];
+	struct cache_entry *e;
+
+	cache_key(key, host_uuid, dom_uuid);
+	e = cache_find(mc, key, false);
+	if (e) {
+		e->fetched_at = 0;   /* read the metadata again next time */
+		e->has_meta = false;
+		vem_meta_release(&e->meta);
+	}
+}
+
+/* ---- observation ---- */
+
+struct host_obs {
+	struct hv_session *s;
+	size_t host;
+	struct obs_domain *d;
+	size_t n, alloc;
+	int64_t sampled_at;        /* when the bulk call returned */
+	bool second;               /* this pass is the second CPU sample */
+	bool need_second;
+	char *error;
+};
+
+static enum dom_state map_state(int st)
+{
+	switch (st) {
+	case VIR_DOMAIN_RUNNING: return DOM_RUNNING;
+	case VIR_DOMAIN_SHUTOFF: return DOM_STOPPED;
+	case VIR_DOMAIN_PAUSED: return DOM_PAUSED;
+	case VIR_DOMAIN_CRASHED: return DOM_CRASHED;
+	default: return DOM_OTHER;
+	}
+}
+
+/* Ownership of one marked domain: from the cache or from libvirt. */
+static void read_meta(struct host_obs *ho, virDomainPtr dom, struct obs_domain *d)
+{
+	struct hv_session *s = ho->s;
+	const char *host_uuid = s->hosts[ho->host].host_uuid;
+	char key[74];
+	struct cache_entry *e;
+	char *xml;
+	struct vem_meta m;
+	int64_t now = time_now_ms();
+
+	cache_key(key, host_uuid, d->uuid);
+	pthread_mutex_lock(&s->cache_lock);
+	e = cache_find(s->cache, key, false);
+	if (e && e->has_meta && e->vcpus == d->vcpus && e->max_memory == d->max_memory &&
+	    now - e->fetched_at < META_TTL && now >= e->fetched_at) {
+		vem_meta_copy(&d->meta, &e->meta);
+		e->used = true;
+		pthread_mutex_unlock(&s->cache_lock);
+		d->owned = str_eq(d->meta.cluster, s->c->name);
+		if (!d->owned)
+			vem_meta_release(&d->meta);
+		return;
+	}
+	pthread_mutex_unlock(&s->cache_lock);
+
+	xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VEM_META_NS, 0);
+	if (xml && !hv_meta_parse(xml, &m)) {
+		pthread_mutex_lock(&s->cache_lock);
+		meta_cache_put(s->cache, host_uuid, d->uuid, &m, d->vcpus, d->max_memory);
+		pthread_mutex_unlock(&s->cache_lock);
+		if (str_eq(m.cluster, s->c->name)) {
+			d->owned = true;
+			d->meta = m;
+		} else {
+			vem_meta_release(&m);
+		}
+	}
+	free(xml);
+}
+
+static void take_sample(struct host_obs *ho, struct obs_domain *d)
+{
+	struct hv_session *s = ho->s;
+	char key[74];
+	struct cache_entry *e;
+	int64_t window = s->opt.sample_window;
+	int64_t min_age = window > 0 ? window : 1000;
+
+	cache_key(key, s->hosts[ho->host].host_uuid, d->uuid);
+	pthread_mutex_lock(&s->cache_lock);
+	e = cache_find(s->cache, key, true);
+	e->used = true;
+	d->cpu_load = -1;
+	if (d->state != DOM_RUNNING) {
+		d->cpu_load = 0;
+	} else if (e->sampled_at && ho->sampled_at - e->sampled_at >= (ho->second ? 100 : min_age) &&
+		   ho->sampled_at - e->sampled_at <= SAMPLE_MAX_AGE && d->cpu_time >= e->cpu_time) {
+		d->cpu_load = (double)(d->cpu_time - e->cpu_time) / 1e6 /
+			      (double)(ho->sampled_at - e->sampled_at);
+	} else if (window > 0 && !ho->second) {
+		ho->need_second = true;
+	}
+	e->cpu_time = d->cpu_time;
+	e->sampled_at = ho->sampled_at;
+	if (!e->fetched_at) {
+		e->vcpus = d->vcpus;
+		e->max_memory = d->max_memory;
+	}
+	pthread_mutex_unlock(&s->cache_lock);
+}
+
+static void *observe_host(void *arg)
+{
+	struct host_obs *ho = arg;
+	struct hv_session *s = ho->s;
+	virConnectPtr conn = s->hosts[ho->host].conn;
+	virDomainStatsRecordPtr *recs = NULL;
+	int n;
+	unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
+			 VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU;
+
+	n = virConnectGetAllDomainStats(conn, stats, &recs, 0);
+	ho->sampled_at = time_now_ms();
+	if (n < 0) {
+		ho->error = xasprintf("cannot list the domains of host '%s': %s",
+				      s->c->hosts[ho->host].name, hv_last_error());
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		virDomainStatsRecordPtr r = recs[i];
+		const char *name = virDomainGetName(r->dom);
+		struct obs_domain *d;
+		unsigned long long v;
+		int st = 0;
+		unsigned int u;
+
+		if (!name || str_starts_with(name, "vem-lease-"))
+			continue;
+		ALLOC_GROW(ho->d, ho->n + 1, ho->alloc);
+		d = &ho->d[ho->n++];
+		memset(d, 0, sizeof(*d));
+		d->name = xstrdup(name);
+		d->host = ho->host;
+		virDomainGetUUIDString(r->dom, d->uuid);
+		virTypedParamsGetInt(r->params, r->nparams, "state.state", &st);
+		d->state = map_state(st);
+		d->persistent = true;
+		if (virTypedParamsGetULLong(r->params, r->nparams, "cpu.time", &v) == 1)
+			d->cpu_time = v;
+		if (virTypedParamsGetULLong(r->params, r->nparams, "balloon.current", &v) == 1)
+			d->memory = v * 1024;
+		if (virTypedParamsGetULLong(r->params, r->nparams, "balloon.maximum", &v) == 1)
+			d->max_memory = v * 1024;
+		if (virTypedParamsGetUInt(r->params, r->nparams, "vcpu.current", &u) == 1)
+			d->vcpus = (int)u;
+		if (!d->max_memory)
+			d->max_memory = d->memory;
+		if (!ho->second && hv_uuid_marked(s->c->name, d->uuid))
+			read_meta(ho, r->dom, d);
+		take_sample(ho, d);
+	}
+	virDomainStatsRecordListFree(recs);
+	return NULL;
+}
+
+static void run_hosts(struct host_obs *ho, size_t n)
+{
+	pthread_t *th = xcalloc(n + 1, sizeof(*th));
+	bool *started = xcalloc(n + 1, sizeof(*started));
+
+	for (size_t i = 0; i < n; i++)
+		if (ho[i].s->hosts[ho[i].host].online)
+			started[i] = !pthread_create(&th[i], NULL, observe_host, &ho[i]);
+	for (size_t i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	free(th);
+	free(started);
+}
+
+static void fill_host(struct obs_host *oh, const struct hv_host *h, const struct host_spec *spec)
+{
+	oh->name = xstrdup(spec->name);
+	oh->uri = hv_uri_display(spec->uri);
+	oh->online = h->online;
+	oh->error = xstrdup(h->error);
+	oh->cpus = spec->cpus ? spec->cpus : h->cpus;
+	oh->memory = spec->memory ? spec->memory : h->memory;
+	oh->reserve = spec->reserve;
+	oh->maintenance = spec->maintenance;
+	oh->labels.nr = spec->labels.nr;
+	oh->labels.items = xcalloc(spec->labels.nr + 1, sizeof(*oh->labels.items));
+	for (size_t i = 0; i < spec->labels.nr; i++) {
+		oh->labels.items[i].key = xstrdup(spec->labels.items[i].key);
+		oh->labels.items[i].value = xstrdup(spec->labels.items[i].value);
+	}
+	memcpy(oh->host_uuid, h->host_uuid, sizeof(oh->host_uuid));
+	oh->hostname = xstrdup(h->hostname);
+	oh->hv_caps = h->caps;
+}
+
+int hv_observe(struct hv_session *s, struct observed *out, struct errbuf *err)
+{
+	struct host_obs *ho = xcalloc(s->n + 1, sizeof(*ho));
+	bool second = false;
+	int64_t first_at = time_now_ms();
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->cache_lock);
+	if (!s->cache)
+		s->cache = meta_cache_load(s->c->name, s->opt.cache_dir);
+	pthread_mutex_unlock(&s->cache_lock);
+
+	for (size_t i = 0; i < s->n; i++) {
+		ho[i].s = s;
+		ho[i].host = i;
+	}
+	run_hosts(ho, s->n);
+	for (size_t i = 0; i < s->n; i++)
+		second |= ho[i].need_second;
+	if (second) {
+		/* a second sample of every host, one window after the first */
+		int64_t wait = first_at + s->opt.sample_window - time_now_ms();
+		struct host_obs *again = xcalloc(s->n + 1, sizeof(*again));
+		if (wait > 0)
+			usleep((useconds_t)wait * 1000);
+		for (size_t i = 0; i < s->n; i++) {
+			again[i].s = s;
+			again[i].host = i;
+			again[i].second = true;
+		}
+		run_hosts(again, s->n);
+		/* the loads of the second pass, by domain UUID */
+		for (size_t i = 0; i < s->n; i++)
+			for (size_t j = 0; j < ho[i].n; j++)
+				for (size_t k = 0; k < again[i].n; k++)
+					if (!strcmp(ho[i].d[j].uuid, again[i].d[k].uuid)) {
+						if (ho[i].d[j].cpu_load < 0)
+							ho[i].d[j].cpu_load = again[i].d[k].cpu_load;
+						break;
+					}
+		for (size_t i = 0; i < s->n; i++) {
+			for (size_t k = 0; k < again[i].n; k++) {
+				free(again[i].d[k].name);
+				vem_meta_release(&again[i].d[k].meta);
+			}
+			free(again[i].d);
+			free(again[i].error);
+		}
+		free(again);
+	}
+
+	out->cluster = xstrdup(s->c->name);
+	out->taken_at = time_now_ms();
+	out->n_hosts = s->n;
+	out->hosts = xcalloc(s->n + 1, sizeof(*out->hosts));
+	for (size_t i = 0; i < s->n; i++) {
+		fill_host(&out->hosts[i], &s->hosts[i], &s->c->hosts[i]);
+		if (ho[i].error) {
+			/* the host went away after we connected */
+			out->hosts[i].online = false;
+			free(out->hosts[i].error);
+			out->hosts[i].error = ho[i].error;
+			ho[i].error = NULL;
+		}
+		out->n_domains += ho[i].n;
+	}
+	out->domains = xcalloc(out->n_domains + 1, sizeof(*out->domains));
+	out->n_domains = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (ho[i].n)
+			memcpy(out->domains + out->n_domains, ho[i].d, ho[i].n * sizeof(*ho[i].d));
+		out->n_domains += ho[i].n;
+		free(ho[i].d);
+	}
+	free(ho);
+	pthread_mutex_lock(&s->cache_lock);
+	meta_cache_save(s->cache);
+	pthread_mutex_unlock(&s->cache_lock);
+	(void)err;
+	return 0;
+}

@@ -1,0 +1,398 @@
+/*
+ * ops.c - operations on one domain of one host. Every operation is safe to
+ * repeat and to interrupt: a later run observes what is there and finishes.
+ */
+#include "hv_priv.h"
+#include "storage.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int op_fail(struct hv_session *s, size_t host, const char *name, struct errbuf *err,
+		   const char *what)
+{
+	return err_set(err, "%s '%s' on host '%s': %s", what, name, s->c->hosts[host].name,
+		       hv_last_error());
+}
+
+static virDomainPtr lookup(struct hv_session *s, size_t host, const char *name,
+			   struct errbuf *err)
+{
+	virDomainPtr d;
+	if (!hv_host_online(s, host)) {
+		err_set(err, "host '%s' is offline: %s", s->c->hosts[host].name,
+			hv_host_error(s, host) ? hv_host_error(s, host) : "not connected");
+		return NULL;
+	}
+	d = virDomainLookupByName(s->hosts[host].conn, name);
+	if (!d)
+		op_fail(s, host, name, err, "cannot find domain");
+	return d;
+}
+
+static bool domain_missing(void)
+{
+	virErrorPtr e = virGetLastError();
+	return e && e->code == VIR_ERR_NO_DOMAIN;
+}
+
+/* Metadata vem keeps on a domain it owns; -1 when it has none. */
+static int read_meta(virDomainPtr d, struct vem_meta *m)
+{
+	char *xml = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, VEM_META_NS, 0);
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = xml ? hv_meta_parse(xml, m) : -1;
+	free(xml);
+	return rc;
+}
+
+static void cache_refresh(struct hv_session *s, size_t host, virDomainPtr d,
+			  const struct vem_meta *m, const struct vm_config *cfg)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	if (!s->cache || virDomainGetUUIDString(d, uuid) < 0)
+		return;
+	pthread_mutex_lock(&s->cache_lock);
+	if (m && cfg)
+		meta_cache_put(s->cache, s->hosts[host].host_uuid, uuid, m, cfg->vcpus, cfg->max_memory);
+	else
+		meta_cache_forget(s->cache, s->hosts[host].host_uuid, uuid);
+	pthread_mutex_unlock(&s->cache_lock);
+}
+
+static char *build_xml(struct hv_session *s, size_t host, const struct vm_spec *vm,
+		       const struct vem_meta *meta, struct errbuf *err)
+{
+	enum hv_type t;
+	char uuid[37];
+
+	if (hv_resolve_type(vm->cfg.hypervisor, s->hosts[host].caps, &t)) {
+		err_set(err, "vm '%s': host '%s' does not offer hypervisor '%s'", vm->name,
+			s->c->hosts[host].name, hv_type_name(vm->cfg.hypervisor));
+		return NULL;
+	}
+	hv_uuid_for(s->c->name, vm->name, uuid);
+	return hv_domain_xml(s->c, vm, t, uuid, meta, err);
+}
+
+static int start_domain(struct hv_session *s, size_t host, virDomainPtr d, const char *name,
+			struct errbuf *err)
+{
+	int active = virDomainIsActive(d);
+	if (active == 1)
+		return 0;
+	if (virDomainCreate(d) < 0) {
+		if (virDomainIsActive(d) == 1)
+			return 0;
+		return op_fail(s, host, name, err, "cannot start");
+	}
+	return 0;
+}
+
+int hv_domain_create(struct hv_session *s, size_t host, const struct vm_spec *vm,
+		     struct errbuf *err)
+{
+	struct vem_meta meta;
+	virDomainPtr d = NULL;
+	char *xml = NULL;
+	int rc = -1;
+
+	if (!hv_host_online(s, host))
+		return err_set(err, "host '%s' is offline", s->c->hosts[host].name);
+	memset(&meta, 0, sizeof(meta));
+	meta.cluster = xstrdup(s->c->name);
+	meta.vm = xstrdup(vm->name);
+	meta.template = xstrdup(vm->template);
+	meta.spec_hash = xstrdup(vm->spec_hash);
+	meta.revision = xstrdup(s->c->revision);
+	meta.created_at = time_now_ms();
+
+	/* A domain of that name may be left by a run killed mid-create: adopt
+	 * it when it is ours, refuse when it is not. */
+	d = virDomainLookupByName(s->hosts[host].conn, vm->name);
+	if (d) {
+		struct vem_meta old;
+		if (read_meta(d, &old) || !str_eq(old.cluster, s->c->name)) {
+			vem_meta_release(&old);
+			err_set(err, "vm '%s': host '%s' already has a domain of that name that "
+				"this cluster does not own", vm->name, s->c->hosts[host].name);
+			goto out;
+		}
+		meta.created_at = old.created_at ? old.created_at : meta.created_at;
+		vem_meta_release(&old);
+		virDomainFree(d);
+		d = NULL;
+	}
+	if (storage_vm_needs_volumes(vm) && storage_prepare_vm(s, host, vm, &meta, err))
+		goto out;
+	xml = build_xml(s, host, vm, &meta, err);
+	if (!xml)
+		goto out;
+	d = virDomainDefineXML(s->hosts[host].conn, xml);
+	if (!d) {
+		op_fail(s, host, vm->name, err, "cannot define");
+		goto out;
+	}
+	cache_refresh(s, host, d, &meta, &vm->cfg);
+	if (vm->cfg.autostart)
+		virDomainSetAutostart(d, 1);
+	if (vm->state == VM_RUNNING && start_domain(s, host, d, vm->name, err))
+		goto out;
+	rc = 0;
+out:
+	if (d)
+		virDomainFree(d);
+	free(xml);
+	vem_meta_release(&meta);
+	return rc;
+}
+
+int hv_domain_start(struct hv_session *s, size_t host, const char *name, struct errbuf *err)
+{
+	virDomainPtr d = lookup(s, host, name, err);
+	int rc;
+	if (!d)
+		return -1;
+	rc = start_domain(s, host, d, name, err);
+	virDomainFree(d);
+	return rc;
+}
+
+static int stop_domain(struct hv_session *s, size_t host, virDomainPtr d, const char *name,
+		       struct errbuf *err)
+{
+	int64_t deadline = time_mono_ms() + s->opt.shutdown_timeout;
+	int state = 0, reason;
+
+	if (virDomainIsActive(d) != 1)
+		return 0;
+	if (s->opt.shutdown_timeout > 0 && virDomainShutdown(d) == 0) {
+		while (time_mono_ms() < deadline) {
+			if (virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF)
+				return 0;
+			usleep(200 * 1000);
+		}
+	}
+	if (virDomainDestroy(d) < 0 && virDomainIsActive(d) == 1)
+		return op_fail(s, host, name, err, "cannot stop");
+	return 0;
+}
+
+int hv_domain_stop(struct hv_session *s, size_t host, const char *name, struct errbuf *err)
+{
+	virDomainPtr d = lookup(s, host, name, err);
+	int rc;
+	if (!d)
+		return -1;
+	rc = stop_domain(s, host, d, name, err);
+	virDomainFree(d);
+	return rc;
+}
+
+int hv_domain_update(struct hv_session *s, size_t host, const struct vm_spec *vm, bool live,
+		     struct errbuf *err)
+{
+	virDomainPtr d = lookup(s, host, vm->name, err);
+	struct vem_meta meta;
+	char *xml = NULL;
+	int rc = -1;
+
+	if (!d)
+		return -1;
+	if (read_meta(d, &meta) || !str_eq(meta.cluster, s->c->name)) {
+		err_set(err, "vm '%s' on host '%s' is not owned by this cluster", vm->name,
+			s->c->hosts[host].name);
+		goto out;
+	}
+	free(meta.spec_hash);
+	meta.spec_hash = xstrdup(vm->spec_hash);
+	free(meta.template);
+	meta.template = xstrdup(vm->template);
+	free(meta.revision);
+	meta.revision = xstrdup(s->c->revision);
+	xml = build_xml(s, host, vm, &meta, err);
+	if (!xml)
+		goto out;
+	{
+		virDomainPtr nd = virDomainDefineXML(s->hosts[host].conn, xml);
+		if (!nd) {
+			op_fail(s, host, vm->name, err, "cannot redefine");
+			goto out;
+		}
+		virDomainFree(nd);
+	}
+	virDomainSetAutostart(d, vm->cfg.autostart ? 1 : 0);
+	if (live && virDomainIsActive(d) == 1) {
+		/* the running domain's metadata too, so observation sees the new hash */
+		struct strbuf sb = STRBUF_INIT;
+		hv_meta_xml(&sb, &meta, "");
+		virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, sb.buf, VEM_META_PREFIX,
+				     VEM_META_NS, VIR_DOMAIN_AFFECT_LIVE);
+		strbuf_release(&sb);
+		if (virDomainSetVcpusFlags(d, (unsigned)vm->cfg.vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+			virErrorPtr e = virGetLastError();
+			if (!e || e->code != VIR_ERR_OPERATION_INVALID) {
+				op_fail(s, host, vm->name, err, "cannot set the vCPUs of");
+				goto out;
+			}
+		}
+		if (virDomainSetMemoryFlags(d, vm->cfg.memory / 1024, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+			op_fail(s, host, vm->name, err, "cannot set the memory of");
+			goto out;
+		}
+	}
+	cache_refresh(s, host, d, NULL, NULL);
+	rc = 0;
+out:
+	vem_meta_release(&meta);
+	free(xml);
+	virDomainFree(d);
+	return rc;
+}
+
+int hv_domain_remove(struct hv_session *s, size_t host, const char *name, struct errbuf *err)
+{
+	virDomainPtr d;
+	struct vem_meta meta;
+	int rc = -1;
+
+	if (!hv_host_online(s, host))
+		return err_set(err, "host '%s' is offline", s->c->hosts[host].name);
+	d = virDomainLookupByName(s->hosts[host].conn, name);
+	if (!d)
+		return domain_missing() ? 0 : op_fail(s, host, name, err, "cannot find domain");
+	if (read_meta(d, &meta) || !str_eq(meta.cluster, s->c->name)) {
+		vem_meta_release(&meta);
+		virDomainFree(d);
+		return err_set(err, "refusing to remove '%s' on host '%s': not owned by this cluster",
+			       name, s->c->hosts[host].name);
+	}
+	if (stop_domain(s, host, d, name, err))
+		goto out;
+	/* volumes first: killed before the undefine, the next run removes the
+	 * domain again and finds nothing left to delete */
+	if (meta.n_volumes && storage_delete_volumes(s, host, meta.volumes, meta.n_volumes, err))
+		goto out;
+	if (virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+				      VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+				      VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
+	    virDomainUndefine(d) < 0 && !domain_missing()) {
+		op_fail(s, host, name, err, "cannot undefine");
+		goto out;
+	}
+	cache_refresh(s, host, d, NULL, NULL);
+	rc = 0;
+out:
+	vem_meta_release(&meta);
+	virDomainFree(d);
+	return rc;
+}
+
+/* ---- live migration ---- */
+
+struct migrate_watch {
+	virDomainPtr dom;
+	int64_t timeout;
+	hv_progress_fn progress;
+	void *opaque;
+	volatile bool done;
+	bool timed_out;
+};
+
+static void *watch_migration(void *arg)
+{
+	struct migrate_watch *w = arg;
+	int64_t start = time_mono_ms();
+
+	while (!w->done) {
+		virDomainJobInfo info;
+		usleep(200 * 1000);
+		if (w->done)
+			break;
+		if (w->timeout > 0 && time_mono_ms() - start > w->timeout) {
+			w->timed_out = true;
+			virDomainAbortJob(w->dom);
+			break;
+		}
+		if (w->progress && virDomainGetJobInfo(w->dom, &info) == 0 &&
+		    info.type != VIR_DOMAIN_JOB_NONE) {
+			struct hv_migrate_progress p;
+			p.total = info.memTotal;
+			p.remaining = info.memRemaining;
+			p.elapsed = (int64_t)info.timeElapsed;
+			p.rate = info.timeElapsed ? (double)info.memProcessed * 1000.0 / (double)info.timeElapsed : 0;
+			w->progress(w->opaque, &p);
+		}
+	}
+	return NULL;
+}
+
+int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *name,
+		      uint64_t bandwidth, int64_t timeout, hv_progress_fn progress,
+		      void *opaque, struct errbuf *err)
+{
+	virDomainPtr d, nd = NULL;
+	virTypedParameterPtr params = NULL;
+	int nparams = 0, maxparams = 0;
+	struct migrate_watch w;
+	pthread_t th;
+	bool watching;
+	struct vem_meta meta;
+	unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+	int rc = -1;
+
+	if (!hv_host_online(s, dst))
+		return err_set(err, "cannot migrate '%s': host '%s' is offline", name, s->c->hosts[dst].name);
+	d = lookup(s, src, name, err);
+	if (!d)
+		return -1;
+	if (read_meta(d, &meta) || !str_eq(meta.cluster, s->c->name)) {
+		vem_meta_release(&meta);
+		virDomainFree(d);
+		return err_set(err, "refusing to migrate '%s': not owned by this cluster", name);
+	}
+	if (bandwidth)
+		virTypedParamsAddULLong(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_BANDWIDTH,
+					bandwidth / (1024 * 1024) ? bandwidth / (1024 * 1024) : 1);
+	memset(&w, 0, sizeof(w));
+	w.dom = d;
+	w.timeout = timeout;
+	w.progress = progress;
+	w.opaque = opaque;
+	watching = !pthread_create(&th, NULL, watch_migration, &w);
+	nd = virDomainMigrate3(d, s->hosts[dst].conn, params, (unsigned)nparams, flags);
+	w.done = true;
+	if (watching)
+		pthread_join(th, NULL);
+	if (!nd) {
+		int st = 0, reason;
+		const char *why = w.timed_out ? "timed out, aborted" : hv_last_error();
+		bool still = virDomainGetState(d, &st, &reason, 0) == 0 && st == VIR_DOMAIN_RUNNING;
+		err_set(err, "migration of '%s' from '%s' to '%s' failed: %s; %s", name,
+			s->c->hosts[src].name, s->c->hosts[dst].name, why,
+			still ? "it keeps running on the source" : "check its state on the source");
+		goto out;
+	}
+	/* record the move, on the running domain and its persistent config */
+	meta.migrated_at = time_now_ms();
+	{
+		struct strbuf sb = STRBUF_INIT;
+		hv_meta_xml(&sb, &meta, "");
+		virDomainSetMetadata(nd, VIR_DOMAIN_METADATA_ELEMENT, sb.buf, VEM_META_PREFIX,
+				     VEM_META_NS, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
+		strbuf_release(&sb);
+	}
+	cache_refresh(s, dst, nd, NULL, NULL);
+	cache_refresh(s, src, d, NULL, NULL);
+	rc = 0;
+out:
+	virTypedParamsFree(params, nparams);
+	vem_meta_release(&meta);
+	if (nd)
+		virDomainFree(nd);
+	virDomainFree(d);
+	return rc;
+}

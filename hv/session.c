@@ -1,0 +1,292 @@
+/*
+ * session.c - connections to every host of a cluster, opened in parallel
+ * with a bounded timeout; host facts read once per connection.
+ */
+#include "hv_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void hv_options_default(struct hv_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->connect_timeout = 5000;
+	o->op_timeout = 30000;
+	o->shutdown_timeout = 30000;
+	o->sample_window = 0;
+}
+
+static __thread char last_error[1024];
+
+const char *hv_last_error(void)
+{
+	virErrorPtr e = virGetLastError();
+	snprintf(last_error, sizeof(last_error), "%s",
+		 e && e->message ? e->message : "unknown libvirt error");
+	return last_error;
+}
+
+char *hv_uri_display(const char *uri)
+{
+	const char *p = strstr(uri, "://"), *at, *colon;
+	if (!p)
+		return xstrdup(uri);
+	p += 3;
+	at = strchr(p, '@');
+	if (!at || strchr(p, '/') < at)
+		return xstrdup(uri);
+	colon = memchr(p, ':', (size_t)(at - p));
+	if (!colon)
+		return xstrdup(uri);
+	return xasprintf("%.*s%s", (int)(colon - uri), uri, at);
+}
+
+unsigned hv_caps_parse(const char *xml, char host_uuid[37])
+{
+	unsigned caps = 0;
+	const char *p;
+	static const struct { const char *pat; enum hv_type t; } pats[] = {
+		{ "<domain type='kvm'", HV_KVM }, { "<domain type='qemu'", HV_QEMU },
+		{ "<domain type='xen'", HV_XEN }, { "<domain type='lxc'", HV_LXC },
+		{ "<domain type=\"kvm\"", HV_KVM }, { "<domain type=\"qemu\"", HV_QEMU },
+		{ "<domain type=\"xen\"", HV_XEN }, { "<domain type=\"lxc\"", HV_LXC },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(pats); i++)
+		if (strstr(xml, pats[i].pat))
+			caps |= 1u << pats[i].t;
+	host_uuid[0] = '\0';
+	p = strstr(xml, "<host>");
+	if (p && (p = strstr(p, "<uuid>")))
+		snprintf(host_uuid, 37, "%.36s", p + 6);
+	return caps;
+}
+
+/*
+ * Connection attempts run in detached threads. The group they share lives
+ * on the heap until the caller and every thread have let go of it, because
+ * the caller may stop waiting for a slow host and return.
+ */
+struct attempt {
+	char *uri;
+	bool finished, abandoned;
+	virConnectPtr conn;
+	char *error;
+	virNodeInfo info;
+	char *caps;
+	char *hostname;
+};
+
+struct connect_group {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int refs;
+	size_t n;
+	struct attempt *att;
+};
+
+static void group_put(struct connect_group *g)
+{
+	bool last;
+	pthread_mutex_lock(&g->lock);
+	last = --g->refs == 0;
+	pthread_mutex_unlock(&g->lock);
+	if (!last)
+		return;
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->att[i].conn)
+			virConnectClose(g->att[i].conn);
+		free(g->att[i].uri);
+		free(g->att[i].error);
+		free(g->att[i].caps);
+		free(g->att[i].hostname);
+	}
+	free(g->att);
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+static int no_prompt_auth(virConnectCredentialPtr cred, unsigned int ncred, void *opaque)
+{
+	(void)cred;
+	(void)ncred;
+	(void)opaque;
+	return -1;   /* never prompt: credentials come from keys, agents or files */
+}
+
+static char *connect_uri(const char *uri)
+{
+	/* ssh must not ask for passwords or host keys when nobody can answer */
+	if (!isatty(STDIN_FILENO) && strstr(uri, "+ssh://") && !strstr(uri, "no_tty="))
+		return xasprintf("%s%cno_tty=1", uri, strchr(uri, '?') ? '&' : '?');
+	return xstrdup(uri);
+}
+
+struct connect_arg {
+	struct connect_group *g;
+	size_t i;
+};
+
+static void *connect_thread(void *arg)
+{
+	struct connect_arg *ca = arg;
+	struct connect_group *g = ca->g;
+	struct attempt *a = &g->att[ca->i];
+	static int cred_types[] = { VIR_CRED_AUTHNAME, VIR_CRED_PASSPHRASE };
+	virConnectAuth auth = { cred_types, ARRAY_SIZE(cred_types), no_prompt_auth, NULL };
+	char *uri;
+	virConnectPtr conn;
+	virNodeInfo info;
+	char *caps = NULL, *hostname = NULL, *error = NULL;
+
+	free(ca);
+	pthread_mutex_lock(&g->lock);
+	uri = connect_uri(a->uri);
+	pthread_mutex_unlock(&g->lock);
+	conn = virConnectOpenAuth(uri, isatty(STDIN_FILENO) ? virConnectAuthPtrDefault : &auth, 0);
+	free(uri);
+	memset(&info, 0, sizeof(info));
+	if (!conn) {
+		error = xstrdup(hv_last_error());
+	} else {
+		virConnectSetKeepAlive(conn, 5, 3);
+		if (virNodeGetInfo(conn, &info) < 0)
+			memset(&info, 0, sizeof(info));
+		caps = virConnectGetCapabilities(conn);
+		hostname = virConnectGetHostname(conn);
+	}
+	pthread_mutex_lock(&g->lock);
+	a->conn = conn;
+	a->error = error;
+	a->info = info;
+	a->caps = caps;
+	a->hostname = hostname;
+	a->finished = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	group_put(g);
+	return NULL;
+}
+
+struct hv_session *hv_session_open(const struct cluster *c, const struct hv_options *opt)
+{
+	struct hv_session *s = xcalloc(1, sizeof(*s));
+	struct connect_group *g = xcalloc(1, sizeof(*g));
+	pthread_condattr_t cattr;
+	struct timespec deadline;
+
+	s->c = c;
+	s->opt = *opt;
+	s->n = c->n_hosts;
+	s->hosts = xcalloc(s->n + 1, sizeof(*s->hosts));
+	pthread_mutex_init(&s->cache_lock, NULL);
+
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
+	g->n = s->n;
+	g->att = xcalloc(s->n + 1, sizeof(*g->att));
+	g->refs = 1;
+
+	for (size_t i = 0; i < s->n; i++) {
+		pthread_t th;
+		pthread_attr_t attr;
+		struct connect_arg *ca = xmalloc(sizeof(*ca));
+		s->hosts[i].idx = i;
+		s->hosts[i].spec = &c->hosts[i];
+		g->att[i].uri = xstrdup(c->hosts[i].uri);
+		ca->g = g;
+		ca->i = i;
+		pthread_mutex_lock(&g->lock);
+		g->refs++;
+		pthread_mutex_unlock(&g->lock);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&th, &attr, connect_thread, ca)) {
+			free(ca);
+			pthread_mutex_lock(&g->lock);
+			g->refs--;
+			g->att[i].error = xstrdup("cannot start a thread");
+			g->att[i].finished = true;
+			pthread_mutex_unlock(&g->lock);
+		}
+		pthread_attr_destroy(&attr);
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += opt->connect_timeout / 1000;
+	deadline.tv_nsec += (opt->connect_timeout % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&g->lock);
+	for (;;) {
+		bool all = true;
+		for (size_t i = 0; i < s->n; i++)
+			all = all && g->att[i].finished;
+		if (all || pthread_cond_timedwait(&g->cond, &g->lock, &deadline))
+			break;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct attempt *a = &g->att[i];
+		struct hv_host *h = &s->hosts[i];
+		char *shown = hv_uri_display(c->hosts[i].uri);
+		if (!a->finished) {
+			char b[32];
+			a->abandoned = true;
+			h->error = xasprintf("no answer from %s within %s", shown,
+					     format_duration(opt->connect_timeout, b));
+		} else if (!a->conn) {
+			h->error = xasprintf("cannot connect to %s: %s", shown, a->error);
+		} else {
+			h->conn = a->conn;
+			a->conn = NULL;
+			h->online = true;
+			h->cpus = (int)a->info.cpus;
+			h->memory = (uint64_t)a->info.memory * 1024;
+			h->caps = a->caps ? hv_caps_parse(a->caps, h->host_uuid) : 0;
+			h->hostname = xstrdup(a->hostname);
+		}
+		free(shown);
+	}
+	pthread_mutex_unlock(&g->lock);
+	group_put(g);
+	return s;
+}
+
+void hv_session_free(struct hv_session *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->hosts[i].conn)
+			virConnectClose(s->hosts[i].conn);
+		free(s->hosts[i].error);
+		free(s->hosts[i].hostname);
+	}
+	free(s->hosts);
+	if (s->cache)
+		meta_cache_free(s->cache);
+	pthread_mutex_destroy(&s->cache_lock);
+	free(s);
+}
+
+bool hv_host_online(const struct hv_session *s, size_t host)
+{
+	return host < s->n && s->hosts[host].online;
+}
+
+const char *hv_host_error(const struct hv_session *s, size_t host)
+{
+	return host < s->n ? s->hosts[host].error : "no such host";
+}
+
+void *hv_conn(struct hv_session *s, size_t host)
+{
+	return host < s->n && s->hosts[host].online ? s->hosts[host].conn : NULL;
+}
