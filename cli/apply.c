@@ -6,6 +6,7 @@
 #include "../schema/source.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -191,7 +192,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	eo.plan = a->plan;
 	if (!eo.progress && vem_verbosity > 0)
 		eo.progress = stdout;
-	if (exec_plan(s, &obs, &plan, &eo, &res, &err))
+	if (exec_plan(s, c, &obs, &plan, &eo, &res, &err))
 		goto fail;
 	rep->actions = res.done + res.failed;
 	rep->failed = res.failed;

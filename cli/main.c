@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

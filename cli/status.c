@@ -7,6 +7,7 @@
 #include "../reconciler/place.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Observe the cluster named by a; prints problems. */
@@ -191,6 +192,14 @@ static void status_json(const struct cluster *c, const struct observed *o,
 	strbuf_release(&sb);
 }
 
+/* "sha256:808e08554dec..." -> "sha256:808e0855", a commit id -> 12 digits */
+static const char *short_rev(const char *rev)
+{
+	static __thread char b[32];
+	snprintf(b, sizeof(b), "%.*s", str_starts_with(rev, "sha256:") ? 15 : 12, rev);
+	return b;
+}
+
 static void status_text(const struct cluster *c, const struct observed *o,
 			const struct vm_row *rows, size_t n)
 {
@@ -211,7 +220,7 @@ static void status_text(const struct cluster *c, const struct observed *o,
 		       r->d ? dom_state_name(r->d->state) : "missing",
 		       r->d ? r->d->vcpus : 0,
 		       r->d ? format_size(r->d->memory, b1) : "-", cpu, sync_name(r->sync),
-		       r->d && r->d->owned && r->d->meta.revision ? r->d->meta.revision : "",
+		       r->d && r->d->owned && r->d->meta.revision ? short_rev(r->d->meta.revision) : "",
 		       r->sync == SYNC_UNMANAGED ? "(not managed by vem)" : "",
 		       r->why ? "  # " : "", r->why ? r->why : "");
 	}

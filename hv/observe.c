@@ -27,6 +27,8 @@
 
 #define META_TTL (10 * 60 * 1000)
 #define SAMPLE_MAX_AGE (15 * 60 * 1000)
+#define CACHE_HEADER "# vem observation cache 2"
+
 
 static const char *const state_names[] = {
 	[DOM_RUNNING] = "running", [DOM_STOPPED] = "stopped", [DOM_PAUSED] = "paused",
@@ -97,6 +99,8 @@ struct cache_entry {
 	int64_t fetched_at;
 	uint64_t cpu_time;
 	int64_t sampled_at;
+	double cpu_load;           /* last load measured, and when */
+	int64_t load_at;
 	bool used;                 /* seen by this observation (kept when saving) */
 };
 
@@ -181,17 +185,19 @@ struct meta_cache *meta_cache_load(const char *cluster, const char *dir)
 
 	mc->path = xasprintf("%s/%s.tsv", d, cluster);
 	free(d);
-	if (strbuf_read_file(&sb, mc->path, 64u << 20))
-		goto out;
+	if (strbuf_read_file(&sb, mc->path, 64u << 20) || !str_starts_with(sb.buf, CACHE_HEADER "\n"))
+		goto out;   /* missing, or written by another version: start afresh */
 	for (line = strtok_r(sb.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *p = line;
+		if (line[0] == '#')
+			continue;
 		char *key = field(&p), *hm = field(&p), *vc = field(&p), *mm = field(&p),
-		     *fa = field(&p), *ct = field(&p), *sa = field(&p);
+		     *fa = field(&p), *ct = field(&p), *sa = field(&p), *cl_ = field(&p), *la = field(&p);
 		char *cl = field(&p), *vm = field(&p), *tp = field(&p), *sh = field(&p),
 		     *rv = field(&p), *ca = field(&p), *ma = field(&p), *vols = field(&p);
 		struct cache_entry *e;
 		int64_t v;
-		if (!sa || strlen(key) >= sizeof(e->key))
+		if (!la || strlen(key) >= sizeof(e->key))
 			continue;
 		e = cache_find(mc, key, true);
 		e->has_meta = !strcmp(hm, "1") && cl && vm;
@@ -200,6 +206,9 @@ struct meta_cache *meta_cache_load(const char *cluster, const char *dir)
 		e->fetched_at = parse_int64(fa, &v) ? 0 : v;
 		e->cpu_time = parse_int64(ct, &v) ? 0 : (uint64_t)v;
 		e->sampled_at = parse_int64(sa, &v) ? 0 : v;
+		if (parse_double(cl_, &e->cpu_load))
+			e->cpu_load = 0;
+		e->load_at = parse_int64(la, &v) ? 0 : v;
 		if (e->has_meta) {
 			e->meta.cluster = opt_str(cl);
 			e->meta.vm = opt_str(vm);
@@ -231,6 +240,7 @@ void meta_cache_save(struct meta_cache *mc)
 	char *tmp;
 	FILE *f;
 
+	strbuf_adds(&sb, CACHE_HEADER "\n");
 	for (size_t i = 0; i < mc->n; i++) {
 		struct cache_entry *e = &mc->e[i];
 		const struct vem_meta *m = &e->meta;
@@ -240,9 +250,10 @@ void meta_cache_save(struct meta_cache *mc)
 			continue;
 		for (size_t j = 0; meta && j < m->n_volumes; j++)
 			meta = clean_field(m->volumes[j]);
-		strbuf_addf(&sb, "%s\t%d\t%d\t%llu\t%lld\t%llu\t%lld", e->key, meta ? 1 : 0, e->vcpus,
-			    (unsigned long long)e->max_memory, (long long)(meta ? e->fetched_at : 0),
-			    (unsigned long long)e->cpu_time, (long long)e->sampled_at);
+		strbuf_addf(&sb, "%s\t%d\t%d\t%llu\t%lld\t%llu\t%lld\t%.6f\t%lld", e->key, meta ? 1 : 0,
+			    e->vcpus, (unsigned long long)e->max_memory, (long long)(meta ? e->fetched_at : 0),
+			    (unsigned long long)e->cpu_time, (long long)e->sampled_at, e->cpu_load,
+			    (long long)e->load_at);
 		if (meta) {
 			strbuf_addf(&sb, "\t%s\t%s\t%s\t%s\t%s\t%lld\t%lld\t", m->cluster, m->vm,
 				    m->template ? m->template : "-", m->spec_hash ? m->spec_hash : "-",
@@ -387,24 +398,36 @@ static void take_sample(struct host_obs *ho, struct obs_domain *d)
 	char key[74];
 	struct cache_entry *e;
 	int64_t window = s->opt.sample_window;
-	int64_t min_age = window > 0 ? window : 1000;
+	int64_t min_age = ho->second ? 100 : window > 0 ? window : 1000;
+	int64_t age;
 
 	cache_key(key, s->hosts[ho->host].host_uuid, d->uuid);
 	pthread_mutex_lock(&s->cache_lock);
 	e = cache_find(s->cache, key, true);
 	e->used = true;
+	age = ho->sampled_at - e->sampled_at;
 	d->cpu_load = -1;
 	if (d->state != DOM_RUNNING) {
 		d->cpu_load = 0;
-	} else if (e->sampled_at && ho->sampled_at - e->sampled_at >= (ho->second ? 100 : min_age) &&
-		   ho->sampled_at - e->sampled_at <= SAMPLE_MAX_AGE && d->cpu_time >= e->cpu_time) {
-		d->cpu_load = (double)(d->cpu_time - e->cpu_time) / 1e6 /
-			      (double)(ho->sampled_at - e->sampled_at);
-	} else if (window > 0 && !ho->second) {
-		ho->need_second = true;
+		e->cpu_time = d->cpu_time;
+		e->sampled_at = ho->sampled_at;
+	} else if (e->sampled_at && age >= min_age && age <= SAMPLE_MAX_AGE && d->cpu_time >= e->cpu_time) {
+		d->cpu_load = (double)(d->cpu_time - e->cpu_time) / 1e6 / (double)age;
+		e->cpu_load = d->cpu_load;
+		e->load_at = ho->sampled_at;
+		e->cpu_time = d->cpu_time;
+		e->sampled_at = ho->sampled_at;
+	} else if (e->sampled_at && age >= 0 && age < min_age && d->cpu_time >= e->cpu_time &&
+		   e->load_at && ho->sampled_at - e->load_at <= SAMPLE_MAX_AGE) {
+		/* sampled moments ago: the load measured then still stands, and the
+		 * older sample is kept for the next measurement */
+		d->cpu_load = e->cpu_load;
+	} else {
+		if (window > 0 && !ho->second)
+			ho->need_second = true;
+		e->cpu_time = d->cpu_time;
+		e->sampled_at = ho->sampled_at;
 	}
-	e->cpu_time = d->cpu_time;
-	e->sampled_at = ho->sampled_at;
 	if (!e->fetched_at) {
 		e->vcpus = d->vcpus;
 		e->max_memory = d->max_memory;

@@ -32,7 +32,7 @@ struct exec_result {
 };
 
 /* Execute one plan (no re-observation). */
-int exec_plan(struct hv_session *s, const struct observed *o,
+int exec_plan(struct hv_session *s, const struct cluster *c, const struct observed *o,
 	      const struct plan *p, const struct exec_options *opt,
 	      struct exec_result *res, struct errbuf *err);
 

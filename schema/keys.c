@@ -1,6 +1,8 @@
 /*
  * keys.c - the key tables of the cluster file (see keys.h). Defaults live
- * here and nowhere else.
+ * here and nowhere else: keys_fill_defaults() applies the `def` column when
+ * an item is created, keys_fill_derived() the `same_as` column after it was
+ * read.
  */
 #include "keys.h"
 
@@ -8,14 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARR(x) (x), ARRAY_SIZE(x)
+#define ARR(x) .keys = (x), .n = ARRAY_SIZE(x)
+#define HOST(f) offsetof(struct host_spec, f)
+#define CFG(f) offsetof(struct vm_config, f)
+#define BAL(f) offsetof(struct balance_spec, f)
 
 static const char *const e_cpu_mode[] = { "host-passthrough", "host-model", "maximum", NULL };
 static const char *const e_bus[] = { "virtio", "sata", "scsi", "ide", NULL };
 static const char *const e_format[] = { "qcow2", "raw", NULL };
 static const char *const e_net_model[] = { "virtio", "e1000", "rtl8139", NULL };
+static const char *const e_hv[] = { "auto", "kvm", "qemu", "xen", "lxc", NULL };
+static const char *const e_state[] = { "running", "stopped", NULL };
 
-/* ---- list item makers ---- */
+/* ---- list items ---- */
 
 #define GROW_ITEM(base_t, arr, n, a)                                           \
 	do {                                                                   \
@@ -83,154 +90,343 @@ static void clear_nets(void *base)
 /* ---- hosts ---- */
 
 static const struct key k_capacity[] = {
-	{ "cpus", K_INT, offsetof(struct host_spec, cpus), 0, -1,
-	  "host CPUs vem may commit (default: what the host reports)", NULL, NULL, NULL, NULL, NULL, 1, 1e6, 0 },
-	{ "memory", K_SIZE, offsetof(struct host_spec, memory), 0, -1,
-	  "host memory vem may commit (default: what the host reports)", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
+	{ .name = "cpus", .type = K_INT, .off = HOST(cpus), .min = 1, .max = 100000,
+	  .doc = "host CPUs vem may commit (default: what the host reports)" },
+	{ .name = "memory", .type = K_SIZE, .off = HOST(memory), .min = 1, .max = 1e18,
+	  .doc = "host memory vem may commit (default: what the host reports)" },
 };
-static const struct table tbl_capacity = { "capacity", "capacity override", ARR(k_capacity) };
+static const struct table tbl_capacity = {
+	.name = "capacity", .doc = "what vem may commit on the host", ARR(k_capacity)
+};
 
 static const struct key k_host[] = {
-	{ "name", K_STR, offsetof(struct host_spec, name), 0, -1, "unique host name", NULL, NULL, NULL, NULL, NULL, 0, 0, KF_REQUIRED },
-	{ "uri", K_STR, offsetof(struct host_spec, uri), 0, -1,
-	  "libvirt connection URI (qemu+tcp://, qemu+ssh://, qemu+tls://, qemu:///system, xen:///, lxc:///)",
-	  NULL, NULL, NULL, NULL, NULL, 0, 0, KF_REQUIRED },
-	{ "labels", K_LABELS, offsetof(struct host_spec, labels), 0, -1, "labels that placement rules can require", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "capacity", K_MAP, 0, 0, -1, "capacity override: cpus, memory", NULL, NULL, &tbl_capacity, NULL, NULL, 0, 0, 0 },
-	{ "reserve", K_SIZE, offsetof(struct host_spec, reserve), 0, -1, "memory kept free for the host itself", "0", NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "maintenance", K_BOOL, offsetof(struct host_spec, maintenance), 0, -1,
-	  "true: evacuate by live migration and place nothing here", "false", NULL, NULL, NULL, NULL, 0, 0, 0 },
+	{ .name = "name", .type = K_STR, .off = HOST(name), .flags = KF_REQUIRED,
+	  .doc = "unique host name" },
+	{ .name = "uri", .type = K_STR, .off = HOST(uri), .flags = KF_REQUIRED,
+	  .doc = "libvirt connection URI (qemu+tcp://, qemu+ssh://, qemu+tls://, qemu:///system, xen:///, lxc:///)" },
+	{ .name = "labels", .type = K_LABELS, .off = HOST(labels),
+	  .doc = "labels that placement rules can require" },
+	{ .name = "capacity", .type = K_MAP, .sub = &tbl_capacity,
+	  .doc = "capacity override: cpus, memory (default: what the host reports)" },
+	{ .name = "reserve", .type = K_SIZE, .off = HOST(reserve), .def = "0",
+	  .doc = "memory kept free for the host itself" },
+	{ .name = "maintenance", .type = K_BOOL, .off = HOST(maintenance), .def = "false",
+	  .doc = "true: evacuate by live migration and place nothing here" },
 };
-const struct table tbl_host = { "host", "a libvirt host", ARR(k_host) };
+const struct table tbl_host = {
+	.name = "host", .doc = "a libvirt host", ARR(k_host),
+	.has_loc = true, .loc_off = HOST(loc),
+};
 
 /* ---- images ---- */
 
 static const struct key k_image[] = {
-	{ "name", K_STR, offsetof(struct image_spec, name), 0, -1, "unique image name", NULL, NULL, NULL, NULL, NULL, 0, 0, KF_REQUIRED },
-	{ "url", K_STR, offsetof(struct image_spec, url), 0, -1, "https:// (or file://) URL of the image", NULL, NULL, NULL, NULL, NULL, 0, 0, KF_REQUIRED },
-	{ "sha256", K_STR, offsetof(struct image_spec, sha256), 0, -1, "sha256 of the file, 64 hex digits; checked before any use", NULL, NULL, NULL, NULL, NULL, 0, 0, KF_REQUIRED },
-	{ "format", K_ENUM, offsetof(struct image_spec, format), 0, -1, "image format", "qcow2", e_format, NULL, NULL, NULL, 0, 0, 0 },
+	{ .name = "name", .type = K_STR, .off = offsetof(struct image_spec, name), .flags = KF_REQUIRED,
+	  .doc = "unique image name" },
+	{ .name = "url", .type = K_STR, .off = offsetof(struct image_spec, url), .flags = KF_REQUIRED,
+	  .doc = "https://, http:// or file:// URL of the image" },
+	{ .name = "sha256", .type = K_STR, .off = offsetof(struct image_spec, sha256), .flags = KF_REQUIRED,
+	  .doc = "sha256 of the file, 64 lowercase hex digits; checked before any use" },
+	{ .name = "format", .type = K_ENUM, .off = offsetof(struct image_spec, format), .def = "qcow2",
+	  .enums = e_format, .doc = "image format" },
 };
-const struct table tbl_image = { "image", "a disk image downloaded and verified by vem", ARR(k_image) };
+const struct table tbl_image = {
+	.name = "image", .doc = "a disk image downloaded and verified by vem", ARR(k_image),
+	.has_loc = true, .loc_off = offsetof(struct image_spec, loc),
+};
 
 /* ---- VM configuration (templates and per-VM overrides) ---- */
 
 static const struct key k_disk[] = {
-	{ "size", K_SIZE, offsetof(struct disk_spec, size), 0, -1, "disk size (default: the image's size)", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "image", K_STR, offsetof(struct disk_spec, image), 0, -1, "image name: the disk is a copy-on-write overlay on it", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "bus", K_ENUM, offsetof(struct disk_spec, bus), 0, -1, "disk bus", "virtio", e_bus, NULL, NULL, NULL, 0, 0, 0 },
+	{ .name = "size", .type = K_SIZE, .off = offsetof(struct disk_spec, size), .min = 1, .max = 1e18,
+	  .doc = "disk size (default: the image's size)" },
+	{ .name = "image", .type = K_STR, .off = offsetof(struct disk_spec, image),
+	  .doc = "image name: the disk is a copy-on-write overlay on it (default: a blank disk)" },
+	{ .name = "bus", .type = K_ENUM, .off = offsetof(struct disk_spec, bus), .def = "virtio",
+	  .enums = e_bus, .doc = "disk bus" },
 };
-static const struct table tbl_disk = { "disk", "a disk", ARR(k_disk) };
+const struct table tbl_disk = { .name = "disk", .doc = "a disk: a size, an image or both", ARR(k_disk) };
 
 static const struct key k_net[] = {
-	{ "network", K_STR, offsetof(struct net_spec, network), 0, -1, "libvirt network name", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "bridge", K_STR, offsetof(struct net_spec, bridge), 0, -1, "host bridge name (instead of network)", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "mac", K_STR, offsetof(struct net_spec, mac), 0, -1, "MAC address (default: chosen by libvirt)", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "model", K_ENUM, offsetof(struct net_spec, model), 0, -1, "NIC model", "virtio", e_net_model, NULL, NULL, NULL, 0, 0, 0 },
+	{ .name = "network", .type = K_STR, .off = offsetof(struct net_spec, network),
+	  .doc = "libvirt network name (or bridge)" },
+	{ .name = "bridge", .type = K_STR, .off = offsetof(struct net_spec, bridge),
+	  .doc = "host bridge name (or network)" },
+	{ .name = "mac", .type = K_STR, .off = offsetof(struct net_spec, mac),
+	  .doc = "unicast MAC address like 52:54:00:12:34:56 (default: chosen by libvirt)" },
+	{ .name = "model", .type = K_ENUM, .off = offsetof(struct net_spec, model), .def = "virtio",
+	  .enums = e_net_model, .doc = "NIC model" },
 };
-static const struct table tbl_net = { "network", "a network interface", ARR(k_net) };
+const struct table tbl_net = { .name = "network interface", .doc = "a network interface", ARR(k_net) };
 
 static const struct key k_cloudinit[] = {
-	{ "user-data", K_PATH, offsetof(struct vm_config, user_data), 0, 14, "user-data file (relative to the cluster file)", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "meta-data", K_PATH, offsetof(struct vm_config, meta_data), 0, 15, "meta-data file", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "network-config", K_PATH, offsetof(struct vm_config, network_config), 0, 16, "network-config file", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
+	{ .name = "user-data", .type = K_PATH, .off = CFG(user_data), .ck = CK_USER_DATA,
+	  .doc = "user-data file (relative to the cluster file's directory)" },
+	{ .name = "meta-data", .type = K_PATH, .off = CFG(meta_data), .ck = CK_META_DATA,
+	  .doc = "meta-data file (relative to the cluster file's directory)" },
+	{ .name = "network-config", .type = K_PATH, .off = CFG(network_config), .ck = CK_NETWORK_CONFIG,
+	  .doc = "network-config file (relative to the cluster file's directory)" },
 };
-static const struct table tbl_cloudinit = { "cloud-init", "a NoCloud seed built from these files", ARR(k_cloudinit) };
+static const struct table tbl_cloudinit = {
+	.name = "cloud-init", .doc = "a NoCloud seed built from these local files", ARR(k_cloudinit)
+};
 
-#define VMCFG_KEYS                                                                          \
-	{ "hypervisor", K_HV, offsetof(struct vm_config, hypervisor), 0, 0,                  \
-	  "auto (kvm where offered, else qemu), kvm, qemu, xen or lxc", "auto", NULL, NULL, NULL, NULL, 0, 0, 0 }, \
-	{ "vcpus", K_INT, offsetof(struct vm_config, vcpus), 0, 1, "virtual CPUs", "1", NULL, NULL, NULL, NULL, 1, 4096, 0 }, \
-	{ "max-vcpus", K_INT, offsetof(struct vm_config, max_vcpus), 0, 2,                   \
-	  "most vCPUs the VM can have without a restart (default: vcpus)", NULL, NULL, NULL, NULL, NULL, 1, 4096, 0 }, \
-	{ "memory", K_SIZE, offsetof(struct vm_config, memory), 0, 3, "memory", "512MiB", NULL, NULL, NULL, NULL, 0, 0, 0 }, \
-	{ "max-memory", K_SIZE, offsetof(struct vm_config, max_memory), 0, 4,                \
-	  "most memory the VM can have without a restart (default: memory)", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }, \
-	{ "cpu-mode", K_ENUM, offsetof(struct vm_config, cpu_mode), 0, 5,                    \
-	  "CPU model (default: the hypervisor's)", NULL, e_cpu_mode, NULL, NULL, NULL, 0, 0, 0 }, \
-	{ "disks", K_LIST, 0, 0, 6, "disks", NULL, NULL, &tbl_disk, add_disk, clear_disks, 0, 0, 0 }, \
-	{ "networks", K_LIST, 0, 0, 7, "network interfaces", NULL, NULL, &tbl_net, add_net, clear_nets, 0, 0, 0 }, \
-	{ "kernel", K_STR, offsetof(struct vm_config, kernel), 0, 8, "kernel path on the host (direct kernel boot)", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }, \
-	{ "initrd", K_STR, offsetof(struct vm_config, initrd), 0, 9, "initrd path on the host", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }, \
-	{ "cmdline", K_STR, offsetof(struct vm_config, cmdline), 0, 10, "kernel command line", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }, \
-	{ "cloud-init", K_MAP, 0, 0, 11, "cloud-init files: user-data, meta-data, network-config", NULL, NULL, &tbl_cloudinit, NULL, NULL, 0, 0, 0 }, \
-	{ "autostart", K_BOOL, offsetof(struct vm_config, autostart), 0, 12, "start with the host", "false", NULL, NULL, NULL, NULL, 0, 0, 0 }
-
-static const struct key k_vmcfg[] = { VMCFG_KEYS };
-const struct table tbl_vmcfg = { "vm configuration", "what a template sets and a VM may override", ARR(k_vmcfg) };
+static const struct key k_vmcfg[] = {
+	{ .name = "hypervisor", .type = K_HV, .off = CFG(hypervisor), .ck = CK_HYPERVISOR, .def = "auto",
+	  .enums = e_hv, .doc = "auto (kvm where the host offers it, else qemu), kvm, qemu, xen or lxc" },
+	{ .name = "vcpus", .type = K_INT, .off = CFG(vcpus), .ck = CK_VCPUS, .def = "1",
+	  .min = 1, .max = 4096, .doc = "virtual CPUs" },
+	{ .name = "max-vcpus", .type = K_INT, .off = CFG(max_vcpus), .ck = CK_MAX_VCPUS, .same_as = "vcpus",
+	  .min = 1, .max = 4096, .doc = "most vCPUs the VM can have without a restart (default: vcpus)" },
+	{ .name = "memory", .type = K_SIZE, .off = CFG(memory), .ck = CK_MEMORY, .def = "512MiB",
+	  .min = 1 << 20, .max = 1e18, .doc = "memory" },
+	{ .name = "max-memory", .type = K_SIZE, .off = CFG(max_memory), .ck = CK_MAX_MEMORY, .same_as = "memory",
+	  .min = 1 << 20, .max = 1e18, .doc = "most memory the VM can have without a restart (default: memory)" },
+	{ .name = "cpu-mode", .type = K_ENUM, .off = CFG(cpu_mode), .ck = CK_CPU_MODE, .enums = e_cpu_mode,
+	  .doc = "guest CPU model (default: the hypervisor's)" },
+	{ .name = "disks", .type = K_LIST, .ck = CK_DISKS, .sub = &tbl_disk, .add = add_disk, .clear = clear_disks,
+	  .doc = "disks (a VM's list replaces its template's)" },
+	{ .name = "networks", .type = K_LIST, .ck = CK_NETWORKS, .sub = &tbl_net, .add = add_net, .clear = clear_nets,
+	  .doc = "network interfaces (a VM's list replaces its template's)" },
+	{ .name = "kernel", .type = K_STR, .off = CFG(kernel), .ck = CK_KERNEL,
+	  .doc = "kernel path on the host (direct kernel boot)" },
+	{ .name = "initrd", .type = K_STR, .off = CFG(initrd), .ck = CK_INITRD,
+	  .doc = "initrd path on the host (needs kernel)" },
+	{ .name = "cmdline", .type = K_STR, .off = CFG(cmdline), .ck = CK_CMDLINE,
+	  .doc = "kernel command line (needs kernel)" },
+	{ .name = "cloud-init", .type = K_MAP, .ck = CK_CLOUD_INIT, .sub = &tbl_cloudinit,
+	  .doc = "cloud-init files: user-data, meta-data, network-config" },
+	{ .name = "autostart", .type = K_BOOL, .off = CFG(autostart), .ck = CK_AUTOSTART, .def = "false",
+	  .doc = "libvirt starts the VM when the host boots" },
+};
+const struct table tbl_vmcfg = {
+	.name = "vm configuration", .doc = "what a template sets and a VM may override", ARR(k_vmcfg)
+};
 
 static const struct key k_template[] = {
-	{ "name", K_STR, offsetof(struct raw_template, t.name), 0, -1, "unique template name", NULL, NULL, NULL, NULL, NULL, 0, 0, KF_REQUIRED },
+	{ .name = "name", .type = K_STR, .off = offsetof(struct raw_template, t.name), .flags = KF_REQUIRED,
+	  .doc = "unique template name" },
 };
-const struct table tbl_template = { "template", "a VM template", ARR(k_template) };
+const struct table tbl_template = {
+	.name = "template", .doc = "a VM template: any VM configuration key", ARR(k_template),
+	.with = &tbl_vmcfg, .with_off = offsetof(struct raw_template, t.cfg),
+	.has_loc = true, .loc_off = offsetof(struct raw_template, t.loc),
+	.has_src = true, .src_off = offsetof(struct raw_template, src),
+};
 
 /* ---- vms ---- */
 
-static const struct key k_placement[] = {
-	{ "hosts", K_STRLIST, offsetof(struct raw_vm, spec.placement.hosts),
-	  offsetof(struct raw_vm, spec.placement.n_hosts), -1, "allowed hosts (default: all)", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "labels", K_LABELS, offsetof(struct raw_vm, spec.placement.labels), 0, -1, "required host labels", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "spread", K_STR, offsetof(struct raw_vm, spec.placement.spread), 0, -1,
-	  "anti-affinity group: at most one member per host", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "together", K_STR, offsetof(struct raw_vm, spec.placement.together), 0, -1,
-	  "affinity group: all members on one host", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-};
-static const struct table tbl_placement = { "placement", "where the VM may run", ARR(k_placement) };
-const struct key *const key_placement_hosts = &k_placement[0];
+#define VM(f) offsetof(struct raw_vm, f)
 
-static const char *const e_state[] = { "running", "stopped", NULL };
-static const struct key k_vm[] = {
-	{ "name", K_STR, offsetof(struct raw_vm, spec.name), 0, -1,
-	  "VM name; with replicas, the VMs are NAME-0 .. NAME-(N-1)", NULL, NULL, NULL, NULL, NULL, 0, 0, KF_REQUIRED },
-	{ "template", K_STR, offsetof(struct raw_vm, spec.template), 0, -1, "template name", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "replicas", K_INT, offsetof(struct raw_vm, replicas), 0, -1, "number of identical VMs", NULL, NULL, NULL, NULL, NULL, 0, 10000, 0 },
-	{ "state", K_STATE, offsetof(struct raw_vm, spec.state), 0, -1, "running or stopped", "running", e_state, NULL, NULL, NULL, 0, 0, 0 },
-	{ "placement", K_MAP, 0, 0, -1, "placement rules", NULL, NULL, &tbl_placement, NULL, NULL, 0, 0, 0 },
+static const struct key k_placement[] = {
+	{ .name = "hosts", .type = K_STRLIST, .off = VM(spec.placement.hosts) - VM(spec.placement),
+	  .off2 = VM(spec.placement.n_hosts) - VM(spec.placement), .doc = "allowed hosts (default: all)" },
+	{ .name = "labels", .type = K_LABELS, .off = VM(spec.placement.labels) - VM(spec.placement),
+	  .doc = "host labels required" },
+	{ .name = "spread", .type = K_STR, .off = VM(spec.placement.spread) - VM(spec.placement),
+	  .doc = "anti-affinity group: at most one member per host" },
+	{ .name = "together", .type = K_STR, .off = VM(spec.placement.together) - VM(spec.placement),
+	  .doc = "affinity group: all members on one host" },
 };
-const struct table tbl_vm = { "vm", "a VM or a group of replicas; any template key overrides the template", ARR(k_vm) };
+const struct table tbl_placement = { .name = "placement", .doc = "where the VM may run", ARR(k_placement) };
+
+static const struct key k_vm[] = {
+	{ .name = "name", .type = K_STR, .off = VM(spec.name), .flags = KF_REQUIRED,
+	  .doc = "VM name; with replicas, the VMs are NAME-0 .. NAME-(N-1)" },
+	{ .name = "template", .type = K_STR, .off = VM(spec.template), .doc = "template name" },
+	{ .name = "replicas", .type = K_INT, .off = VM(replicas), .min = 0, .max = 100000,
+	  .doc = "number of identical VMs (default: one VM named NAME)" },
+	{ .name = "state", .type = K_STATE, .off = VM(spec.state), .def = "running", .enums = e_state,
+	  .doc = "running or stopped" },
+	{ .name = "placement", .type = K_MAP, .off = VM(spec.placement), .sub = &tbl_placement,
+	  .doc = "placement rules: hosts, labels, spread, together" },
+};
+const struct table tbl_vm = {
+	.name = "vm", .doc = "a VM or a group of replicas; any VM configuration key overrides the template's",
+	ARR(k_vm),
+	.with = &tbl_vmcfg, .with_off = VM(spec.cfg),
+	.has_loc = true, .loc_off = VM(spec.loc),
+	.has_src = true, .src_off = VM(src),
+};
 
 /* ---- balance ---- */
 
 static const struct key k_metrics[] = {
-	{ "cpu", K_FLOAT, offsetof(struct balance_spec, w_cpu), 0, -1, "weight of measured CPU load", "1.0", NULL, NULL, NULL, NULL, 0, 100, 0 },
-	{ "memory", K_FLOAT, offsetof(struct balance_spec, w_memory), 0, -1, "weight of reserved memory", "0.5", NULL, NULL, NULL, NULL, 0, 100, 0 },
-	{ "vcpu", K_FLOAT, offsetof(struct balance_spec, w_vcpu), 0, -1, "weight of the vCPU ratio", "0.0", NULL, NULL, NULL, NULL, 0, 100, 0 },
+	{ .name = "cpu", .type = K_FLOAT, .off = BAL(w_cpu), .def = "1.0", .min = 0, .max = 100,
+	  .doc = "weight of measured CPU load" },
+	{ .name = "memory", .type = K_FLOAT, .off = BAL(w_memory), .def = "0.5", .min = 0, .max = 100,
+	  .doc = "weight of reserved memory" },
+	{ .name = "vcpu", .type = K_FLOAT, .off = BAL(w_vcpu), .def = "0.0", .min = 0, .max = 100,
+	  .doc = "weight of the vCPU ratio" },
 };
-static const struct table tbl_metrics = { "metrics", "weights of the imbalance score", ARR(k_metrics) };
+static const struct table tbl_metrics = { .name = "metrics", .doc = "weights of the imbalance score", ARR(k_metrics) };
 
 static const struct key k_balance[] = {
-	{ "enabled", K_BOOL, offsetof(struct balance_spec, enabled), 0, -1, "plan balancing migrations", "true", NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "metrics", K_MAP, 0, 0, -1, "weights: cpu, memory, vcpu", NULL, NULL, &tbl_metrics, NULL, NULL, 0, 0, 0 },
-	{ "threshold", K_FLOAT, offsetof(struct balance_spec, threshold), 0, -1,
-	  "act when the imbalance score exceeds this", "0.10", NULL, NULL, NULL, NULL, 0, 1, 0 },
-	{ "min-gain", K_FLOAT, offsetof(struct balance_spec, min_gain), 0, -1,
-	  "each migration must lower the score at least this much", "0.01", NULL, NULL, NULL, NULL, 0, 1, 0 },
-	{ "max-migrations", K_INT, offsetof(struct balance_spec, max_migrations), 0, -1,
-	  "balancing migrations per reconcile", "4", NULL, NULL, NULL, NULL, 0, 100000, 0 },
-	{ "max-parallel", K_INT, offsetof(struct balance_spec, max_parallel), 0, -1,
-	  "migrations at once (at most one per host)", "2", NULL, NULL, NULL, NULL, 1, 1000, 0 },
-	{ "cooldown", K_DURATION, offsetof(struct balance_spec, cooldown), 0, -1,
-	  "a migrated VM is not moved again before this", "10m", NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "vcpu-overcommit", K_FLOAT, offsetof(struct balance_spec, vcpu_overcommit), 0, -1,
-	  "most vCPUs per host CPU (a hard limit for placement)", "4.0", NULL, NULL, NULL, NULL, 0.01, 1000, 0 },
-	{ "bandwidth", K_SIZE, offsetof(struct balance_spec, bandwidth), 0, -1,
-	  "migration bandwidth limit per second (0: none)", "0", NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "migration-timeout", K_DURATION, offsetof(struct balance_spec, migration_timeout), 0, -1,
-	  "abort a migration that takes longer (the VM stays where it was)", "5m", NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "sample-window", K_DURATION, offsetof(struct balance_spec, sample_window), 0, -1,
-	  "CPU load is measured over this window", "2s", NULL, NULL, NULL, NULL, 0, 0, 0 },
+	{ .name = "enabled", .type = K_BOOL, .off = BAL(enabled), .def = "true",
+	  .doc = "plan balancing migrations" },
+	{ .name = "metrics", .type = K_MAP, .sub = &tbl_metrics, .doc = "weights: cpu, memory, vcpu" },
+	{ .name = "threshold", .type = K_FLOAT, .off = BAL(threshold), .def = "0.10", .min = 0, .max = 1,
+	  .doc = "act when the imbalance score exceeds this" },
+	{ .name = "min-gain", .type = K_FLOAT, .off = BAL(min_gain), .def = "0.01", .min = 0, .max = 1,
+	  .doc = "each migration must lower the score at least this much" },
+	{ .name = "max-migrations", .type = K_INT, .off = BAL(max_migrations), .def = "4", .min = 0, .max = 100000,
+	  .doc = "balancing migrations per reconcile" },
+	{ .name = "max-parallel", .type = K_INT, .off = BAL(max_parallel), .def = "2", .min = 1, .max = 1000,
+	  .doc = "migrations at once (at most one per host)" },
+	{ .name = "cooldown", .type = K_DURATION, .off = BAL(cooldown), .def = "10m",
+	  .doc = "a migrated VM is not moved again before this" },
+	{ .name = "vcpu-overcommit", .type = K_FLOAT, .off = BAL(vcpu_overcommit), .def = "4.0", .min = 0.01, .max = 1000,
+	  .doc = "most vCPUs per host CPU (a hard limit for placement)" },
+	{ .name = "bandwidth", .type = K_RATE, .off = BAL(bandwidth), .def = "0",
+	  .doc = "migration bandwidth limit per second, like 100MiB (0: none)" },
+	{ .name = "migration-timeout", .type = K_DURATION, .off = BAL(migration_timeout), .def = "5m",
+	  .doc = "abort a migration that takes longer (the VM stays where it was)" },
+	{ .name = "sample-window", .type = K_DURATION, .off = BAL(sample_window), .def = "2s",
+	  .doc = "CPU load is measured over this window" },
 };
-const struct table tbl_balance = { "balance", "load balancing by live migration", ARR(k_balance) };
+const struct table tbl_balance = { .name = "balance", .doc = "load balancing by live migration", ARR(k_balance) };
 
 /* ---- top level ---- */
 
 static const struct key k_top[] = {
-	{ "cluster", K_STR, offsetof(struct raw_top, cluster), 0, -1,
-	  "cluster name: the owner tag written into every domain vem creates", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 },
-	{ "hosts", K_LIST, 0, 0, -1, "libvirt hosts", NULL, NULL, &tbl_host, add_host, NULL, 0, 0, 0 },
-	{ "images", K_LIST, 0, 0, -1, "disk images", NULL, NULL, &tbl_image, add_image, NULL, 0, 0, 0 },
-	{ "templates", K_LIST, 0, 0, -1, "VM templates", NULL, NULL, &tbl_template, add_template, NULL, 0, 0, 0 },
-	{ "vms", K_LIST, 0, 0, -1, "VMs", NULL, NULL, &tbl_vm, add_vm, NULL, 0, 0, 0 },
-	{ "balance", K_MAP, offsetof(struct raw_top, balance), 0, -1, "load balancing", NULL, NULL, &tbl_balance, NULL, NULL, 0, 0, 0 },
+	{ .name = "cluster", .type = K_STR, .off = offsetof(struct raw_top, cluster), .flags = KF_REQUIRED,
+	  .doc = "cluster name: the owner tag written into every domain vem creates" },
+	{ .name = "hosts", .type = K_LIST, .sub = &tbl_host, .add = add_host, .doc = "libvirt hosts" },
+	{ .name = "images", .type = K_LIST, .sub = &tbl_image, .add = add_image, .doc = "disk images" },
+	{ .name = "templates", .type = K_LIST, .sub = &tbl_template, .add = add_template, .doc = "VM templates" },
+	{ .name = "vms", .type = K_LIST, .sub = &tbl_vm, .add = add_vm, .doc = "VMs" },
+	{ .name = "balance", .type = K_MAP, .off = offsetof(struct raw_top, balance), .sub = &tbl_balance,
+	  .doc = "load balancing (at most once per cluster)" },
 };
-const struct table tbl_top = { "cluster file", "a vem cluster description", ARR(k_top) };
+const struct table tbl_top = {
+	.name = "cluster file", .doc = "a vem cluster description", ARR(k_top)
+};
+
+/* ---- defaults and values ---- */
+
+const struct key *keys_find(const struct table *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->keys[i].name, name))
+			return &t->keys[i];
+	return NULL;
+}
+
+void keys_fill_defaults(const struct table *t, void *base)
+{
+	const char *why;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct key *k = &t->keys[i];
+		if (k->type == K_MAP)
+			keys_fill_defaults(k->sub, (char *)base + k->off);
+		else if (k->def)
+			keys_parse_value(k, k->def, (char *)base + k->off, &why);
+	}
+	if (t->with)
+		keys_fill_defaults(t->with, (char *)base + t->with_off);
+}
+
+static bool is_zero(const struct key *k, const void *p)
+{
+	switch (k->type) {
+	case K_INT: return !*(const int *)p;
+	case K_SIZE: case K_RATE: return !*(const uint64_t *)p;
+	default: return false;
+	}
+}
+
+void keys_fill_derived(const struct table *t, void *base)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct key *k = &t->keys[i], *src;
+		void *p = (char *)base + k->off;
+		if (!k->same_as || !is_zero(k, p) || !(src = keys_find(t, k->same_as)))
+			continue;
+		memcpy(p, (char *)base + src->off, k->type == K_INT ? sizeof(int) : sizeof(uint64_t));
+	}
+}
+
+static int parse_enum(const struct key *k, const char *s, int *idx)
+{
+	for (int j = 0; k->enums[j]; j++)
+		if (!strcmp(s, k->enums[j])) {
+			*idx = j;
+			return 0;
+		}
+	return -1;
+}
+
+static bool in_range(const struct key *k, double v)
+{
+	return !(k->min < k->max) || (v >= k->min && v <= k->max);
+}
+
+/* Returns 0, -1 (malformed: *why says why, or NULL) or -2 (out of range). */
+int keys_parse_value(const struct key *k, const char *s, void *p, const char **why)
+{
+	int64_t i;
+	uint64_t u;
+	double d;
+	int idx;
+
+	*why = NULL;
+	switch (k->type) {
+	case K_STR:
+	case K_PATH:
+		free(*(char **)p);
+		*(char **)p = xstrdup(s);
+		return 0;
+	case K_ENUM:
+		if (parse_enum(k, s, &idx))
+			return -1;
+		free(*(char **)p);
+		*(char **)p = xstrdup(s);
+		return 0;
+	case K_HV:
+		return hv_type_parse(s, p);
+	case K_STATE:
+		if (parse_enum(k, s, &idx))
+			return -1;
+		*(enum vm_state *)p = idx ? VM_STOPPED : VM_RUNNING;
+		return 0;
+	case K_INT:
+		if (parse_int64(s, &i))
+			return -1;
+		if (!in_range(k, (double)i) || i < INT32_MIN || i > INT32_MAX)
+			return -2;
+		*(int *)p = (int)i;
+		return 0;
+	case K_FLOAT:
+		if (parse_double(s, &d) || d != d)
+			return -1;
+		if (!in_range(k, d))
+			return -2;
+		*(double *)p = d;
+		return 0;
+	case K_BOOL:
+		if (strcmp(s, "true") && strcmp(s, "false"))
+			return -1;
+		*(bool *)p = !strcmp(s, "true");
+		return 0;
+	case K_RATE:
+	case K_SIZE: {
+		size_t n = strlen(s);
+		char *tmp = k->type == K_RATE && n > 2 && !strcmp(s + n - 2, "/s") ? xstrndup(s, n - 2) : NULL;
+		int r = parse_size(tmp ? tmp : s, &u, why);
+		free(tmp);
+		if (r)
+			return -1;
+		if ((k->min < k->max) && u && (u < k->min || u > k->max))
+			return -2;
+		if ((k->min < k->max) && k->min > 0 && !u)
+			return -2;
+		*(uint64_t *)p = u;
+		return 0;
+	}
+	case K_DURATION:
+		return parse_duration(s, p, why) ? -1 : 0;
+	default:
+		return -1;
+	}
+}

@@ -2,37 +2,51 @@
  * load.c - cluster files -> struct cluster.
  *
  * Each file is parsed by libyaml into a document, then walked with the key
- * tables of keys.c. Problems are collected, never fatal on their own, so a
- * user sees all of them in one run. Templates and VM overrides are merged
- * by walking the template's mapping and then the VM's mapping into the same
- * vm_config, so a VM key always wins over its template's.
+ * tables of keys.c: every list item starts from its table's defaults and the
+ * user's keys are set on top. Problems are collected, never fatal on their
+ * own, so a user sees all of them in one run.
+ *
+ * Then resolve() builds the cluster: a template's configuration is built
+ * once; each VM starts from a copy of it and its own mapping is walked again
+ * on top (a VM key always wins), derived defaults (max-memory = memory) are
+ * filled, the result is checked and replicas are expanded.
  */
 #include "load.h"
 #include "keys.h"
+#include "load_priv.h"
 #include "model_priv.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* More problems than this and the rest is noise. */
+#define CFG_MAX_PROBLEMS 1000
+
+/* Where each VM configuration key was last set, and list item locations. */
+struct cfg_locs {
+	struct loc at[CK_COUNT];
+	struct loc *disks, *nets;
+	size_t n_disks, n_nets;
+};
 
 struct ctx {
 	struct errbuf *err;
 	bool quiet;                    /* re-walks: problems were reported already */
 	const char *file;              /* interned in files[] */
-	const char *dir;               /* the file's directory */
+	const char *dir;               /* the file's directory (absolute) */
 	yaml_document_t *doc;
-	size_t visits;                 /* nodes walked, aliases counted each time */
-	size_t rewalk_visits;
+	size_t visits, max_visits;     /* alias expansion bound */
 	bool too_many;
 	bool broken;                   /* a file could not be read or parsed */
-	uint64_t set;                  /* override bits set by the current walk */
-	struct loc locs[VMCFG_BITS];
+	size_t dropped;                /* problems beyond CFG_MAX_PROBLEMS */
+	struct cfg_locs *locs;         /* while building a VM configuration */
+	struct raw_vm *vm;             /* the VM being walked (placement.hosts locations) */
 	struct raw_top top;
 	char **files;
 	size_t n_files, a_files;
@@ -43,27 +57,44 @@ struct ctx {
 	struct loc cluster_loc, balance_loc;
 };
 
-/* ---- errors ---- */
-
-static void PRINTF_LIKE(3, 4) problem(struct ctx *x, const yaml_node_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	if (x->quiet)
-		return;
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	err_at(x->err, x->file, n ? (int)n->start_mark.line + 1 : 1,
-	       n ? (int)n->start_mark.column + 1 : 1, "%s", msg);
-	free(msg);
-}
+/* ---- problems ---- */
 
 static struct loc node_loc(const struct ctx *x, const yaml_node_t *n)
 {
 	struct loc l = { x->file, (int)n->start_mark.line + 1, (int)n->start_mark.column + 1 };
 	return l;
+}
+
+static bool reported_at(const struct ctx *x, const struct loc *l);
+
+static void add_problem(struct ctx *x, const struct loc *l, const char *msg)
+{
+	if (x->err->nr >= CFG_MAX_PROBLEMS) {
+		x->dropped++;
+		return;
+	}
+	if (l && l->file)
+		err_at(x->err, l->file, l->line, l->col, "%s", msg);
+	else
+		err_at(x->err, x->n_files ? x->files[0] : "cluster", 1, 1, "%s", msg);
+}
+
+static void PRINTF_LIKE(3, 4) problem(struct ctx *x, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	struct loc l;
+	char *msg;
+
+	if (x->quiet)
+		return;
+	l = node_loc(x, n);
+	if (reported_at(x, &l))
+		return;   /* the node again, through an alias or a merge */
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	add_problem(x, &l, msg);
+	free(msg);
 }
 
 static void PRINTF_LIKE(3, 4) problem_at(struct ctx *x, const struct loc *l, const char *fmt, ...)
@@ -74,11 +105,48 @@ static void PRINTF_LIKE(3, 4) problem_at(struct ctx *x, const struct loc *l, con
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (l && l->file)
-		err_at(x->err, l->file, l->line, l->col, "%s", msg);
-	else
-		err_at(x->err, x->n_files ? x->files[0] : "cluster", 1, 1, "%s", msg);
+	add_problem(x, l, msg);
 	free(msg);
+}
+
+static bool same_loc(const struct diag *d, const struct loc *l)
+{
+	return l->file && d->line == l->line && d->col == l->col && str_eq(d->file, l->file);
+}
+
+/* A problem was reported at l already (a malformed value: checks on it would be noise). */
+static bool reported_at(const struct ctx *x, const struct loc *l)
+{
+	for (size_t i = 0; i < x->err->nr; i++)
+		if (same_loc(&x->err->items[i], l))
+			return true;
+	return false;
+}
+
+/*
+ * "what: detail" at l, once: a template's problem is not repeated for every
+ * VM made from it.
+ */
+static void PRINTF_LIKE(4, 5) check_problem(struct ctx *x, const struct loc *l, const char *what,
+					    const char *fmt, ...)
+{
+	va_list ap;
+	char *detail;
+	size_t dl;
+
+	va_start(ap, fmt);
+	detail = xvasprintf(fmt, ap);
+	va_end(ap);
+	dl = strlen(detail);
+	for (size_t i = 0; i < x->err->nr; i++) {
+		const struct diag *d = &x->err->items[i];
+		size_t ml = strlen(d->msg);
+		if (same_loc(d, l) && ml >= dl && !strcmp(d->msg + ml - dl, detail))
+			goto out;
+	}
+	problem_at(x, l, "%s: %s", what, detail);
+out:
+	free(detail);
 }
 
 /* What a node is, for "expected X, found Y" messages. */
@@ -90,29 +158,26 @@ static const char *node_what(const yaml_node_t *n, char *buf, size_t len)
 	case YAML_SCALAR_NODE:
 		if (!n->data.scalar.length)
 			return "an empty value";
-		snprintf(buf, len, "'%.*s'", (int)(n->data.scalar.length > 40 ? 40 : n->data.scalar.length),
-			 (const char *)n->data.scalar.value);
+		snprintf(buf, len, "'%.*s%s'", (int)(n->data.scalar.length > 40 ? 40 : n->data.scalar.length),
+			 (const char *)n->data.scalar.value, n->data.scalar.length > 40 ? "..." : "");
 		return buf;
 	default: return "nothing";
 	}
 }
 
-/* Re-walks (quiet) may visit more nodes: templates are walked once per VM. */
-#define CFG_MAX_REWALK_VISITS 50000000u
-
+/* Count a node walked; aliases make nodes count once per use. */
 static bool visit(struct ctx *x, const yaml_node_t *n)
 {
 	if (x->quiet)
-		return ++x->rewalk_visits < CFG_MAX_REWALK_VISITS;
-	if (++x->visits > CFG_MAX_NODES) {
-		if (!x->too_many) {
-			x->too_many = true;
-			problem(x, n, "too many values after expanding aliases (limit %d): "
-				"is this an alias bomb?", CFG_MAX_NODES);
-		}
-		return false;
+		return true;
+	if (++x->visits <= x->max_visits)
+		return true;
+	if (!x->too_many) {
+		x->too_many = true;
+		problem(x, n, "aliases expand to more than %d extra values: refusing an alias bomb",
+			CFG_MAX_NODES);
 	}
-	return true;
+	return false;
 }
 
 static const char *scalar(const yaml_node_t *n)
@@ -127,43 +192,113 @@ static bool is_null(const yaml_node_t *n)
 	       (!*s || !strcmp(s, "~") || !strcmp(s, "null"));
 }
 
-/* ---- scalar setters ---- */
-
-static bool want_scalar(struct ctx *x, const yaml_node_t *n, const struct key *k,
-			const char *expected)
+static yaml_node_t *node(const struct ctx *x, int id)
 {
-	char b[64];
-	if (n->type == YAML_SCALAR_NODE && !is_null(n))
-		return true;
-	problem(x, n, "'%s': expected %s, found %s", k->name, expected, node_what(n, b, sizeof(b)));
-	return false;
+	return yaml_document_get_node(x->doc, id);
 }
+
+/* ---- scalar values ---- */
 
 static const char *enum_list(const char *const *e, char *buf, size_t len)
 {
 	size_t o = 0;
 	buf[0] = '\0';
-	for (size_t i = 0; e[i]; i++)
-		o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s'%s'",
+	for (size_t i = 0; e[i] && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s'%s'",
 				      i == 0 ? "" : e[i + 1] ? ", " : " or ", e[i]);
 	return buf;
 }
 
-static char *resolve_path(struct ctx *x, const char *p)
+static const char *expected(const struct key *k, char *buf, size_t len)
 {
-	if (p[0] == '/' || !x->dir)
-		return xstrdup(p);
-	return xasprintf("%s/%s", x->dir, p);
+	switch (k->type) {
+	case K_STR: return "text";
+	case K_PATH: return "a file path";
+	case K_ENUM: case K_HV: case K_STATE: return enum_list(k->enums, buf, len);
+	case K_INT: return "a whole number";
+	case K_FLOAT: return "a number";
+	case K_BOOL: return "true or false";
+	case K_SIZE: return "a size like 512MiB or 4GiB";
+	case K_RATE: return "a size per second like 100MiB";
+	case K_DURATION: return "a duration like 90s or 10m";
+	default: return "a value";
+	}
 }
 
-static void set_labels(struct ctx *x, const yaml_node_t *n, const struct key *k, struct labels *l)
+static const char *format_limit(const struct key *k, double v, char buf[32])
 {
-	char b[64];
-	if (n->type != YAML_MAPPING_NODE) {
-		problem(x, n, "'%s': expected a mapping of label names to values, found %s",
-			k->name, node_what(n, b, sizeof(b)));
+	if (k->type == K_SIZE || k->type == K_RATE)
+		return format_size((uint64_t)v, buf);
+	snprintf(buf, 32, "%g", v);
+	return buf;
+}
+
+static void range_problem(struct ctx *x, const yaml_node_t *n, const struct key *k)
+{
+	char lo[32], hi[32], b[64];
+	const char *s = scalar(n);
+	int64_t i;
+	double d;
+	uint64_t u;
+	const char *why;
+	bool low;
+
+	if (k->type == K_INT)
+		low = !parse_int64(s, &i) && i < k->min;
+	else if (k->type == K_FLOAT)
+		low = !parse_double(s, &d) && d < k->min;
+	else
+		low = !parse_size(s, &u, &why) && u < k->min;
+	if (low)
+		problem(x, n, "'%s' must be at least %s, found %s", k->name,
+			format_limit(k, k->min, lo), node_what(n, b, sizeof(b)));
+	else
+		problem(x, n, "'%s' must be at most %s, found %s", k->name,
+			format_limit(k, k->max, hi), node_what(n, b, sizeof(b)));
+}
+
+static char *resolve_path(const struct ctx *x, const char *p)
+{
+	char cwd[PATH_MAX];
+
+	if (p[0] == '/')
+		return xstrdup(p);
+	if (x->dir)
+		return xasprintf("%s/%s", x->dir, p);
+	if (getcwd(cwd, sizeof(cwd)))
+		return xasprintf("%s/%s", cwd, p);
+	return xstrdup(p);
+}
+
+static void set_scalar(struct ctx *x, const yaml_node_t *n, const struct key *k, void *p)
+{
+	const char *why = NULL;
+	char b[64], eb[160];
+	int r;
+
+	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		problem(x, n, "'%s': expected %s, found %s", k->name, expected(k, eb, sizeof(eb)),
+			node_what(n, b, sizeof(b)));
 		return;
 	}
+	if (k->type == K_PATH) {
+		free(*(char **)p);
+		*(char **)p = resolve_path(x, scalar(n));
+		return;
+	}
+	r = keys_parse_value(k, scalar(n), p, &why);
+	if (r == -2)
+		range_problem(x, n, k);
+	else if (r && why && !strstr(why, "like"))   /* a reason the "expected" part does not give */
+		problem(x, n, "'%s': expected %s, found %s (%s)", k->name, expected(k, eb, sizeof(eb)),
+			node_what(n, b, sizeof(b)), why);
+	else if (r)
+		problem(x, n, "'%s': expected %s, found %s", k->name, expected(k, eb, sizeof(eb)),
+			node_what(n, b, sizeof(b)));
+}
+
+static void labels_clear(struct labels *l)
+{
 	for (size_t i = 0; i < l->nr; i++) {
 		free(l->items[i].key);
 		free(l->items[i].value);
@@ -171,48 +306,82 @@ static void set_labels(struct ctx *x, const yaml_node_t *n, const struct key *k,
 	free(l->items);
 	l->items = NULL;
 	l->nr = 0;
+}
+
+/* Insert sorted by key; false if the key is there already. */
+static bool labels_insert(struct labels *l, const char *key, const char *value)
+{
+	size_t j = l->nr;
+
+	for (size_t i = 0; i < l->nr; i++)
+		if (!strcmp(l->items[i].key, key))
+			return false;
+	l->items = xrealloc(l->items, (l->nr + 1) * sizeof(*l->items));
+	while (j > 0 && strcmp(l->items[j - 1].key, key) > 0) {
+		l->items[j] = l->items[j - 1];
+		j--;
+	}
+	l->items[j].key = xstrdup(key);
+	l->items[j].value = xstrdup(value);
+	l->nr++;
+	return true;
+}
+
+static void set_labels(struct ctx *x, const yaml_node_t *n, const struct key *k, struct labels *l)
+{
+	char b[64];
+
+	if (n->type != YAML_MAPPING_NODE) {
+		problem(x, n, "'%s': expected a mapping of label names to values, found %s",
+			k->name, node_what(n, b, sizeof(b)));
+		return;
+	}
+	labels_clear(l);
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
-		yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
+		yaml_node_t *kn = node(x, p->key), *vn = node(x, p->value);
 		if (!kn || !vn || !visit(x, vn))
 			return;
-		if (kn->type != YAML_SCALAR_NODE || vn->type != YAML_SCALAR_NODE || is_null(vn)) {
-			problem(x, vn, "'%s': label '%s' must have a text value, found %s", k->name,
-				scalar(kn) ? scalar(kn) : "?", node_what(vn, b, sizeof(b)));
+		if (kn->type != YAML_SCALAR_NODE || is_null(kn)) {
+			problem(x, kn, "'%s': a label name must be text, found %s", k->name,
+				node_what(kn, b, sizeof(b)));
 			continue;
 		}
-		size_t j = l->nr;
-		l->items = xrealloc(l->items, (l->nr + 1) * sizeof(*l->items));
-		/* keep sorted by key */
-		while (j > 0 && strcmp(l->items[j - 1].key, scalar(kn)) > 0) {
-			l->items[j] = l->items[j - 1];
-			j--;
+		if (vn->type != YAML_SCALAR_NODE || is_null(vn)) {
+			problem(x, vn, "'%s': label '%s' must have a text value, found %s", k->name,
+				scalar(kn), node_what(vn, b, sizeof(b)));
+			continue;
 		}
-		l->items[j].key = xstrdup(scalar(kn));
-		l->items[j].value = xstrdup(scalar(vn));
-		l->nr++;
+		if (!labels_insert(l, scalar(kn), scalar(vn)))
+			problem(x, kn, "'%s': label '%s' is set twice", k->name, scalar(kn));
 	}
 }
 
-static void set_strlist(struct ctx *x, const yaml_node_t *n, const struct key *k,
-			char ***items, size_t *nr, struct loc **locs)
+static void strlist_clear(char ***items, size_t *nr)
 {
-	char b[64];
-	if (n->type != YAML_SEQUENCE_NODE) {
-		problem(x, n, "'%s': expected a list of names, found %s", k->name, node_what(n, b, sizeof(b)));
-		return;
-	}
 	for (size_t i = 0; i < *nr; i++)
 		free((*items)[i]);
 	free(*items);
 	*items = NULL;
 	*nr = 0;
-	if (locs) {
-		free(*locs);
-		*locs = NULL;
+}
+
+static void set_strlist(struct ctx *x, const yaml_node_t *n, const struct key *k,
+			char ***items, size_t *nr)
+{
+	struct raw_vm *vm = k->sub ? NULL : x->vm;   /* placement.hosts: keep locations */
+	char b[64];
+
+	if (n->type != YAML_SEQUENCE_NODE) {
+		problem(x, n, "'%s': expected a list of names, found %s", k->name, node_what(n, b, sizeof(b)));
+		return;
+	}
+	strlist_clear(items, nr);
+	if (vm) {
+		free(vm->host_locs);
+		vm->host_locs = NULL;
 	}
 	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-		yaml_node_t *in = yaml_document_get_node(x->doc, *it);
+		yaml_node_t *in = node(x, *it);
 		if (!in || !visit(x, in))
 			return;
 		if (in->type != YAML_SCALAR_NODE || is_null(in)) {
@@ -221,29 +390,75 @@ static void set_strlist(struct ctx *x, const yaml_node_t *n, const struct key *k
 		}
 		*items = xrealloc(*items, (*nr + 1) * sizeof(**items));
 		(*items)[*nr] = xstrdup(scalar(in));
-		if (locs) {
-			*locs = xrealloc(*locs, (*nr + 1) * sizeof(**locs));
-			(*locs)[*nr] = node_loc(x, in);
+		if (vm) {
+			vm->host_locs = xrealloc(vm->host_locs, (*nr + 1) * sizeof(*vm->host_locs));
+			vm->host_locs[*nr] = node_loc(x, in);
 		}
 		(*nr)++;
 	}
 }
 
-static void walk_map(struct ctx *x, const yaml_node_t *map, const struct table *const *tables,
-		     void *const *bases, size_t nt, int depth);
+/* ---- mappings and lists ---- */
 
-static void walk_list(struct ctx *x, const yaml_node_t *n, const struct key *k, void *base,
-		      int depth)
+/* The tables a mapping is walked with: t, and t->with for its second part. */
+struct frame {
+	const struct table *t;
+	void *base;
+	const char *subject;           /* "vm 'api'", "balance" */
+	uint64_t seen[2];              /* keys set directly (bit per key: t, then with) */
+	uint64_t merged[2];            /* keys set through '<<' */
+	bool via_merge;                /* a '<<' source: keeps the subject it was given */
+};
+
+static void walk_map(struct ctx *x, const yaml_node_t *map, struct frame *f, int depth);
+
+static void item_start(struct ctx *x, const struct table *t, void *item, const yaml_node_t *n)
+{
+	keys_fill_defaults(t, item);
+	if (t->has_loc)
+		*(struct loc *)((char *)item + t->loc_off) = node_loc(x, n);
+	if (t->has_src) {
+		struct raw_src *s = (struct raw_src *)((char *)item + t->src_off);
+		s->doc = x->doc;
+		s->node = (yaml_node_t *)n;
+		s->file = x->file;
+		s->dir = x->dir;
+	}
+}
+
+/* A list of the VM configuration (disks, networks): remember item locations. */
+static void list_locs_push(struct ctx *x, const struct key *k, const yaml_node_t *n)
+{
+	struct loc **arr;
+	size_t *nr;
+
+	if (!x->locs || (k->ck != CK_DISKS && k->ck != CK_NETWORKS))
+		return;
+	arr = k->ck == CK_DISKS ? &x->locs->disks : &x->locs->nets;
+	nr = k->ck == CK_DISKS ? &x->locs->n_disks : &x->locs->n_nets;
+	*arr = xrealloc(*arr, (*nr + 1) * sizeof(**arr));
+	(*arr)[(*nr)++] = node_loc(x, n);
+}
+
+static void walk_list(struct ctx *x, const yaml_node_t *n, const struct key *k, void *base, int depth)
 {
 	char b[64];
+
 	if (n->type != YAML_SEQUENCE_NODE) {
 		problem(x, n, "'%s': expected a list, found %s", k->name, node_what(n, b, sizeof(b)));
 		return;
 	}
-	if (k->clear)
+	if (k->clear) {
 		k->clear(base);
+		if (x->locs && k->ck == CK_DISKS)
+			x->locs->n_disks = 0;
+		if (x->locs && k->ck == CK_NETWORKS)
+			x->locs->n_nets = 0;
+	}
 	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-		yaml_node_t *in = yaml_document_get_node(x->doc, *it);
+		yaml_node_t *in = node(x, *it);
+		struct frame f = { .t = k->sub };
+		struct raw_vm *outer = x->vm;
 		if (!in || !visit(x, in))
 			return;
 		if (in->type != YAML_MAPPING_NODE) {
@@ -251,300 +466,214 @@ static void walk_list(struct ctx *x, const yaml_node_t *n, const struct key *k, 
 				node_what(in, b, sizeof(b)));
 			continue;
 		}
-		void *item = k->add(base);
-		if (k->sub == &tbl_template) {
-			struct raw_template *t = item;
-			const struct table *tabs[] = { &tbl_template, &tbl_vmcfg };
-			void *bs[] = { t, &t->t.cfg };
-			t->node = in;
-			t->doc = x->doc;
-			t->dir = x->dir;
-			t->t.loc = node_loc(x, in);
-			walk_map(x, in, tabs, bs, 2, depth + 1);
-		} else if (k->sub == &tbl_vm) {
-			struct raw_vm *v = item;
-			const struct table *tabs[] = { &tbl_vm, &tbl_vmcfg };
-			void *bs[] = { v, &v->spec.cfg };
-			v->node = in;
-			v->doc = x->doc;
-			v->dir = x->dir;
-			v->spec.loc = node_loc(x, in);
-			walk_map(x, in, tabs, bs, 2, depth + 1);
-		} else {
-			const struct table *tabs[] = { k->sub };
-			void *bs[] = { item };
-			if (k->sub == &tbl_host)
-				((struct host_spec *)item)->loc = node_loc(x, in);
-			else if (k->sub == &tbl_image)
-				((struct image_spec *)item)->loc = node_loc(x, in);
-			walk_map(x, in, tabs, bs, 1, depth + 1);
-		}
+		f.base = k->add(base);
+		item_start(x, k->sub, f.base, in);
+		list_locs_push(x, k, in);
+		if (k->sub == &tbl_vm)
+			x->vm = f.base;
+		walk_map(x, in, &f, depth + 1);
+		x->vm = outer;
 	}
-}
-
-/* Parse text s as key k into field p (also used for defaults). 0 / -1. */
-static int parse_value(const struct key *k, const char *s, void *p, const char **why)
-{
-	int64_t i;
-	double d;
-
-	switch (k->type) {
-	case K_STR:
-	case K_PATH:
-		*(char **)p = xstrdup(s);
-		return 0;
-	case K_ENUM:
-		for (size_t j = 0; k->enums[j]; j++)
-			if (!strcmp(s, k->enums[j])) {
-				free(*(char **)p);
-				*(char **)p = xstrdup(s);
-				return 0;
-			}
-		*why = "enum";
-		return -1;
-	case K_HV:
-		if (hv_type_parse(s, p)) {
-			*why = "one of 'auto', 'kvm', 'qemu', 'xen' or 'lxc'";
-			return -1;
-		}
-		return 0;
-	case K_STATE:
-		if (!strcmp(s, "running"))
-			*(enum vm_state *)p = VM_RUNNING;
-		else if (!strcmp(s, "stopped"))
-			*(enum vm_state *)p = VM_STOPPED;
-		else
-			return (*why = "'running' or 'stopped'"), -1;
-		return 0;
-	case K_INT:
-		if (parse_int64(s, &i)) {
-			*why = "a whole number";
-			return -1;
-		}
-		if (k->min < k->max && (i < k->min || i > k->max)) {
-			*why = "range";
-			return -1;
-		}
-		*(int *)p = (int)i;
-		return 0;
-	case K_FLOAT:
-		if (parse_double(s, &d)) {
-			*why = "a number";
-			return -1;
-		}
-		if (k->min < k->max && (d < k->min || d > k->max)) {
-			*why = "range";
-			return -1;
-		}
-		*(double *)p = d;
-		return 0;
-	case K_BOOL:
-		if (!strcmp(s, "true"))
-			*(bool *)p = true;
-		else if (!strcmp(s, "false"))
-			*(bool *)p = false;
-		else
-			return (*why = "true or false"), -1;
-		return 0;
-	case K_SIZE:
-		return parse_size(s, p, why);
-	case K_DURATION:
-		return parse_duration(s, p, why);
-	default:
-		*why = "a value";
-		return -1;
-	}
-}
-
-static void set_scalar(struct ctx *x, const yaml_node_t *n, const struct key *k, void *p)
-{
-	const char *why = NULL, *s;
-	char b[64], eb[160];
-	static const char *const expect[] = {
-		[K_STR] = "text", [K_PATH] = "a file path", [K_ENUM] = "one of the listed values",
-		[K_HV] = "'auto', 'kvm', 'qemu', 'xen' or 'lxc'", [K_STATE] = "'running' or 'stopped'",
-		[K_INT] = "a whole number", [K_FLOAT] = "a number", [K_BOOL] = "true or false",
-		[K_SIZE] = "a size like 512MiB or 4GiB", [K_DURATION] = "a duration like 90s or 10m",
-	};
-
-	if (!want_scalar(x, n, k, expect[k->type]))
-		return;
-	s = scalar(n);
-	if (k->type == K_STR || k->type == K_PATH) {
-		free(*(char **)p);
-		*(char **)p = k->type == K_PATH ? resolve_path(x, s) : xstrdup(s);
-		return;
-	}
-	if (!parse_value(k, s, p, &why))
-		return;
-	if (k->type == K_ENUM || (why && !strcmp(why, "enum")))
-		problem(x, n, "'%s': expected %s, found %s", k->name,
-			enum_list(k->enums, eb, sizeof(eb)), node_what(n, b, sizeof(b)));
-	else if (why && !strcmp(why, "range"))
-		problem(x, n, "'%s': %s is out of range (%g to %g)", k->name, s, k->min, k->max);
-	else if (k->type == K_SIZE || k->type == K_DURATION)
-		problem(x, n, "'%s': expected %s, found %s: %s", k->name, expect[k->type],
-			node_what(n, b, sizeof(b)), why);
-	else
-		problem(x, n, "'%s': expected %s, found %s", k->name, expect[k->type],
-			node_what(n, b, sizeof(b)));
-}
-
-static const struct key *find_key(const struct table *const *tables, void *const *bases,
-				  size_t nt, const char *name, void **base)
-{
-	for (size_t t = 0; t < nt; t++)
-		for (size_t i = 0; i < tables[t]->n; i++)
-			if (!strcmp(tables[t]->keys[i].name, name)) {
-				*base = bases[t];
-				return &tables[t]->keys[i];
-			}
-	return NULL;
-}
-
-static void unknown_key(struct ctx *x, const yaml_node_t *kn, const struct table *const *tables,
-			size_t nt)
-{
-	const char *name = scalar(kn);
-	const char *best = NULL;
-	size_t bestd = (size_t)-1;
-
-	for (size_t t = 0; t < nt; t++)
-		for (size_t i = 0; i < tables[t]->n; i++) {
-			size_t d = str_edit_distance(name, tables[t]->keys[i].name);
-			if (d < bestd) {
-				bestd = d;
-				best = tables[t]->keys[i].name;
-			}
-		}
-	if (best && bestd <= (strlen(name) > 6 ? 3 : 2))
-		problem(x, kn, "unknown key '%s' in %s; did you mean '%s'?", name, tables[0]->name, best);
-	else
-		problem(x, kn, "unknown key '%s' in %s", name, tables[0]->name);
 }
 
 static void walk_value(struct ctx *x, const yaml_node_t *vn, const struct key *k, void *base,
 		       int depth)
 {
 	void *p = (char *)base + k->off;
+	char b[64];
 
-	if (k->bit >= 0 && k->bit < VMCFG_BITS) {
-		x->set |= 1ull << k->bit;
-		x->locs[k->bit] = node_loc(x, vn);
-	}
+	if (x->locs && k->ck)
+		x->locs->at[k->ck] = node_loc(x, vn);
 	switch (k->type) {
 	case K_MAP: {
-		char b[64];
-		const struct table *tabs[] = { k->sub };
-		void *bs[] = { p };
-		if (vn->type != YAML_MAPPING_NODE) {
-			if (!is_null(vn))
-				problem(x, vn, "'%s': expected a mapping, found %s", k->name,
-					node_what(vn, b, sizeof(b)));
-			return;
-		}
-		walk_map(x, vn, tabs, bs, 1, depth + 1);
+		struct frame f = { .t = k->sub, .base = p, .subject = k->name };
+		if (vn->type == YAML_MAPPING_NODE)
+			walk_map(x, vn, &f, depth + 1);
+		else if (!is_null(vn))
+			problem(x, vn, "'%s': expected a mapping, found %s", k->name,
+				node_what(vn, b, sizeof(b)));
 		return;
 	}
 	case K_LIST:
-		if (is_null(vn))
-			return;
-		walk_list(x, vn, k, base, depth);
+		if (!is_null(vn))
+			walk_list(x, vn, k, base, depth);
 		return;
 	case K_LABELS:
 		set_labels(x, vn, k, p);
 		return;
 	case K_STRLIST:
-		set_strlist(x, vn, k, p, (size_t *)((char *)base + k->off2),
-			    k == key_placement_hosts ? &((struct raw_vm *)base)->host_locs : NULL);
+		set_strlist(x, vn, k, p, (size_t *)((char *)base + k->off2));
 		return;
 	default:
 		set_scalar(x, vn, k, p);
 	}
 }
 
-static void walk_map(struct ctx *x, const yaml_node_t *map, const struct table *const *tables,
-		     void *const *bases, size_t nt, int depth)
+/* Find key name in f's tables: its index (t's keys, then with's) and base. */
+static const struct key *frame_key(const struct frame *f, const char *name, size_t *idx, void **base)
 {
-	unsigned long seen[4] = { 0 };   /* required-key tracking for tables[0] */
+	const struct key *k = keys_find(f->t, name);
+
+	if (k) {
+		*idx = (size_t)(k - f->t->keys);
+		*base = f->base;
+		return k;
+	}
+	if (f->t->with && (k = keys_find(f->t->with, name))) {
+		*idx = f->t->n + (size_t)(k - f->t->with->keys);
+		*base = (char *)f->base + f->t->with_off;
+		return k;
+	}
+	return NULL;
+}
+
+static void unknown_key(struct ctx *x, const yaml_node_t *kn, const struct frame *f)
+{
+	const struct table *tabs[] = { f->t, f->t->with };
+	const char *name = scalar(kn), *best = NULL;
+	size_t bestd = (size_t)-1;
+
+	for (size_t t = 0; t < 2 && tabs[t]; t++)
+		for (size_t i = 0; i < tabs[t]->n; i++) {
+			size_t d = str_edit_distance(name, tabs[t]->keys[i].name);
+			if (d < bestd) {
+				bestd = d;
+				best = tabs[t]->keys[i].name;
+			}
+		}
+	if (best && bestd <= (strlen(name) > 6 ? 3u : 2u) && bestd < strlen(name))
+		problem(x, kn, "unknown key '%s' in %s; did you mean '%s'?", name, f->subject, best);
+	else
+		problem(x, kn, "unknown key '%s' in %s", name, f->subject);
+}
+
+/* Top-level keys with rules across files; false: do not walk the value. */
+static bool top_key_wanted(struct ctx *x, const struct key *k, const yaml_node_t *kn,
+			   const yaml_node_t *vn)
+{
+	if (!strcmp(k->name, "cluster")) {
+		if (!x->top.cluster) {
+			x->cluster_loc = node_loc(x, vn);
+			return true;
+		}
+		if (scalar(vn) && !str_eq(scalar(vn), x->top.cluster))
+			problem(x, vn, "'cluster' is '%s' here but '%s' at %s:%d:%d", scalar(vn),
+				x->top.cluster, x->cluster_loc.file, x->cluster_loc.line, x->cluster_loc.col);
+		return false;
+	}
+	if (!strcmp(k->name, "balance")) {
+		if (x->balance_loc.file) {
+			problem(x, kn, "'balance' is defined twice (first at %s:%d:%d)", x->balance_loc.file,
+				x->balance_loc.line, x->balance_loc.col);
+			return false;
+		}
+		x->balance_loc = node_loc(x, kn);
+	}
+	return true;
+}
+
+static void walk_merge(struct ctx *x, const yaml_node_t *vn, struct frame *f, int depth)
+{
+	yaml_node_item_t *it, *end;
+	int one[1] = { 0 };
+
+	if (vn->type == YAML_SEQUENCE_NODE) {
+		it = vn->data.sequence.items.start;
+		end = vn->data.sequence.items.top;
+	} else {
+		it = one;
+		end = one + 1;
+	}
+	for (; it < end; it++) {
+		const yaml_node_t *src = vn->type == YAML_SEQUENCE_NODE ? node(x, *it) : vn;
+		struct frame mf = { .t = f->t, .base = f->base, .subject = f->subject, .via_merge = true };
+		if (!src || !visit(x, src))
+			return;
+		if (src->type != YAML_MAPPING_NODE) {
+			problem(x, src, "'<<' merges mappings only, found %s",
+				src->type == YAML_SEQUENCE_NODE ? "a list" : "a value");
+			continue;
+		}
+		walk_map(x, src, &mf, depth + 1);
+		for (int i = 0; i < 2; i++)
+			f->merged[i] |= mf.seen[i] | mf.merged[i];
+	}
+}
+
+static bool bit_get(const uint64_t *set, size_t i) { return i < 128 && (set[i / 64] >> (i % 64)) & 1; }
+static void bit_set(uint64_t *set, size_t i) { if (i < 128) set[i / 64] |= 1ull << (i % 64); }
+
+static void check_required(struct ctx *x, const yaml_node_t *map, const struct frame *f)
+{
+	if (f->t == &tbl_top)
+		return;   /* 'cluster' may be in another file: checked once, in resolve() */
+	for (size_t i = 0; i < f->t->n; i++)
+		if ((f->t->keys[i].flags & KF_REQUIRED) && !bit_get(f->seen, i) && !bit_get(f->merged, i))
+			problem(x, map, "%s is missing required key '%s'", f->subject, f->t->keys[i].name);
+}
+
+/* "vm 'api'" when the mapping has a name, else the table's name. */
+static char *subject_of(struct ctx *x, const yaml_node_t *map, const struct table *t, const char *dflt)
+{
+	if (keys_find(t, "name"))
+		for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
+			if (str_eq(scalar(node(x, p->key)), "name") && scalar(node(x, p->value)) &&
+			    !is_null(node(x, p->value)))
+				return xasprintf("%s '%s'", t->name, scalar(node(x, p->value)));
+	return xstrdup(dflt ? dflt : t->name);
+}
+
+/*
+ * Walk a mapping: keys merged with '<<' first, so that the mapping's own keys
+ * win wherever they are written; a key set twice is an error.
+ */
+static void walk_map(struct ctx *x, const yaml_node_t *map, struct frame *f, int depth)
+{
+	char *subject = NULL;
+	char b[64];
 
 	if (depth > CFG_MAX_DEPTH) {
 		problem(x, map, "nesting is deeper than %d levels", CFG_MAX_DEPTH);
 		return;
 	}
+	if (!f->via_merge && (!f->subject || f->t->has_loc))
+		f->subject = subject = subject_of(x, map, f->t, f->subject);
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
+		if (str_eq(scalar(node(x, p->key)), "<<") && node(x, p->value))
+			walk_merge(x, node(x, p->value), f, depth);
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
-		yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
+		yaml_node_t *kn = node(x, p->key), *vn = node(x, p->value);
 		const struct key *k;
-		void *base = NULL;
-		char b[64];
+		void *base;
+		size_t idx;
 
 		if (!kn || !vn || !visit(x, vn))
-			return;
+			break;
 		if (kn->type != YAML_SCALAR_NODE) {
 			problem(x, kn, "keys must be plain names, found %s", node_what(kn, b, sizeof(b)));
 			continue;
 		}
-		if (!strcmp(scalar(kn), "<<")) {
-			/* merge key: mappings whose keys apply unless set here */
-			const yaml_node_t *one[1] = { vn };
-			const yaml_node_t *const *srcs = one;
-			size_t ns = 1;
-			yaml_node_t *tmp[64];
-			if (vn->type == YAML_SEQUENCE_NODE) {
-				ns = 0;
-				for (yaml_node_item_t *it = vn->data.sequence.items.start;
-				     it < vn->data.sequence.items.top && ns < 64; it++)
-					tmp[ns++] = yaml_document_get_node(x->doc, *it);
-				srcs = (const yaml_node_t *const *)tmp;
-			}
-			for (size_t i = 0; i < ns; i++) {
-				if (!srcs[i] || srcs[i]->type != YAML_MAPPING_NODE) {
-					problem(x, srcs[i] ? srcs[i] : vn, "'<<' merges mappings only");
-					continue;
-				}
-				if (!visit(x, srcs[i]))
-					return;
-				walk_map(x, srcs[i], tables, bases, nt, depth + 1);
-			}
+		if (!strcmp(scalar(kn), "<<"))
 			continue;
-		}
-		k = find_key(tables, bases, nt, scalar(kn), &base);
+		k = frame_key(f, scalar(kn), &idx, &base);
 		if (!k) {
-			unknown_key(x, kn, tables, nt);
+			unknown_key(x, kn, f);
 			continue;
 		}
-		if (k >= tables[0]->keys && k < tables[0]->keys + tables[0]->n) {
-			size_t idx = (size_t)(k - tables[0]->keys);
-			if (idx < 64 * 4)
-				seen[idx / 64] |= 1ul << (idx % 64);
+		if (bit_get(f->seen, idx)) {
+			problem(x, kn, "'%s' is set twice in %s", k->name, f->subject);
+			continue;
 		}
-		if (tables[0] == &tbl_top) {
-			if (!strcmp(k->name, "cluster") && x->top.cluster) {
-				if (!x->quiet && scalar(vn) && strcmp(scalar(vn), x->top.cluster))
-					problem(x, vn, "'cluster' is '%s' here but '%s' at %s:%d:%d",
-						scalar(vn), x->top.cluster, x->cluster_loc.file,
-						x->cluster_loc.line, x->cluster_loc.col);
-				continue;
-			}
-			if (!strcmp(k->name, "cluster"))
-				x->cluster_loc = node_loc(x, vn);
-			if (!strcmp(k->name, "balance")) {
-				if (x->top.have_balance) {
-					problem(x, kn, "'balance' is defined twice (first at %s:%d:%d)",
-						x->balance_loc.file, x->balance_loc.line, x->balance_loc.col);
-					continue;
-				}
-				x->top.have_balance = true;
-				x->balance_loc = node_loc(x, kn);
-			}
-		}
+		bit_set(f->seen, idx);
+		if (f->t == &tbl_top && !top_key_wanted(x, k, kn, vn))
+			continue;
 		walk_value(x, vn, k, base, depth);
 	}
-	for (size_t i = 0; i < tables[0]->n && i < 64 * 4; i++)
-		if ((tables[0]->keys[i].flags & KF_REQUIRED) && !(seen[i / 64] & (1ul << (i % 64))))
-			problem(x, map, "%s is missing required key '%s'", tables[0]->name,
-				tables[0]->keys[i].name);
+	if (!f->via_merge)
+		check_required(x, map, f);
+	if (subject)
+		f->subject = NULL;
+	free(subject);
 }
 
 /* ---- files ---- */
@@ -557,6 +686,22 @@ static const char *intern(char ***arr, size_t *n, size_t *a, const char *s)
 	ALLOC_GROW(*arr, *n + 1, *a);
 	(*arr)[*n] = xstrdup(s);
 	return (*arr)[(*n)++];
+}
+
+static void walk_document(struct ctx *x, yaml_document_t *doc)
+{
+	yaml_node_t *root = yaml_document_get_root_node(doc);
+	struct frame f = { .t = &tbl_top, .base = &x->top, .subject = "the cluster file" };
+	char b[64];
+
+	x->doc = doc;
+	x->max_visits = x->visits + (size_t)(doc->nodes.top - doc->nodes.start) + CFG_MAX_NODES;
+	if (root->type != YAML_MAPPING_NODE) {
+		problem(x, root, "expected a mapping with keys such as 'cluster', 'hosts' and 'vms', found %s",
+			node_what(root, b, sizeof(b)));
+		return;
+	}
+	walk_map(x, root, &f, 0);
 }
 
 static void parse_buffer(struct ctx *x, const char *name, const char *dir,
@@ -572,13 +717,13 @@ static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 		return;
 	}
 	if (!yaml_parser_initialize(&parser)) {
+		x->broken = true;
 		err_at(x->err, x->file, 1, 1, "cannot initialise the YAML parser");
 		return;
 	}
 	yaml_parser_set_input_string(&parser, buf, len);
-	for (;;) {
+	while (!x->too_many) {
 		yaml_document_t *doc = xcalloc(1, sizeof(*doc));
-		yaml_node_t *root;
 		if (!yaml_parser_load(&parser, doc)) {
 			const yaml_mark_t *m = parser.problem ? &parser.problem_mark : &parser.context_mark;
 			x->broken = true;
@@ -588,46 +733,45 @@ static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 			free(doc);
 			break;
 		}
-		root = yaml_document_get_root_node(doc);
-		if (!root) {
+		if (!yaml_document_get_root_node(doc)) {
 			yaml_document_delete(doc);
 			free(doc);
 			break;
 		}
 		ALLOC_GROW(x->docs, x->n_docs + 1, x->a_docs);
 		x->docs[x->n_docs++] = doc;
-		x->doc = doc;
-		if (root->type != YAML_MAPPING_NODE) {
-			char b[64];
-			problem(x, root, "expected a mapping with keys such as 'cluster', 'hosts' and 'vms', found %s",
-				node_what(root, b, sizeof(b)));
-			continue;
-		}
-		{
-			const struct table *tabs[] = { &tbl_top };
-			void *bs[] = { &x->top };
-			walk_map(x, root, tabs, bs, 1, 0);
-		}
+		walk_document(x, doc);
 	}
 	yaml_parser_delete(&parser);
 }
 
-static void load_path_file(struct ctx *x, const char *path)
+static void cannot_read(struct ctx *x, const char *path, int errnum)
+{
+	const char *f = intern(&x->files, &x->n_files, &x->a_files, path);
+
+	x->broken = true;
+	if (errnum == EFBIG)
+		err_at(x->err, f, 1, 1, "file is larger than %u bytes", CFG_MAX_FILE_BYTES);
+	else if (errnum == ENOENT)
+		err_at(x->err, f, 1, 1, "no such file or directory");
+	else
+		err_at(x->err, f, 1, 1, "cannot read: %s", strerror(errnum));
+}
+
+static void load_file(struct ctx *x, const char *path)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char *copy = xstrdup(path);
-	char *dir = dirname(copy);
+	char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+	char *dir;
 
-	if (strbuf_read_file(&sb, path, CFG_MAX_FILE_BYTES)) {
-		x->broken = true;
-		const char *f = intern(&x->files, &x->n_files, &x->a_files, path);
-		if (errno == EFBIG)
-			err_at(x->err, f, 0, 0, "file is larger than %u bytes", CFG_MAX_FILE_BYTES);
-		else
-			err_at(x->err, f, 0, 0, "cannot read: %s", strerror(errno));
-	} else {
+	if (slash)
+		*(slash == copy ? slash + 1 : slash) = '\0';
+	dir = realpath(slash ? copy : ".", NULL);
+	if (strbuf_read_file(&sb, path, CFG_MAX_FILE_BYTES))
+		cannot_read(x, path, errno);
+	else
 		parse_buffer(x, path, dir, (const unsigned char *)sb.buf, sb.len);
-	}
+	free(dir);
 	free(copy);
 	strbuf_release(&sb);
 }
@@ -637,26 +781,15 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void load_path(struct ctx *x, const char *path)
+static void load_dir(struct ctx *x, const char *path)
 {
-	struct stat st;
-	DIR *d;
+	DIR *d = opendir(path);
 	struct dirent *e;
 	char **names = NULL;
 	size_t n = 0, a = 0;
 
-	if (stat(path, &st)) {
-		x->broken = true;
-		err_at(x->err, path, 0, 0, "cannot read: %s", strerror(errno));
-		return;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		load_path_file(x, path);
-		return;
-	}
-	d = opendir(path);
 	if (!d) {
-		err_at(x->err, path, 0, 0, "cannot read directory: %s", strerror(errno));
+		cannot_read(x, path, errno);
 		return;
 	}
 	while ((e = readdir(d))) {
@@ -667,134 +800,57 @@ static void load_path(struct ctx *x, const char *path)
 		names[n++] = xasprintf("%s%s%s", path, str_ends_with(path, "/") ? "" : "/", e->d_name);
 	}
 	closedir(d);
-	if (!n)
-		err_at(x->err, path, 0, 0, "no *.yaml files in this directory");
+	if (!n) {
+		x->broken = true;
+		err_at(x->err, intern(&x->files, &x->n_files, &x->a_files, path), 1, 1,
+		       "no *.yaml or *.yml files in this directory");
+	}
 	qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		load_path_file(x, names[i]);
+		load_file(x, names[i]);
 		free(names[i]);
 	}
 	free(names);
 }
 
-/* ---- resolution: templates merged, replicas expanded, defaults applied ---- */
+/* ---- checks ---- */
 
-static void apply_defaults(const struct table *t, void *base, uint64_t set)
+bool cfg_valid_name(const char *s)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		const struct key *k = &t->keys[i];
-		const char *why;
-		if (k->type == K_MAP) {
-			apply_defaults(k->sub, (char *)base + k->off, set);
-			continue;
-		}
-		if (!k->def || (k->bit >= 0 && (set & (1ull << k->bit))))
-			continue;
-		if (k->bit < 0 && t != &tbl_vmcfg) {
-			/* non-override tables: defaults fill only unset (zero) fields */
-			void *p = (char *)base + k->off;
-			if ((k->type == K_STR || k->type == K_ENUM) && *(char **)p)
-				continue;
-			if (k->type != K_STR && k->type != K_ENUM)
-				continue;
-		}
-		parse_value(k, k->def, (char *)base + k->off, &why);
-	}
-}
-
-/* Defaults of every balance key; the user's keys are walked on top. */
-static void balance_defaults(struct balance_spec *b)
-{
-	memset(b, 0, sizeof(*b));
-	for (size_t i = 0; i < tbl_balance.n; i++) {
-		const struct key *k = &tbl_balance.keys[i];
-		const char *why;
-		if (k->type == K_MAP) {
-			for (size_t j = 0; j < k->sub->n; j++)
-				if (k->sub->keys[j].def)
-					parse_value(&k->sub->keys[j], k->sub->keys[j].def,
-						    (char *)b + k->off + k->sub->keys[j].off, &why);
-		} else if (k->def) {
-			parse_value(k, k->def, (char *)b + k->off, &why);
-		}
-	}
-}
-
-static void walk_map_cfg_only(struct ctx *x, const yaml_node_t *map, struct vm_config *cfg)
-{
-	const struct table *tabs[] = { &tbl_vmcfg };
-	void *bs[] = { cfg };
-	walk_map(x, map, tabs, bs, 1, 1);
-}
-
-/* Walk a template's and then a VM's mapping into cfg (quietly). */
-static void build_config(struct ctx *x, const struct raw_template *t, const struct raw_vm *v,
-			 struct vm_config *cfg)
-{
-	bool q = x->quiet;
-
-	memset(cfg, 0, sizeof(*cfg));
-	x->quiet = true;
-	x->set = 0;
-	memset(x->locs, 0, sizeof(x->locs));
-	if (t) {
-		x->doc = t->doc;
-		x->dir = t->dir;
-		x->file = t->t.loc.file;
-		walk_map_cfg_only(x, t->node, cfg);
-	}
-	if (v) {
-		x->doc = v->doc;
-		x->dir = v->dir;
-		x->file = v->spec.loc.file;
-		walk_map_cfg_only(x, v->node, cfg);
-	}
-	x->quiet = q;
-	apply_defaults(&tbl_vmcfg, cfg, x->set);
-	if (!(x->set & (1ull << 2)))
-		cfg->max_vcpus = cfg->vcpus;
-	if (!(x->set & (1ull << 4)))
-		cfg->max_memory = cfg->memory;
-	for (size_t i = 0; i < cfg->n_disks; i++)
-		if (!cfg->disks[i].bus)
-			cfg->disks[i].bus = xstrdup("virtio");
-	for (size_t i = 0; i < cfg->n_nets; i++)
-		if (!cfg->nets[i].model)
-			cfg->nets[i].model = xstrdup("virtio");
-}
-
-static bool valid_name(const char *s)
-{
-	if (!s || !*s || strlen(s) > 64)
+	if (!s || !*s || strlen(s) > 64 || !isalnum((unsigned char)s[0]))
 		return false;
 	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
 			return false;
-	return isalnum((unsigned char)s[0]);
+	return true;
 }
 
-static bool valid_uri(const char *s)
+bool cfg_valid_uri(const char *s)
 {
 	const char *p = strstr(s, "://");
-	if (!p || p == s)
+
+	if (!p || p == s || !isalpha((unsigned char)s[0]))
 		return false;
 	for (const char *q = s; q < p; q++)
-		if (!isalnum((unsigned char)*q) && *q != '+' && *q != '-')
+		if (!isalnum((unsigned char)*q) && *q != '+' && *q != '-' && *q != '.')
+			return false;
+	for (p += 3; *p; p++)
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
 			return false;
 	return true;
 }
 
-static bool valid_sha256(const char *s)
+bool cfg_valid_sha256(const char *s)
 {
-	if (!s || strlen(s) != 64)
+	if (strlen(s) != 64)
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p))
+		if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f'))
 			return false;
 	return true;
 }
 
-static bool valid_mac(const char *s)
+bool cfg_valid_mac(const char *s)
 {
 	if (strlen(s) != 17)
 		return false;
@@ -804,75 +860,342 @@ static bool valid_mac(const char *s)
 	return !(strtol(s, NULL, 16) & 1);   /* not multicast */
 }
 
-static struct loc loc_or(const struct loc *a, const struct loc *b)
+static void check_name(struct ctx *x, const char *what, const char *name, const struct loc *l)
 {
-	return a->file ? *a : *b;
+	if (name && !cfg_valid_name(name))
+		problem_at(x, l, "%s name '%s' must start with a letter or digit and use letters, "
+			   "digits, '-', '_' and '.' only (at most 64)", what, name);
 }
 
-/* A value already reported as malformed: checks on it would only add noise. */
-static bool reported_at(const struct ctx *x, const struct loc *l)
+struct named {
+	const char *name;
+	const struct loc *loc;
+};
+
+static int named_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; l->file && i < x->err->nr; i++)
-		if (x->err->items[i].line == l->line && x->err->items[i].col == l->col &&
-		    str_eq(x->err->items[i].file, l->file))
-			return true;
-	return false;
+	const struct named *p = a, *q = b;
+	int c = strcmp(p->name, q->name);
+	if (c)
+		return c;
+	c = strcmp(p->loc->file, q->loc->file);
+	if (c)
+		return c;
+	return p->loc->line != q->loc->line ? p->loc->line - q->loc->line : p->loc->col - q->loc->col;
 }
 
-static void check_config(struct ctx *x, const struct vm_config *c, const struct cluster *cl,
+/* "host 'h1' is defined twice (first at a.yaml:3:5)": sort, then compare neighbours. */
+static void check_duplicates(struct ctx *x, const char *what, struct named *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), named_cmp);
+	for (size_t i = 1; i < n; i++) {
+		size_t first = i - 1;
+		while (first > 0 && !strcmp(v[first - 1].name, v[i].name))
+			first--;
+		if (!strcmp(v[i].name, v[first].name))
+			problem_at(x, v[i].loc, "%s '%s' is defined twice (first at %s:%d:%d)", what,
+				   v[i].name, v[first].loc->file, v[first].loc->line, v[first].loc->col);
+	}
+}
+
+#define CHECK_DUPS(x, what, arr, n, name_f, loc_f)                             \
+	do {                                                                   \
+		struct named *v_ = xcalloc((n) + 1, sizeof(*v_));               \
+		size_t k_ = 0;                                                 \
+		for (size_t i_ = 0; i_ < (n); i_++)                            \
+			if ((arr)[i_].name_f)                                  \
+				v_[k_++] = (struct named){ (arr)[i_].name_f, &(arr)[i_].loc_f }; \
+		check_duplicates(x, what, v_, k_);                       \
+		free(v_);                                                      \
+	} while (0)
+
+static void check_hosts(struct ctx *x)
+{
+	CHECK_DUPS(x, "host", x->top.hosts, x->top.n_hosts, name, loc);
+	for (size_t i = 0; i < x->top.n_hosts; i++) {
+		const struct host_spec *h = &x->top.hosts[i];
+		check_name(x, "host", h->name, &h->loc);
+		if (h->uri && !cfg_valid_uri(h->uri))
+			problem_at(x, &h->loc, "host '%s': '%s' is not a libvirt URI like "
+				   "qemu+tcp://10.0.0.1/system", h->name ? h->name : "?", h->uri);
+		if (h->memory && h->reserve >= h->memory)
+			problem_at(x, &h->loc, "host '%s': reserve is not below its memory capacity",
+				   h->name ? h->name : "?");
+	}
+}
+
+static void check_images(struct ctx *x)
+{
+	CHECK_DUPS(x, "image", x->top.images, x->top.n_images, name, loc);
+	for (size_t i = 0; i < x->top.n_images; i++) {
+		const struct image_spec *im = &x->top.images[i];
+		const char *n = im->name ? im->name : "?";
+		check_name(x, "image", im->name, &im->loc);
+		if (im->sha256 && !cfg_valid_sha256(im->sha256))
+			problem_at(x, &im->loc, "image '%s': sha256 must be 64 lowercase hex digits, "
+				   "found '%.70s'", n, im->sha256);
+		if (im->url && !str_starts_with(im->url, "https://") &&
+		    !str_starts_with(im->url, "http://") && !str_starts_with(im->url, "file:///"))
+			problem_at(x, &im->loc, "image '%s': url must start with https://, http:// "
+				   "or file:///, found '%.70s'", n, im->url);
+	}
+}
+
+static struct loc cfg_loc(const struct cfg_locs *cl, enum cfg_key ck, const struct loc *dflt)
+{
+	return cl->at[ck].file ? cl->at[ck] : *dflt;
+}
+
+static bool cfg_bad(const struct ctx *x, const struct cfg_locs *cl, enum cfg_key ck)
+{
+	return cl->at[ck].file && reported_at(x, &cl->at[ck]);
+}
+
+static void check_limits(struct ctx *x, const struct vm_config *c, const struct cfg_locs *cl,
 			 const struct loc *where, const char *what)
 {
 	char b1[32], b2[32];
 	struct loc l;
 
-	if (reported_at(x, &x->locs[3]) || reported_at(x, &x->locs[4]) ||
-	    reported_at(x, &x->locs[1]) || reported_at(x, &x->locs[2]))
-		return;
-	if (c->memory == 0) {
-		l = loc_or(&x->locs[3], where);
-		problem_at(x, &l, "%s: memory must be more than 0", what);
+	if (c->memory > c->max_memory && !cfg_bad(x, cl, CK_MEMORY) && !cfg_bad(x, cl, CK_MAX_MEMORY)) {
+		l = cfg_loc(cl, cl->at[CK_MAX_MEMORY].file ? CK_MAX_MEMORY : CK_MEMORY, where);
+		check_problem(x, &l, what, "memory %s is above max-memory %s",
+			      format_size(c->memory, b1), format_size(c->max_memory, b2));
 	}
-	if (c->memory > c->max_memory) {
-		l = loc_or(&x->locs[4], where);
-		problem_at(x, &l, "%s: memory %s is above max-memory %s", what,
-			   format_size(c->memory, b1), format_size(c->max_memory, b2));
+	if (c->vcpus > c->max_vcpus && !cfg_bad(x, cl, CK_VCPUS) && !cfg_bad(x, cl, CK_MAX_VCPUS)) {
+		l = cfg_loc(cl, cl->at[CK_MAX_VCPUS].file ? CK_MAX_VCPUS : CK_VCPUS, where);
+		check_problem(x, &l, what, "vcpus %d is above max-vcpus %d", c->vcpus, c->max_vcpus);
 	}
-	if (c->vcpus > c->max_vcpus) {
-		l = loc_or(&x->locs[2], where);
-		problem_at(x, &l, "%s: vcpus %d is above max-vcpus %d", what, c->vcpus, c->max_vcpus);
-	}
-	if (!c->kernel && (c->initrd || c->cmdline) && c->hypervisor != HV_LXC) {
-		l = loc_or(&x->locs[c->initrd ? 9 : 10], where);
-		problem_at(x, &l, "%s: %s needs a kernel", what, c->initrd ? "initrd" : "cmdline");
+	if (!c->kernel && (c->initrd || c->cmdline)) {
+		l = cfg_loc(cl, c->initrd ? CK_INITRD : CK_CMDLINE, where);
+		check_problem(x, &l, what, "'%s' needs a 'kernel'", c->initrd ? "initrd" : "cmdline");
 	}
 	if (c->hypervisor == HV_LXC && c->n_disks) {
-		l = loc_or(&x->locs[6], where);
-		problem_at(x, &l, "%s: lxc containers have no disks", what);
+		l = cfg_loc(cl, CK_DISKS, where);
+		check_problem(x, &l, what, "lxc containers have no disks");
 	}
+}
+
+static void check_devices(struct ctx *x, const struct vm_config *c, const struct cfg_locs *cl,
+			  const struct image_spec *images, size_t n_images, const struct loc *where,
+			  const char *what)
+{
 	for (size_t i = 0; i < c->n_disks; i++) {
-		l = loc_or(&x->locs[6], where);
-		if (c->disks[i].image && !cluster_image(cl, c->disks[i].image))
-			problem_at(x, &l, "%s: disk %zu: unknown image '%s'", what, i, c->disks[i].image);
-		if (!c->disks[i].image && !c->disks[i].size)
-			problem_at(x, &l, "%s: disk %zu needs a size or an image", what, i);
+		const struct disk_spec *d = &c->disks[i];
+		const struct loc *l = i < cl->n_disks ? &cl->disks[i] : where;
+		bool known = false;
+		for (size_t j = 0; d->image && j < n_images; j++)
+			known |= str_eq(images[j].name, d->image);
+		if (d->image && !known)
+			check_problem(x, l, what, "disk %zu: unknown image '%s'", i, d->image);
+		if (!d->image && !d->size)
+			check_problem(x, l, what, "disk %zu needs a 'size' or an 'image'", i);
 	}
 	for (size_t i = 0; i < c->n_nets; i++) {
 		const struct net_spec *n = &c->nets[i];
-		l = loc_or(&x->locs[7], where);
-		if (!!n->network == !!n->bridge)
-			problem_at(x, &l, "%s: network %zu needs exactly one of 'network' or 'bridge'", what, i);
-		if (n->mac && !valid_mac(n->mac))
-			problem_at(x, &l, "%s: network %zu: '%s' is not a unicast MAC address like 52:54:00:12:34:56",
-				   what, i, n->mac);
+		const struct loc *l = i < cl->n_nets ? &cl->nets[i] : where;
+		if (n->network && n->bridge)
+			check_problem(x, l, what, "network interface %zu has both 'network' and 'bridge'", i);
+		else if (!n->network && !n->bridge)
+			check_problem(x, l, what, "network interface %zu needs 'network' or 'bridge'", i);
+		if (n->mac && !cfg_valid_mac(n->mac))
+			check_problem(x, l, what, "network interface %zu: '%s' is not a unicast MAC "
+				      "address like 52:54:00:12:34:56", i, n->mac);
 	}
-	for (int i = 14; i <= 16; i++) {
-		const char *p = i == 14 ? c->user_data : i == 15 ? c->meta_data : c->network_config;
-		struct stat st;
-		if (p && stat(p, &st)) {
-			l = loc_or(&x->locs[i], where);
-			problem_at(x, &l, "%s: cloud-init file '%s': %s", what, p, strerror(errno));
+}
+
+static void check_cloud_init(struct ctx *x, const struct vm_config *c, const struct cfg_locs *cl,
+			     const struct loc *where, const char *what)
+{
+	static const enum cfg_key cks[] = { CK_USER_DATA, CK_META_DATA, CK_NETWORK_CONFIG };
+	const char *paths[] = { c->user_data, c->meta_data, c->network_config };
+	struct stat st;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cks); i++) {
+		struct loc l = cfg_loc(cl, cks[i], where);
+		if (!paths[i])
+			continue;
+		if (stat(paths[i], &st))
+			check_problem(x, &l, what, "cloud-init file '%s' %s", paths[i],
+				      errno == ENOENT ? "does not exist" : "cannot be read");
+		else if (!S_ISREG(st.st_mode))
+			check_problem(x, &l, what, "cloud-init file '%s' is not a regular file", paths[i]);
+	}
+}
+
+static void check_config(struct ctx *x, const struct vm_config *c, const struct cfg_locs *cl,
+			 const struct loc *where, const char *what)
+{
+	check_limits(x, c, cl, where, what);
+	check_devices(x, c, cl, x->top.images, x->top.n_images, where, what);
+	check_cloud_init(x, c, cl, where, what);
+}
+
+/* ---- resolution ---- */
+
+static void cfg_locs_release(struct cfg_locs *cl)
+{
+	free(cl->disks);
+	free(cl->nets);
+	memset(cl, 0, sizeof(*cl));
+}
+
+static void cfg_locs_copy(struct cfg_locs *dst, const struct cfg_locs *src)
+{
+	*dst = *src;
+	dst->disks = src->n_disks ? xmalloc(src->n_disks * sizeof(*src->disks)) : NULL;
+	dst->nets = src->n_nets ? xmalloc(src->n_nets * sizeof(*src->nets)) : NULL;
+	if (src->n_disks)
+		memcpy(dst->disks, src->disks, src->n_disks * sizeof(*src->disks));
+	if (src->n_nets)
+		memcpy(dst->nets, src->nets, src->n_nets * sizeof(*src->nets));
+}
+
+/* Walk src's mapping quietly (VM configuration keys only) over cfg. */
+static void rewalk_config(struct ctx *x, const struct raw_src *src, struct vm_config *cfg,
+			  struct cfg_locs *cl)
+{
+	struct frame f = { .t = &tbl_vmcfg, .base = cfg, .subject = "" };
+
+	x->quiet = true;
+	x->doc = src->doc;
+	x->file = src->file;
+	x->dir = src->dir;
+	x->locs = cl;
+	walk_map(x, src->node, &f, 1);
+	x->locs = NULL;
+	x->quiet = false;
+}
+
+struct built_template {
+	struct vm_config cfg;          /* before derived defaults */
+	struct cfg_locs locs;
+};
+
+static void build_templates(struct ctx *x, struct cluster *c, struct built_template *bt)
+{
+	CHECK_DUPS(x, "template", x->top.templates, x->top.n_templates, t.name, t.loc);
+	c->templates = xcalloc(x->top.n_templates + 1, sizeof(*c->templates));
+	c->n_templates = x->top.n_templates;
+	for (size_t i = 0; i < x->top.n_templates; i++) {
+		const struct raw_template *rt = &x->top.templates[i];
+		struct template_spec *t = &c->templates[i];
+		char *what = xasprintf("template '%s'", rt->t.name ? rt->t.name : "?");
+
+		check_name(x, "template", rt->t.name, &rt->t.loc);
+		keys_fill_defaults(&tbl_vmcfg, &bt[i].cfg);
+		rewalk_config(x, &rt->src, &bt[i].cfg, &bt[i].locs);
+		t->name = xstrdup(rt->t.name);
+		t->loc = rt->t.loc;
+		vm_config_copy(&t->cfg, &bt[i].cfg);
+		keys_fill_derived(&tbl_vmcfg, &t->cfg);
+		check_config(x, &t->cfg, &bt[i].locs, &rt->t.loc, what);
+		free(what);
+	}
+}
+
+static void unknown_template(struct ctx *x, const struct raw_vm *v)
+{
+	const char *best = NULL;
+	size_t bd = (size_t)-1;
+
+	for (size_t j = 0; j < x->top.n_templates; j++) {
+		const char *n = x->top.templates[j].t.name;
+		size_t d = n ? str_edit_distance(v->spec.template, n) : bd;
+		if (d < bd) {
+			bd = d;
+			best = n;
 		}
 	}
+	if (best && bd <= 2 && bd < strlen(v->spec.template))
+		problem_at(x, &v->spec.loc, "vm '%s': unknown template '%s'; did you mean '%s'?",
+			   v->spec.name, v->spec.template, best);
+	else
+		problem_at(x, &v->spec.loc, "vm '%s': unknown template '%s'", v->spec.name,
+			   v->spec.template);
+}
+
+static int template_index(const struct ctx *x, const char *name)
+{
+	for (size_t i = 0; name && i < x->top.n_templates; i++)
+		if (str_eq(x->top.templates[i].t.name, name))
+			return (int)i;
+	return -1;
+}
+
+static void check_placement(struct ctx *x, const struct raw_vm *v, const struct cluster *c)
+{
+	const struct placement_spec *p = &v->spec.placement;
+
+	for (size_t j = 0; j < p->n_hosts; j++)
+		if (!cluster_host(c, p->hosts[j]))
+			problem_at(x, v->host_locs ? &v->host_locs[j] : &v->spec.loc,
+				   "vm '%s': placement names unknown host '%s'", v->spec.name, p->hosts[j]);
+}
+
+static void placement_copy(struct placement_spec *dst, const struct placement_spec *src)
+{
+	dst->n_hosts = src->n_hosts;
+	dst->hosts = xcalloc(src->n_hosts + 1, sizeof(char *));
+	for (size_t j = 0; j < src->n_hosts; j++)
+		dst->hosts[j] = xstrdup(src->hosts[j]);
+	labels_copy(&dst->labels, &src->labels);
+	dst->spread = xstrdup(src->spread);
+	dst->together = xstrdup(src->together);
+}
+
+/* Append v's VMs (one, or one per replica) to c; cfg is consumed. */
+static void expand_vm(struct cluster *c, size_t *avm, const struct raw_vm *v, struct vm_config *cfg)
+{
+	int n = v->replicas < 0 ? 1 : v->replicas;
+
+	for (int r = 0; r < n; r++) {
+		struct vm_spec *s;
+		ALLOC_GROW(c->vms, c->n_vms + 1, *avm);
+		s = &c->vms[c->n_vms++];
+		memset(s, 0, sizeof(*s));
+		s->name = v->replicas < 0 ? xstrdup(v->spec.name) : xasprintf("%s-%d", v->spec.name, r);
+		s->group = xstrdup(v->spec.name);
+		s->replica = v->replicas < 0 ? -1 : r;
+		s->template = xstrdup(v->spec.template);
+		s->state = v->spec.state;
+		s->loc = v->spec.loc;
+		if (r == n - 1) {
+			s->cfg = *cfg;
+			memset(cfg, 0, sizeof(*cfg));
+		} else {
+			vm_config_copy(&s->cfg, cfg);
+		}
+		placement_copy(&s->placement, &v->spec.placement);
+	}
+	vm_config_release(cfg);
+}
+
+static void build_vm(struct ctx *x, struct cluster *c, const struct built_template *bt,
+		     const struct raw_vm *v, size_t *avm)
+{
+	int ti = template_index(x, v->spec.template);
+	struct vm_config cfg = { 0 };
+	struct cfg_locs cl = { 0 };
+	char *what;
+
+	check_name(x, "vm", v->spec.name, &v->spec.loc);
+	if (v->spec.template && ti < 0)
+		unknown_template(x, v);
+	check_placement(x, v, c);
+	if (ti >= 0) {
+		vm_config_copy(&cfg, &bt[ti].cfg);
+		cfg_locs_copy(&cl, &bt[ti].locs);
+	} else {
+		keys_fill_defaults(&tbl_vmcfg, &cfg);
+	}
+	rewalk_config(x, &v->src, &cfg, &cl);
+	keys_fill_derived(&tbl_vmcfg, &cfg);
+	what = xasprintf("vm '%s'", v->spec.name);
+	check_config(x, &cfg, &cl, &v->spec.loc, what);
+	free(what);
+	cfg_locs_release(&cl);
+	expand_vm(c, avm, v, &cfg);
 }
 
 static int vm_cmp(const void *a, const void *b)
@@ -880,205 +1203,104 @@ static int vm_cmp(const void *a, const void *b)
 	return strcmp(((const struct vm_spec *)a)->name, ((const struct vm_spec *)b)->name);
 }
 
-static struct raw_template *find_template(struct ctx *x, const char *name)
+static int vm_cmp_loc(const void *a, const void *b)
 {
-	for (size_t i = 0; i < x->top.n_templates; i++)
-		if (str_eq(x->top.templates[i].t.name, name))
-			return &x->top.templates[i];
-	return NULL;
+	const struct vm_spec *p = *(const struct vm_spec *const *)a, *q = *(const struct vm_spec *const *)b;
+	int c = strcmp(p->name, q->name);
+	if (c)
+		return c;
+	if ((c = strcmp(p->loc.file, q->loc.file)))
+		return c;
+	return p->loc.line != q->loc.line ? p->loc.line - q->loc.line : p->loc.col - q->loc.col;
 }
 
-static void check_duplicates(struct ctx *x, const char *what, size_t n,
-			     const char *(*name)(struct ctx *, size_t),
-			     const struct loc *(*where)(struct ctx *, size_t))
+static const char *replica_of(const struct vm_spec *v, const char *fmt, char *buf, size_t len)
 {
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < i; j++)
-			if (name(x, i) && str_eq(name(x, i), name(x, j))) {
-				const struct loc *a = where(x, i), *b = where(x, j);
-				problem_at(x, a, "%s '%s' is defined twice (first at %s:%d:%d)", what,
-					   name(x, i), b->file, b->line, b->col);
-				break;
-			}
+	if (v->replica < 0)
+		return "";
+	snprintf(buf, len, fmt, v->replica, v->group);
+	return buf;
 }
 
-static const char *host_name(struct ctx *x, size_t i) { return x->top.hosts[i].name; }
-static const struct loc *host_where(struct ctx *x, size_t i) { return &x->top.hosts[i].loc; }
-static const char *image_name(struct ctx *x, size_t i) { return x->top.images[i].name; }
-static const struct loc *image_where(struct ctx *x, size_t i) { return &x->top.images[i].loc; }
-static const char *tmpl_name(struct ctx *x, size_t i) { return x->top.templates[i].t.name; }
-static const struct loc *tmpl_where(struct ctx *x, size_t i) { return &x->top.templates[i].t.loc; }
+/* Two entries making one name: "vm 'api-1' is defined twice (first at f:3:5 as replica 1 of 'api')". */
+static void check_vm_names(struct ctx *x, const struct cluster *c)
+{
+	const struct vm_spec **v = xcalloc(c->n_vms + 1, sizeof(*v));
+	size_t first = 0;
+	char b1[96], b2[96];
+
+	for (size_t i = 0; i < c->n_vms; i++)
+		v[i] = &c->vms[i];
+	qsort(v, c->n_vms, sizeof(*v), vm_cmp_loc);
+	for (size_t i = 1; i < c->n_vms; i++) {
+		if (strcmp(v[i]->name, v[first]->name)) {
+			first = i;
+			continue;
+		}
+		problem_at(x, &v[i]->loc, "vm '%s'%s is defined twice (first at %s:%d:%d%s)", v[i]->name,
+			   replica_of(v[i], " (replica %d of '%.64s')", b1, sizeof(b1)), v[first]->loc.file,
+			   v[first]->loc.line, v[first]->loc.col,
+			   replica_of(v[first], " as replica %d of '%.64s'", b2, sizeof(b2)));
+	}
+	free(v);
+}
+
+static void build_vms(struct ctx *x, struct cluster *c, const struct built_template *bt)
+{
+	size_t avm = 0;
+
+	for (size_t i = 0; i < x->top.n_vms; i++)
+		if (x->top.vms[i].spec.name)
+			build_vm(x, c, bt, &x->top.vms[i], &avm);
+	if (c->n_vms)
+		qsort(c->vms, c->n_vms, sizeof(*c->vms), vm_cmp);
+	check_vm_names(x, c);
+}
+
+#define MOVE_LIST(dst, n_dst, src, n_src)                                      \
+	do {                                                                   \
+		(dst) = (src);                                                 \
+		(n_dst) = (n_src);                                             \
+		(src) = NULL;                                                  \
+		(n_src) = 0;                                                   \
+	} while (0)
 
 static struct cluster *resolve(struct ctx *x)
 {
 	struct cluster *c = xcalloc(1, sizeof(*c));
-	size_t nvm = 0, avm = 0;
+	struct built_template *bt = xcalloc(x->top.n_templates + 1, sizeof(*bt));
 
 	c->name = x->top.cluster;
 	x->top.cluster = NULL;
 	if (!c->name)
 		problem_at(x, NULL, "missing required key 'cluster' (the cluster's name)");
-	else if (!valid_name(c->name))
-		problem_at(x, &x->cluster_loc, "cluster name '%s' may use letters, digits, '-', '_' and '.' only", c->name);
-
-	/* hosts */
-	check_duplicates(x, "host", x->top.n_hosts, host_name, host_where);
-	for (size_t i = 0; i < x->top.n_hosts; i++) {
-		struct host_spec *h = &x->top.hosts[i];
-		if (h->name && !valid_name(h->name))
-			problem_at(x, &h->loc, "host name '%s' may use letters, digits, '-', '_' and '.' only", h->name);
-		if (h->uri && !valid_uri(h->uri))
-			problem_at(x, &h->loc, "host '%s': '%s' is not a libvirt URI like qemu+tcp://host/system",
-				   h->name ? h->name : "?", h->uri);
-		if (h->memory && h->reserve >= h->memory)
-			problem_at(x, &h->loc, "host '%s': reserve is not below its memory capacity", h->name);
-	}
-	c->hosts = x->top.hosts;
-	c->n_hosts = x->top.n_hosts;
-	x->top.hosts = NULL;
-	x->top.n_hosts = 0;
-
-	/* images */
-	check_duplicates(x, "image", x->top.n_images, image_name, image_where);
-	for (size_t i = 0; i < x->top.n_images; i++) {
-		struct image_spec *im = &x->top.images[i];
-		apply_defaults(&tbl_image, im, 0);
-		if (im->sha256 && !valid_sha256(im->sha256))
-			problem_at(x, &im->loc, "image '%s': sha256 must be 64 lowercase hex digits", im->name);
-		if (im->url && !str_starts_with(im->url, "https://") && !str_starts_with(im->url, "http://") &&
-		    !str_starts_with(im->url, "file://"))
-			problem_at(x, &im->loc, "image '%s': url must start with https://, http:// or file://", im->name);
-	}
-	c->images = x->top.images;
-	c->n_images = x->top.n_images;
-	x->top.images = NULL;
-	x->top.n_images = 0;
-
-	/* templates */
-	check_duplicates(x, "template", x->top.n_templates, tmpl_name, tmpl_where);
-	c->templates = xcalloc(x->top.n_templates + 1, sizeof(*c->templates));
-	for (size_t i = 0; i < x->top.n_templates; i++) {
-		struct raw_template *t = &x->top.templates[i];
-		char *what;
-		c->templates[i].name = xstrdup(t->t.name);
-		c->templates[i].loc = t->t.loc;
-		build_config(x, t, NULL, &c->templates[i].cfg);
-		what = xasprintf("template '%s'", t->t.name ? t->t.name : "?");
-		check_config(x, &c->templates[i].cfg, c, &t->t.loc, what);
-		free(what);
-	}
-	c->n_templates = x->top.n_templates;
-
-	/* vms */
-	for (size_t i = 0; i < x->top.n_vms; i++) {
-		struct raw_vm *v = &x->top.vms[i];
-		struct raw_template *t = NULL;
-		struct vm_config cfg;
-		char *what;
-		int n = v->replicas < 0 ? 1 : v->replicas;
-
-		if (!v->spec.name)
-			continue;
-		if (!valid_name(v->spec.name))
-			problem_at(x, &v->spec.loc, "vm name '%s' may use letters, digits, '-', '_' and '.' only",
-				   v->spec.name);
-		if (v->spec.template) {
-			t = find_template(x, v->spec.template);
-			if (!t) {
-				const char *best = NULL;
-				size_t bd = (size_t)-1;
-				for (size_t j = 0; j < x->top.n_templates; j++) {
-					size_t d = str_edit_distance(v->spec.template, x->top.templates[j].t.name ? x->top.templates[j].t.name : "");
-					if (d < bd) {
-						bd = d;
-						best = x->top.templates[j].t.name;
-					}
-				}
-				if (best && bd <= 2)
-					problem_at(x, &v->spec.loc, "vm '%s': unknown template '%s'; did you mean '%s'?",
-						   v->spec.name, v->spec.template, best);
-				else
-					problem_at(x, &v->spec.loc, "vm '%s': unknown template '%s'",
-						   v->spec.name, v->spec.template);
-			}
-		}
-		for (size_t j = 0; j < v->spec.placement.n_hosts; j++)
-			if (!cluster_host(c, v->spec.placement.hosts[j]))
-				problem_at(x, v->host_locs ? &v->host_locs[j] : &v->spec.loc,
-					   "vm '%s': placement names unknown host '%s'", v->spec.name,
-					   v->spec.placement.hosts[j]);
-		build_config(x, t, v, &cfg);
-		what = xasprintf("vm '%s'", v->spec.name);
-		check_config(x, &cfg, c, &v->spec.loc, what);
-		free(what);
-		for (int r = 0; r < n; r++) {
-			struct vm_spec *s;
-			ALLOC_GROW(c->vms, nvm + 1, avm);
-			s = &c->vms[nvm++];
-			memset(s, 0, sizeof(*s));
-			s->name = v->replicas < 0 ? xstrdup(v->spec.name) : xasprintf("%s-%d", v->spec.name, r);
-			s->group = xstrdup(v->spec.name);
-			s->replica = v->replicas < 0 ? -1 : r;
-			s->template = xstrdup(v->spec.template);
-			s->state = v->spec.state;
-			s->loc = v->spec.loc;
-			if (r == n - 1) {
-				s->cfg = cfg;
-				memset(&cfg, 0, sizeof(cfg));
-			} else {
-				vm_config_copy(&s->cfg, &cfg);
-			}
-			s->placement.n_hosts = v->spec.placement.n_hosts;
-			s->placement.hosts = xcalloc(v->spec.placement.n_hosts + 1, sizeof(char *));
-			for (size_t j = 0; j < v->spec.placement.n_hosts; j++)
-				s->placement.hosts[j] = xstrdup(v->spec.placement.hosts[j]);
-			labels_copy(&s->placement.labels, &v->spec.placement.labels);
-			s->placement.spread = xstrdup(v->spec.placement.spread);
-			s->placement.together = xstrdup(v->spec.placement.together);
-		}
-		vm_config_release(&cfg);
-	}
-	c->vms = nvm ? c->vms : NULL;
-	c->n_vms = nvm;
-	if (nvm)
-		qsort(c->vms, nvm, sizeof(*c->vms), vm_cmp);
-	for (size_t i = 1; i < nvm; i++)
-		if (!strcmp(c->vms[i].name, c->vms[i - 1].name)) {
-			const struct vm_spec *a = &c->vms[i], *b = &c->vms[i - 1];
-			if (a->loc.line < b->loc.line || (a->loc.line == b->loc.line && a->loc.col < b->loc.col))
-				a = b, b = &c->vms[i];
-			problem_at(x, &a->loc, "vm '%s' is defined twice (first at %s:%d:%d)%s", a->name,
-				   b->loc.file, b->loc.line, b->loc.col,
-				   a->replica >= 0 || b->replica >= 0 ? ": replica names collide" : "");
-		}
-
-	/* balance: defaults were in place before the user's keys were walked */
+	check_name(x, "cluster", c->name, &x->cluster_loc);
+	check_hosts(x);
+	MOVE_LIST(c->hosts, c->n_hosts, x->top.hosts, x->top.n_hosts);
+	check_images(x);
+	build_templates(x, c, bt);
+	build_vms(x, c, bt);
+	MOVE_LIST(c->images, c->n_images, x->top.images, x->top.n_images);
 	c->balance = x->top.balance;
 	cluster_hash_vms(c);
+	for (size_t i = 0; i < x->top.n_templates; i++) {
+		vm_config_release(&bt[i].cfg);
+		cfg_locs_release(&bt[i].locs);
+	}
+	free(bt);
 	return c;
 }
 
-static void ctx_release(struct ctx *x)
-{
-	struct raw_top *t = &x->top;
+/* ---- context ---- */
 
-	for (size_t i = 0; i < t->n_hosts; i++) {
-		free(t->hosts[i].name);
-		free(t->hosts[i].uri);
-		for (size_t j = 0; j < t->hosts[i].labels.nr; j++) {
-			free(t->hosts[i].labels.items[j].key);
-			free(t->hosts[i].labels.items[j].value);
-		}
-		free(t->hosts[i].labels.items);
-	}
-	free(t->hosts);
-	for (size_t i = 0; i < t->n_images; i++) {
-		free(t->images[i].name);
-		free(t->images[i].url);
-		free(t->images[i].sha256);
-		free(t->images[i].format);
-	}
-	free(t->images);
+static void raw_top_release(struct raw_top *t)
+{
+	struct cluster tmp = {
+		.hosts = t->hosts, .n_hosts = t->n_hosts,
+		.images = t->images, .n_images = t->n_images,
+	};
+
+	cluster_release_hosts_images(&tmp);
 	for (size_t i = 0; i < t->n_templates; i++) {
 		free(t->templates[i].t.name);
 		vm_config_release(&t->templates[i].t.cfg);
@@ -1093,6 +1315,19 @@ static void ctx_release(struct ctx *x)
 	}
 	free(t->vms);
 	free(t->cluster);
+	memset(t, 0, sizeof(*t));
+}
+
+static void ctx_init(struct ctx *x, struct errbuf *err)
+{
+	memset(x, 0, sizeof(*x));
+	x->err = err;
+	keys_fill_defaults(&tbl_balance, &x->top.balance);
+}
+
+static void ctx_release(struct ctx *x)
+{
+	raw_top_release(&x->top);
 	for (size_t i = 0; i < x->n_docs; i++) {
 		yaml_document_delete(x->docs[i]);
 		free(x->docs[i]);
@@ -1101,13 +1336,17 @@ static void ctx_release(struct ctx *x)
 	for (size_t i = 0; i < x->n_dirs; i++)
 		free(x->dirs[i]);
 	free(x->dirs);
+	for (size_t i = 0; i < x->n_files; i++)
+		free(x->files[i]);
+	free(x->files);
 }
 
-static struct cluster *finish(struct ctx *x, struct errbuf *err)
+static struct cluster *finish(struct ctx *x)
 {
 	struct cluster *c = NULL;
+
 	/* after a syntax error or an alias bomb the rest would only add noise */
-	if (!x->too_many && !x->broken && x->n_files)
+	if (!x->too_many && !x->broken)
 		c = resolve(x);
 	if (c) {
 		c->files = x->files;
@@ -1115,283 +1354,46 @@ static struct cluster *finish(struct ctx *x, struct errbuf *err)
 		x->files = NULL;
 		x->n_files = 0;
 	}
-	for (size_t i = 0; i < x->n_files; i++)
-		free(x->files[i]);
-	free(x->files);
 	ctx_release(x);
-	if (err->nr) {
-		err_sort(err);
+	if (x->err->nr) {
+		err_sort(x->err);
+		if (x->dropped)
+			err_set(x->err, "%zu more problems not shown", x->dropped);
 		cluster_free(c);
 		return NULL;
 	}
 	return c;
 }
 
-static void ctx_init(struct ctx *x, struct errbuf *err)
-{
-	memset(x, 0, sizeof(*x));
-	x->err = err;
-	balance_defaults(&x->top.balance);
-}
-
 struct cluster *cfg_load(const char *path, struct errbuf *err)
 {
 	struct ctx x;
+	struct stat st;
+	struct cluster *c;
 
 	ctx_init(&x, err);
-	load_path(&x, path);
-	return finish(&x, err);
+	if (stat(path, &st))
+		cannot_read(&x, path, errno);
+	else if (S_ISDIR(st.st_mode))
+		load_dir(&x, path);
+	else
+		load_file(&x, path);
+	c = finish(&x);
+	if (c)
+		c->source = xstrdup(path);
+	return c;
 }
 
 struct cluster *cfg_load_buffer(const char *name, const char *buf, size_t len,
 				struct errbuf *err)
 {
 	struct ctx x;
+	struct cluster *c;
 
 	ctx_init(&x, err);
 	parse_buffer(&x, name, NULL, (const unsigned char *)buf, len);
-	return finish(&x, err);
-}
-
-/* ---- output: normalised desired state ---- */
-
-static void write_labels(struct json_writer *w, const struct labels *l)
-{
-	jw_object_begin(w);
-	for (size_t i = 0; i < l->nr; i++)
-		jw_kv_string(w, l->items[i].key, l->items[i].value);
-	jw_object_end(w);
-}
-
-void cluster_write_json(const struct cluster *c, struct strbuf *out)
-{
-	struct json_writer w;
-	const struct balance_spec *b = &c->balance;
-
-	jw_init(&w, out, true);
-	jw_object_begin(&w);
-	jw_kv_string(&w, "cluster", c->name);
-	jw_key(&w, "hosts");
-	jw_array_begin(&w);
-	for (size_t i = 0; i < c->n_hosts; i++) {
-		const struct host_spec *h = &c->hosts[i];
-		jw_object_begin(&w);
-		jw_kv_string(&w, "name", h->name);
-		jw_kv_string(&w, "uri", h->uri);
-		jw_key(&w, "labels");
-		write_labels(&w, &h->labels);
-		jw_key(&w, "capacity");
-		jw_object_begin(&w);
-		jw_key(&w, "cpus");
-		h->cpus ? jw_int(&w, h->cpus) : jw_null(&w);
-		jw_key(&w, "memory");
-		h->memory ? jw_uint(&w, h->memory) : jw_null(&w);
-		jw_object_end(&w);
-		jw_kv_uint(&w, "reserve", h->reserve);
-		jw_kv_bool(&w, "maintenance", h->maintenance);
-		jw_object_end(&w);
-	}
-	jw_array_end(&w);
-	jw_key(&w, "images");
-	jw_array_begin(&w);
-	for (size_t i = 0; i < c->n_images; i++) {
-		jw_object_begin(&w);
-		jw_kv_string(&w, "name", c->images[i].name);
-		jw_kv_string(&w, "url", c->images[i].url);
-		jw_kv_string(&w, "sha256", c->images[i].sha256);
-		jw_kv_string(&w, "format", c->images[i].format);
-		jw_object_end(&w);
-	}
-	jw_array_end(&w);
-	jw_key(&w, "templates");
-	jw_array_begin(&w);
-	for (size_t i = 0; i < c->n_templates; i++) {
-		jw_object_begin(&w);
-		jw_kv_string(&w, "name", c->templates[i].name);
-		jw_key(&w, "config");
-		vm_config_write_json(&w, &c->templates[i].cfg);
-		jw_object_end(&w);
-	}
-	jw_array_end(&w);
-	jw_key(&w, "vms");
-	jw_array_begin(&w);
-	for (size_t i = 0; i < c->n_vms; i++) {
-		const struct vm_spec *v = &c->vms[i];
-		jw_object_begin(&w);
-		jw_kv_string(&w, "name", v->name);
-		jw_kv_string(&w, "group", v->group);
-		jw_key(&w, "replica");
-		v->replica >= 0 ? jw_int(&w, v->replica) : jw_null(&w);
-		jw_kv_string(&w, "template", v->template);
-		jw_kv_string(&w, "state", v->state == VM_RUNNING ? "running" : "stopped");
-		jw_key(&w, "config");
-		vm_config_write_json(&w, &v->cfg);
-		jw_key(&w, "placement");
-		jw_object_begin(&w);
-		jw_key(&w, "hosts");
-		jw_array_begin(&w);
-		for (size_t j = 0; j < v->placement.n_hosts; j++)
-			jw_string(&w, v->placement.hosts[j]);
-		jw_array_end(&w);
-		jw_key(&w, "labels");
-		write_labels(&w, &v->placement.labels);
-		jw_kv_string(&w, "spread", v->placement.spread);
-		jw_kv_string(&w, "together", v->placement.together);
-		jw_object_end(&w);
-		jw_kv_string(&w, "spec_hash", v->spec_hash);
-		jw_object_end(&w);
-	}
-	jw_array_end(&w);
-	jw_key(&w, "balance");
-	jw_object_begin(&w);
-	jw_kv_bool(&w, "enabled", b->enabled);
-	jw_key(&w, "metrics");
-	jw_object_begin(&w);
-	jw_kv_double(&w, "cpu", b->w_cpu);
-	jw_kv_double(&w, "memory", b->w_memory);
-	jw_kv_double(&w, "vcpu", b->w_vcpu);
-	jw_object_end(&w);
-	jw_kv_double(&w, "threshold", b->threshold);
-	jw_kv_double(&w, "min-gain", b->min_gain);
-	jw_kv_int(&w, "max-migrations", b->max_migrations);
-	jw_kv_int(&w, "max-parallel", b->max_parallel);
-	jw_kv_int(&w, "cooldown", b->cooldown);
-	jw_kv_double(&w, "vcpu-overcommit", b->vcpu_overcommit);
-	jw_kv_uint(&w, "bandwidth", b->bandwidth);
-	jw_kv_int(&w, "migration-timeout", b->migration_timeout);
-	jw_kv_int(&w, "sample-window", b->sample_window);
-	jw_object_end(&w);
-	jw_object_end(&w);
-}
-
-/* ---- JSON Schema, generated from the key tables ---- */
-
-static void schema_table(struct json_writer *w, const struct table *t,
-			 const struct table *extra);
-
-static void schema_key(struct json_writer *w, const struct key *k)
-{
-	jw_key(w, k->name);
-	jw_object_begin(w);
-	jw_kv_string(w, "description", k->doc);
-	switch (k->type) {
-	case K_STR:
-	case K_PATH:
-		jw_kv_string(w, "type", "string");
-		break;
-	case K_ENUM:
-	case K_HV:
-	case K_STATE: {
-		static const char *const hv[] = { "auto", "kvm", "qemu", "xen", "lxc", NULL };
-		static const char *const st[] = { "running", "stopped", NULL };
-		const char *const *e = k->type == K_HV ? hv : k->type == K_STATE ? st : k->enums;
-		jw_kv_string(w, "type", "string");
-		jw_key(w, "enum");
-		jw_array_begin(w);
-		for (size_t i = 0; e[i]; i++)
-			jw_string(w, e[i]);
-		jw_array_end(w);
-		break;
-	}
-	case K_INT:
-		jw_kv_string(w, "type", "integer");
-		if (k->min < k->max) {
-			jw_kv_double(w, "minimum", k->min);
-			jw_kv_double(w, "maximum", k->max);
-		}
-		break;
-	case K_FLOAT:
-		jw_kv_string(w, "type", "number");
-		if (k->min < k->max) {
-			jw_kv_double(w, "minimum", k->min);
-			jw_kv_double(w, "maximum", k->max);
-		}
-		break;
-	case K_BOOL:
-		jw_kv_string(w, "type", "boolean");
-		break;
-	case K_SIZE:
-		jw_key(w, "type");
-		jw_array_begin(w);
-		jw_string(w, "string");
-		jw_string(w, "integer");
-		jw_array_end(w);
-		jw_kv_string(w, "pattern", "^[0-9]+(\\.[0-9]+)? ?(B|K|KB|KiB|M|MB|MiB|G|GB|GiB|T|TB|TiB)?$");
-		break;
-	case K_DURATION:
-		jw_key(w, "type");
-		jw_array_begin(w);
-		jw_string(w, "string");
-		jw_string(w, "integer");
-		jw_array_end(w);
-		jw_kv_string(w, "pattern", "^([0-9]+(ms|s|m|h|d))+$|^0$");
-		break;
-	case K_LABELS:
-		jw_kv_string(w, "type", "object");
-		jw_key(w, "additionalProperties");
-		jw_object_begin(w);
-		jw_kv_string(w, "type", "string");
-		jw_object_end(w);
-		break;
-	case K_STRLIST:
-		jw_kv_string(w, "type", "array");
-		jw_key(w, "items");
-		jw_object_begin(w);
-		jw_kv_string(w, "type", "string");
-		jw_object_end(w);
-		break;
-	case K_MAP:
-		schema_table(w, k->sub, NULL);
-		break;
-	case K_LIST:
-		jw_kv_string(w, "type", "array");
-		jw_key(w, "items");
-		jw_object_begin(w);
-		schema_table(w, k->sub, k->sub == &tbl_template || k->sub == &tbl_vm ? &tbl_vmcfg : NULL);
-		jw_object_end(w);
-		break;
-	}
-	if (k->def)
-		jw_kv_string(w, "default", k->def);
-	jw_object_end(w);
-}
-
-static void schema_table(struct json_writer *w, const struct table *t, const struct table *extra)
-{
-	bool any_required = false;
-
-	jw_kv_string(w, "type", "object");
-	jw_key(w, "properties");
-	jw_object_begin(w);
-	for (size_t i = 0; i < t->n; i++)
-		schema_key(w, &t->keys[i]);
-	for (size_t i = 0; extra && i < extra->n; i++)
-		schema_key(w, &extra->keys[i]);
-	jw_object_end(w);
-	jw_kv_bool(w, "additionalProperties", false);
-	for (size_t i = 0; i < t->n; i++)
-		any_required |= !!(t->keys[i].flags & KF_REQUIRED);
-	if (any_required) {
-		jw_key(w, "required");
-		jw_array_begin(w);
-		for (size_t i = 0; i < t->n; i++)
-			if (t->keys[i].flags & KF_REQUIRED)
-				jw_string(w, t->keys[i].name);
-		jw_array_end(w);
-	}
-}
-
-void cfg_write_json_schema(struct strbuf *out)
-{
-	struct json_writer w;
-
-	jw_init(&w, out, true);
-	jw_object_begin(&w);
-	jw_kv_string(&w, "$schema", "https://json-schema.org/draft/2020-12/schema");
-	jw_kv_string(&w, "$id", "https://vem.dev/schema/vem-cluster.schema.json");
-	jw_kv_string(&w, "title", "vem cluster file");
-	jw_kv_string(&w, "description", "Hosts, templates, images, VMs and load balancing of a vem cluster. "
-		     "Sizes take units (512MiB, 4GiB), durations too (90s, 10m).");
-	schema_table(&w, &tbl_top, NULL);
-	jw_object_end(&w);
+	c = finish(&x);
+	if (c)
+		c->source = xstrdup(name);
+	return c;
 }

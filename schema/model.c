@@ -116,16 +116,16 @@ void placement_release(struct placement_spec *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void cluster_free(struct cluster *c)
+void cluster_release_hosts_images(struct cluster *c)
 {
-	if (!c)
-		return;
 	for (size_t i = 0; i < c->n_hosts; i++) {
 		free(c->hosts[i].name);
 		free(c->hosts[i].uri);
 		labels_release(&c->hosts[i].labels);
 	}
 	free(c->hosts);
+	c->hosts = NULL;
+	c->n_hosts = 0;
 	for (size_t i = 0; i < c->n_images; i++) {
 		free(c->images[i].name);
 		free(c->images[i].url);
@@ -133,6 +133,15 @@ void cluster_free(struct cluster *c)
 		free(c->images[i].format);
 	}
 	free(c->images);
+	c->images = NULL;
+	c->n_images = 0;
+}
+
+void cluster_free(struct cluster *c)
+{
+	if (!c)
+		return;
+	cluster_release_hosts_images(c);
 	for (size_t i = 0; i < c->n_templates; i++) {
 		free(c->templates[i].name);
 		vm_config_release(&c->templates[i].cfg);

@@ -10,5 +10,7 @@ void vm_config_copy(struct vm_config *dst, const struct vm_config *src);
 void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg);
 void labels_copy(struct labels *dst, const struct labels *src);
 void placement_release(struct placement_spec *p);
+/* Free hosts and images and empty their lists. */
+void cluster_release_hosts_images(struct cluster *c);
 
 #endif
