@@ -1214,11 +1214,14 @@ static int vm_cmp_loc(const void *a, const void *b)
 	return p->loc.line != q->loc.line ? p->loc.line - q->loc.line : p->loc.col - q->loc.col;
 }
 
-static const char *replica_of(const struct vm_spec *v, const char *fmt, char *buf, size_t len)
+static const char *replica_of(const struct vm_spec *v, bool first, char *buf, size_t len)
 {
 	if (v->replica < 0)
 		return "";
-	snprintf(buf, len, fmt, v->replica, v->group);
+	if (first)
+		snprintf(buf, len, " as replica %d of '%.64s'", v->replica, v->group);
+	else
+		snprintf(buf, len, " (replica %d of '%.64s')", v->replica, v->group);
 	return buf;
 }
 
@@ -1238,9 +1241,9 @@ static void check_vm_names(struct ctx *x, const struct cluster *c)
 			continue;
 		}
 		problem_at(x, &v[i]->loc, "vm '%s'%s is defined twice (first at %s:%d:%d%s)", v[i]->name,
-			   replica_of(v[i], " (replica %d of '%.64s')", b1, sizeof(b1)), v[first]->loc.file,
+			   replica_of(v[i], false, b1, sizeof(b1)), v[first]->loc.file,
 			   v[first]->loc.line, v[first]->loc.col,
-			   replica_of(v[first], " as replica %d of '%.64s'", b2, sizeof(b2)));
+			   replica_of(v[first], true, b2, sizeof(b2)));
 	}
 	free(v);
 }
