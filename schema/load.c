@@ -290,7 +290,7 @@ static void set_scalar(struct ctx *x, const yaml_node_t *n, const struct key *k,
 	if (r == -2)
 		range_problem(x, n, k);
 	else if (r && why && !strstr(why, "like"))   /* a reason the "expected" part does not give */
-		problem(x, n, "'%s': expected %s, found %s (%s)", k->name, expected(k, eb, sizeof(eb)),
+		problem(x, n, "'%s': expected %s, found %s: %s", k->name, expected(k, eb, sizeof(eb)),
 			node_what(n, b, sizeof(b)), why);
 	else if (r)
 		problem(x, n, "'%s': expected %s, found %s", k->name, expected(k, eb, sizeof(eb)),
@@ -697,6 +697,7 @@ static void walk_document(struct ctx *x, yaml_document_t *doc)
 	x->doc = doc;
 	x->max_visits = x->visits + (size_t)(doc->nodes.top - doc->nodes.start) + CFG_MAX_NODES;
 	if (root->type != YAML_MAPPING_NODE) {
+		x->broken = true;   /* nothing of it can be used: the rest would be noise */
 		problem(x, root, "expected a mapping with keys such as 'cluster', 'hosts' and 'vms', found %s",
 			node_what(root, b, sizeof(b)));
 		return;
