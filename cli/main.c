@@ -213,7 +213,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command 
 	o->every = 60000;
 	o->jitter_pct = 10;
 	for (size_t i = 0; i < ARRAY_SIZE(all_options); i++)
-		if (all_options[i].group & allowed)
+		if (all_options[i].group == ~0u || (all_options[i].group & allowed))
 			longopts[n++] = all_options[i].opt;
 	memset(&longopts[n], 0, sizeof(longopts[n]));
 	if (allowed & OPT_SOURCE)

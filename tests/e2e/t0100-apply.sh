@@ -44,7 +44,7 @@ test_expect_success 'plan -o json is valid JSON with six create actions' '
 '
 
 test_expect_success 'apply creates six running VMs spread over three hosts' '
-	"$VEM" apply -f "$F" --yes >"$W/apply" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/apply" 2>&1; rc=$?
 	cat "$W/apply"; [ "$rc" = 0 ] &&
 	[ "$(all_vms | wc -l)" = 6 ] &&
 	for i in 1 2 3; do [ "$(running_on $i | wc -l)" = 2 ] || exit 1; done &&
@@ -59,7 +59,7 @@ test_expect_success 'apply prints one progress line per action' '
 '
 
 test_expect_success 'a second apply changes nothing and says so' '
-	"$VEM" apply -f "$F" --yes >"$W/apply2" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/apply2" 2>&1; rc=$?
 	cat "$W/apply2"; [ "$rc" = 0 ] && grep -q "no changes" "$W/apply2" &&
 	"$VEM" plan -f "$F" --detailed-exitcode >/dev/null
 '
@@ -75,7 +75,7 @@ test_expect_success 'a memory change is planned as an update and applied' '
 	six_vms 3 48MiB &&
 	"$VEM" plan -f "$F" >"$W/plan2" && cat "$W/plan2" &&
 	[ "$(grep -cE "^~ update worker-[0-9].*memory 32MiB -> 48MiB" "$W/plan2")" = 3 ] &&
-	"$VEM" apply -f "$F" --yes >"$W/apply3" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/apply3" 2>&1; rc=$?
 	cat "$W/apply3"; [ "$rc" = 0 ] &&
 	for n in worker-0 worker-1 worker-2; do
 		h=$(all_vms | awk -v n=$n "\$2==n {print substr(\$1,2)}")
@@ -88,7 +88,7 @@ test_expect_success 'a memory change is planned as an update and applied' '
 
 test_expect_success 'a VM removed from the file is pruned' '
 	six_vms 2 48MiB &&
-	"$VEM" apply -f "$F" --yes >"$W/apply4" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/apply4" 2>&1; rc=$?
 	cat "$W/apply4"; [ "$rc" = 0 ] &&
 	grep -q "remove worker-2" "$W/apply4" &&
 	[ "$(count_vm worker-2)" = 0 ] && [ "$(all_vms | wc -l)" = 5 ]
@@ -96,7 +96,7 @@ test_expect_success 'a VM removed from the file is pruned' '
 
 test_expect_success '--no-prune keeps a VM that left the file' '
 	six_vms 1 48MiB &&
-	"$VEM" apply -f "$F" --yes --no-prune >"$W/apply5" 2>&1 &&
+	"$VEM" apply $FAST -f "$F" --yes --no-prune >"$W/apply5" 2>&1 &&
 	[ "$(count_vm worker-1)" = 1 ] &&
 	six_vms 2 48MiB
 '
@@ -108,7 +108,7 @@ test_expect_success 'an unowned domain is never touched' '
 <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>
 XML
 	virsh_h 1 define "$W/foreign.xml" >/dev/null && virsh_h 1 start foreign-1 >/dev/null &&
-	"$VEM" apply -f "$F" --yes >"$W/apply6" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/apply6" 2>&1; rc=$?
 	cat "$W/apply6"; [ "$rc" = 0 ] &&
 	virsh_h 1 domstate foreign-1 | grep -q running &&
 	! grep -q foreign-1 "$W/apply6" &&
@@ -117,7 +117,7 @@ XML
 
 test_expect_success 'an empty cluster file is refused unless --allow-empty' '
 	write_cluster "$W/empty.yaml" </dev/null &&
-	rc=0; "$VEM" apply -f "$W/empty.yaml" --yes >"$W/apply7" 2>&1 || rc=$?
+	rc=0; "$VEM" apply $FAST -f "$W/empty.yaml" --yes >"$W/apply7" 2>&1 || rc=$?
 	cat "$W/apply7"; [ "$rc" = 1 ] && grep -q -- "--allow-empty" "$W/apply7" &&
 	[ "$(all_vms | grep -vc foreign)" = 5 ]
 '
@@ -126,7 +126,7 @@ test_expect_success 'a stopped host gives a partial run; the others are reconcil
 	contrib/lab/vem-lab stop-host h3 --id "$LAB_ID" >/dev/null 2>&1 &&
 	virsh_h 1 destroy api-0 >/dev/null 2>&1 || virsh_h 2 destroy api-0 >/dev/null 2>&1 || true
 	start=$(date +%s)
-	rc=0; "$VEM" apply -f "$F" --yes --connect-timeout 3s >"$W/apply8" 2>&1 || rc=$?
+	rc=0; "$VEM" apply $FAST -f "$F" --yes --connect-timeout 3s >"$W/apply8" 2>&1 || rc=$?
 	end=$(date +%s)
 	cat "$W/apply8"
 	contrib/lab/vem-lab start-host h3 --id "$LAB_ID" >/dev/null 2>&1
@@ -136,7 +136,7 @@ test_expect_success 'a stopped host gives a partial run; the others are reconcil
 
 test_expect_success 'after the host is back, apply converges again' '
 	wait_for "virsh_h 3 version" 30 &&
-	"$VEM" apply -f "$F" --yes >"$W/apply9" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/apply9" 2>&1; rc=$?
 	cat "$W/apply9"; [ "$rc" = 0 ] &&
 	"$VEM" plan -f "$F" --detailed-exitcode >/dev/null &&
 	[ "$(all_vms | grep -v foreign | wc -l)" = 5 ]

@@ -22,7 +22,7 @@ YAML
 
 # kill_apply DELAY: start apply, SIGKILL it after DELAY seconds.
 kill_apply() {
-	"$VEM" apply -f "$F" --yes >"$W/killed.out" 2>&1 &
+	"$VEM" apply $FAST -f "$F" --yes >"$W/killed.out" 2>&1 &
 	local pid=$!
 	sleep "$1"
 	kill -KILL "$pid" 2>/dev/null || true
@@ -45,7 +45,7 @@ for delay in 0.5 1.5 3; do
 		clean_lab_domains && cluster_n 6 &&
 		kill_apply '"$delay"' &&
 		start=$(date +%s) &&
-		"$VEM" apply -f "$F" --yes >"$W/again" 2>&1; rc=$?
+		"$VEM" apply $FAST -f "$F" --yes >"$W/again" 2>&1; rc=$?
 		cat "$W/again"; [ "$rc" = 0 ] && check_k 6 &&
 		[ $(( $(date +%s) - start )) -lt 60 ] &&
 		"$VEM" plan -f "$F" --detailed-exitcode >/dev/null
@@ -54,9 +54,9 @@ done
 
 for delay in 0.5 2; do
 	test_expect_success "killed mid-remove after ${delay}s, the next apply converges" '
-		cluster_n 6 && "$VEM" apply -f "$F" --yes >/dev/null 2>&1 && check_k 6 &&
+		cluster_n 6 && "$VEM" apply $FAST -f "$F" --yes >/dev/null 2>&1 && check_k 6 &&
 		cluster_n 2 && kill_apply '"$delay"' &&
-		"$VEM" apply -f "$F" --yes >"$W/again" 2>&1; rc=$?
+		"$VEM" apply $FAST -f "$F" --yes >"$W/again" 2>&1; rc=$?
 		cat "$W/again"; [ "$rc" = 0 ] && check_k 2 &&
 		"$VEM" plan -f "$F" --detailed-exitcode >/dev/null
 	'
@@ -64,10 +64,10 @@ done
 
 test_expect_success 'a second vem waits for the lease and names its holder' '
 	clean_lab_domains && cluster_n 6 &&
-	"$VEM" apply -f "$F" --yes >"$W/first" 2>&1 &
+	"$VEM" apply $FAST -f "$F" --yes >"$W/first" 2>&1 &
 	pid=$!
 	sleep 0.7
-	rc=0; "$VEM" apply -f "$F" --yes --lease-wait 0 >"$W/second" 2>&1 || rc=$?
+	rc=0; "$VEM" apply $FAST -f "$F" --yes --lease-wait 0 >"$W/second" 2>&1 || rc=$?
 	wait $pid; rc1=$?
 	cat "$W/first" "$W/second"
 	[ "$rc1" = 0 ] && check_k 6 && [ "$rc" = 4 ] && grep -q "held by" "$W/second"

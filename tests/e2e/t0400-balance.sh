@@ -44,7 +44,7 @@ cpu_time() { virsh_h "$1" domstats --cpu-total "$2" | awk -F= '/cpu.time/ {print
 
 test_expect_success 'two busy guests start crowded on h1' '
 	balanced_cluster h1 false &&
-	"$VEM" apply -f "$F" --yes >"$W/a1" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/a1" 2>&1; rc=$?
 	cat "$W/a1"; [ "$rc" = 0 ] &&
 	[ "$(host_of hot-0)" = 1 ] && [ "$(host_of hot-1)" = 1 ]
 '
@@ -53,7 +53,7 @@ test_expect_success 'allowed everywhere, the balancer spreads them by live migra
 	balanced_cluster "h1, h2, h3" false &&
 	"$VEM" plan -f "$F" >"$W/p2" && cat "$W/p2" &&
 	grep -qE "^=> migrate hot-[01] h1 -> h[23]" "$W/p2" &&
-	"$VEM" apply -f "$F" --yes >"$W/a2" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/a2" 2>&1; rc=$?
 	cat "$W/a2"; [ "$rc" = 0 ] &&
 	[ "$(host_of hot-0)" != "$(host_of hot-1)" ] &&
 	moved=$( [ "$(host_of hot-0)" = 1 ] && echo hot-1 || echo hot-0 ) &&
@@ -61,7 +61,7 @@ test_expect_success 'allowed everywhere, the balancer spreads them by live migra
 '
 
 test_expect_success 'a second apply right after makes no migration' '
-	"$VEM" apply -f "$F" --yes >"$W/a3" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/a3" 2>&1; rc=$?
 	cat "$W/a3"; [ "$rc" = 0 ] && ! grep -q migrate "$W/a3" && grep -q "no changes" "$W/a3"
 '
 
@@ -80,7 +80,7 @@ PY
 test_expect_success 'maintenance empties h2 by live migration; its guests keep running' '
 	on_h2=$(running_on 2) && echo "on h2: $on_h2" && [ -n "$on_h2" ] &&
 	balanced_cluster "h1, h2, h3" true &&
-	"$VEM" apply -f "$F" --yes >"$W/a4" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/a4" 2>&1; rc=$?
 	cat "$W/a4"; [ "$rc" = 0 ] &&
 	[ -z "$(vms_on 2)" ] &&
 	for vm in $on_h2; do
@@ -92,7 +92,7 @@ test_expect_success 'maintenance empties h2 by live migration; its guests keep r
 '
 
 test_expect_success 'after the evacuation a second apply changes nothing' '
-	"$VEM" apply -f "$F" --yes >"$W/a5" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes >"$W/a5" 2>&1; rc=$?
 	cat "$W/a5"; [ "$rc" = 0 ] && ! grep -q migrate "$W/a5"
 '
 

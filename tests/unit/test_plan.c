@@ -1,0 +1,268 @@
+/* Unit tests: desired x observed -> plan, and how plans are shown. */
+#include "test.h"
+#include "reconciler/plan.h"
+#include "fixtures.h"
+
+static const char *base =
+	"cluster: t\n"
+	"hosts:\n"
+	"  - {name: h1, uri: 'qemu+tcp://a/system', capacity: {cpus: 4, memory: 4GiB}}\n"
+	"  - {name: h2, uri: 'qemu+tcp://b/system', capacity: {cpus: 4, memory: 4GiB}}\n"
+	"templates:\n"
+	"  - {name: small, vcpus: 1, memory: 256MiB, kernel: /k}\n";
+
+static struct cluster *cl(const char *vms)
+{
+	char *y = xasprintf("%s%s", base, vms);
+	struct cluster *c = load_yaml(y);
+	free(y);
+	return c;
+}
+
+static struct plan build(const struct cluster *c, const struct observed *o, struct plan_options *po)
+{
+	struct plan p;
+	struct errbuf err = ERRBUF_INIT;
+	struct plan_options def;
+	if (!po) {
+		plan_options_default(&def);
+		po = &def;
+	}
+	CHECK(plan_build(c, o, po, &p, &err) == 0);
+	errbuf_release(&err);
+	return p;
+}
+
+static size_t count(const struct plan *p, enum act_kind k)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += p->actions[i].kind == k;
+	return n;
+}
+
+TEST(creates_spread_over_hosts)
+{
+	struct cluster *c = cl("vms:\n  - {name: api, template: small, replicas: 2, placement: {spread: api}}\n");
+	struct observed o;
+	struct plan p;
+	char *txt;
+	obs_init(&o, c);
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 2);
+	CHECK(p.actions[0].host != p.actions[1].host);
+	txt = plan_text(&p, &o);
+	CHECK_STR(txt, "+ create api-0 on h1\n+ create api-1 on h2\n"
+		       "Plan: 2 to create, 0 to update, 0 to start, 0 to stop, 0 to remove, 0 to migrate.\n");
+	free(txt);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(converged_means_no_changes)
+{
+	struct cluster *c = cl("vms:\n  - {name: a, template: small}\n");
+	struct observed o;
+	struct plan p;
+	char *txt;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "a", true, NULL, DOM_RUNNING, 0.1);
+	p = build(c, &o, NULL);
+	CHECK_INT(p.n, 0);
+	txt = plan_text(&p, &o);
+	CHECK_STR(txt, "no changes\n");
+	free(txt);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(start_and_stop_follow_state)
+{
+	struct cluster *c = cl("vms:\n  - {name: a, template: small}\n  - {name: b, template: small, state: stopped}\n");
+	struct observed o;
+	struct plan p;
+	char *txt;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "a", true, NULL, DOM_STOPPED, 0);
+	obs_add(&o, c, 1, "b", true, NULL, DOM_RUNNING, 0);
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_START), 1);
+	CHECK_INT(count(&p, ACT_STOP), 1);
+	txt = plan_text(&p, &o);
+	CHECK(strstr(txt, "> start a on h1\n") != NULL);
+	CHECK(strstr(txt, "< stop b on h2 (state: stopped)\n") != NULL);
+	free(txt);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(memory_change_classified)
+{
+	struct cluster *c = cl("vms:\n  - {name: a, template: small, memory: 512MiB}\n"
+			       "  - {name: b, template: small, memory: 128MiB, max-memory: 256MiB}\n");
+	struct observed o;
+	struct plan p;
+	char *txt;
+	obs_init(&o, c);
+	/* both observed with the template's 256MiB and an older spec */
+	obs_add(&o, c, 0, "a", true, "old", DOM_RUNNING, 0)->memory = 256 * MiB;
+	o.domains[0].max_memory = 256 * MiB;
+	obs_add(&o, c, 0, "b", true, "old", DOM_RUNNING, 0)->memory = 256 * MiB;
+	o.domains[1].max_memory = 256 * MiB;
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_UPDATE), 2);
+	txt = plan_text(&p, &o);
+	CHECK(strstr(txt, "~ update a on h1: max-memory 256MiB -> 512MiB, memory 256MiB -> 512MiB (restart)\n") != NULL);
+	CHECK(strstr(txt, "~ update b on h1: memory 256MiB -> 128MiB (live)\n") != NULL);
+	free(txt);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(pruning_and_its_limits)
+{
+	struct cluster *c = cl("vms:\n  - {name: keep, template: small}\n");
+	struct observed o;
+	struct plan p;
+	struct plan_options po;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "keep", true, NULL, DOM_RUNNING, 0);
+	for (int i = 0; i < 4; i++) {
+		char n[16];
+		snprintf(n, sizeof(n), "old-%d", i);
+		obs_add(&o, c, 1, n, true, "x", DOM_RUNNING, 0);
+	}
+	obs_add(&o, c, 1, "foreign", false, NULL, DOM_RUNNING, 0);
+
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_REMOVE), 4);
+	for (size_t i = 0; i < p.n; i++)
+		CHECK(strcmp(p.actions[i].vm, "foreign") != 0);
+	plan_release(&p);
+
+	plan_options_default(&po);
+	po.max_removals = 3;
+	p = build(c, &o, &po);
+	CHECK_INT(count(&p, ACT_REMOVE), 3);
+	CHECK_INT(p.n_notes, 1);
+	CHECK(strstr(p.notes[0], "1 more removal held back by the cap of 3") != NULL);
+	plan_release(&p);
+
+	plan_options_default(&po);
+	po.prune = false;
+	p = build(c, &o, &po);
+	CHECK_INT(p.n, 0);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(empty_desired_state_refused)
+{
+	struct cluster *c = cl("");
+	struct observed o;
+	struct plan p;
+	struct plan_options po;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "a", true, "x", DOM_RUNNING, 0);
+	p = build(c, &o, NULL);
+	CHECK(p.refused);
+	CHECK_INT(p.n, 0);
+	CHECK(strstr(p.notes[0], "--allow-empty") != NULL);
+	plan_release(&p);
+	plan_options_default(&po);
+	po.allow_empty = true;
+	p = build(c, &o, &po);
+	CHECK(!p.refused);
+	CHECK_INT(count(&p, ACT_REMOVE), 1);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(offline_host_no_duplicates)
+{
+	struct cluster *c = cl("vms:\n  - {name: a, template: small}\n  - {name: b, template: small}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	o.hosts[1].online = false;
+	obs_add(&o, c, 0, "a", true, NULL, DOM_RUNNING, 0);
+	p = build(c, &o, NULL);
+	/* b may be on the unreachable h2: not created */
+	CHECK_INT(p.n, 0);
+	CHECK_INT(p.n_notes, 1);
+	CHECK(strstr(p.notes[0], "'b'") != NULL);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(duplicate_after_crashed_migration)
+{
+	struct cluster *c = cl("vms:\n  - {name: a, template: small}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "a", true, NULL, DOM_STOPPED, 0);
+	obs_add(&o, c, 1, "a", true, NULL, DOM_RUNNING, 0);
+	p = build(c, &o, NULL);
+	CHECK_INT(p.n, 1);
+	CHECK(p.actions[0].kind == ACT_REMOVE && p.actions[0].host == 0);
+	CHECK_STR(p.actions[0].reason, "duplicate");
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(unplaceable_is_explained)
+{
+	struct cluster *c = cl("vms:\n  - {name: big, template: small, memory: 16GiB}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	p = build(c, &o, NULL);
+	CHECK_INT(p.n, 0);
+	CHECK_INT(p.n_notes, 1);
+	CHECK_STR(p.notes[0], "cannot place 'big': h1: needs 16GiB, 4GiB free; h2: needs 16GiB, 4GiB free");
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+TEST(json_output)
+{
+	struct cluster *c = cl("vms:\n  - {name: a, template: small}\n");
+	struct observed o;
+	struct plan p;
+	struct strbuf sb = STRBUF_INIT;
+	obs_init(&o, c);
+	p = build(c, &o, NULL);
+	plan_write_json(&p, &o, &sb);
+	CHECK(strstr(sb.buf, "\"changes\": 1") != NULL);
+	CHECK(strstr(sb.buf, "\"action\": \"create\"") != NULL);
+	CHECK(strstr(sb.buf, "\"host\": \"h1\"") != NULL);
+	strbuf_release(&sb);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+int main(void)
+{
+	RUN(creates_spread_over_hosts);
+	RUN(converged_means_no_changes);
+	RUN(start_and_stop_follow_state);
+	RUN(memory_change_classified);
+	RUN(pruning_and_its_limits);
+	RUN(empty_desired_state_refused);
+	RUN(offline_host_no_duplicates);
+	RUN(duplicate_after_crashed_migration);
+	RUN(unplaceable_is_explained);
+	RUN(json_output);
+	return test_done();
+}

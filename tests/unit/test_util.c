@@ -1,0 +1,117 @@
+/* Unit tests: sizes, durations, strings, JSON writer. */
+#include "test.h"
+#include "util/json.h"
+
+TEST(sizes)
+{
+	uint64_t b;
+	const char *why;
+	CHECK(!parse_size("512MiB", &b, &why) && b == 512 * MiB);
+	CHECK(!parse_size("4GiB", &b, &why) && b == 4 * GiB);
+	CHECK(!parse_size("1G", &b, &why) && b == 1000000000ULL);
+	CHECK(!parse_size("100MB", &b, &why) && b == 100000000ULL);
+	CHECK(!parse_size("1.5GiB", &b, &why) && b == 3 * GiB / 2);
+	CHECK(!parse_size("4096", &b, &why) && b == 4096);
+	CHECK(!parse_size("0", &b, &why) && b == 0);
+	CHECK(parse_size("lots", &b, &why) && why);
+	CHECK(parse_size("12 parsecs", &b, &why));
+	CHECK(parse_size("-1GiB", &b, &why));
+	CHECK(parse_size("99999999999999999999TiB", &b, &why));
+	CHECK(parse_size("1.5", &b, &why));
+}
+
+TEST(durations)
+{
+	int64_t ms;
+	const char *why;
+	CHECK(!parse_duration("90s", &ms, &why) && ms == 90000);
+	CHECK(!parse_duration("10m", &ms, &why) && ms == 600000);
+	CHECK(!parse_duration("1h30m", &ms, &why) && ms == 5400000);
+	CHECK(!parse_duration("250ms", &ms, &why) && ms == 250);
+	CHECK(!parse_duration("0", &ms, &why) && ms == 0);
+	CHECK(parse_duration("10", &ms, &why));
+	CHECK(parse_duration("5x", &ms, &why));
+	CHECK(parse_duration("", &ms, &why));
+}
+
+TEST(formatting)
+{
+	char b[32];
+	CHECK_STR(format_size(512 * MiB, b), "512MiB");
+	CHECK_STR(format_size(GiB, b), "1GiB");
+	CHECK_STR(format_size(3 * GiB / 2, b), "1.5GiB");
+	CHECK_STR(format_size(100, b), "100B");
+	CHECK_STR(format_duration(90000, b), "1m30s");
+	CHECK_STR(format_duration(600000, b), "10m");
+	CHECK_STR(format_duration(250, b), "250ms");
+	CHECK_STR(format_duration(1200, b), "1.2s");
+}
+
+TEST(strbuf_and_xml_escape)
+{
+	struct strbuf sb = STRBUF_INIT;
+	CHECK_STR(sb.buf, "");
+	strbuf_addf(&sb, "%d-%s", 42, "x");
+	strbuf_add_xml(&sb, "<a&'\">");
+	CHECK_STR(sb.buf, "42-x&lt;a&amp;&apos;&quot;&gt;");
+	strbuf_release(&sb);
+	CHECK(sb.len == 0 && sb.buf[0] == '\0');
+}
+
+TEST(json_writer)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct json_writer w;
+	jw_init(&w, &sb, false);
+	jw_object_begin(&w);
+	jw_kv_string(&w, "a", "x\"y\n");
+	jw_key(&w, "b");
+	jw_array_begin(&w);
+	jw_int(&w, 1);
+	jw_bool(&w, true);
+	jw_null(&w);
+	jw_array_end(&w);
+	jw_kv_double(&w, "c", 0.5);
+	jw_key(&w, "d");
+	jw_object_begin(&w);
+	jw_object_end(&w);
+	jw_object_end(&w);
+	CHECK_STR(sb.buf, "{\"a\":\"x\\\"y\\n\",\"b\":[1,true,null],\"c\":0.5,\"d\":{}}");
+	strbuf_release(&sb);
+}
+
+TEST(errors_sorted_and_printed)
+{
+	struct errbuf e = ERRBUF_INIT;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	err_at(&e, "b.yaml", 3, 1, "third");
+	err_at(&e, "a.yaml", 9, 2, "first");
+	err_at(&e, "b.yaml", 1, 5, "second");
+	err_sort(&e);
+	err_print(&e, f, "vem");
+	fclose(f);
+	CHECK_STR(out, "a.yaml:9:2: first\nb.yaml:1:5: second\nb.yaml:3:1: third\n");
+	free(out);
+	errbuf_release(&e);
+}
+
+TEST(edit_distance)
+{
+	CHECK_INT(str_edit_distance("memory", "memroy"), 2);
+	CHECK_INT(str_edit_distance("capcity", "capacity"), 1);
+	CHECK_INT(str_edit_distance("", "abc"), 3);
+}
+
+int main(void)
+{
+	RUN(sizes);
+	RUN(durations);
+	RUN(formatting);
+	RUN(strbuf_and_xml_escape);
+	RUN(json_writer);
+	RUN(errors_sorted_and_printed);
+	RUN(edit_distance);
+	return test_done();
+}
