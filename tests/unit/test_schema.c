@@ -501,6 +501,38 @@ TEST(json_schema)
 	strbuf_release(&committed);
 }
 
+/* The man page names every key in bold (".B key" or ".BR key ..."). */
+static void man_has_table(const char *man, const struct table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const char *k = t->keys[i].name;
+		char *b = xasprintf("\n.B %s\n", k), *br = xasprintf("\n.BR %s ", k);
+		if (!strstr(man, b) && !strstr(man, br)) {
+			fprintf(stderr, "  docs/vem-cluster.yaml.5 does not document '%s' (%s)\n", k, t->name);
+			test_cur_failed = 1;
+		}
+		free(b);
+		free(br);
+		if (t->keys[i].sub)
+			man_has_table(man, t->keys[i].sub);
+	}
+	if (t->with)
+		man_has_table(man, t->with);
+}
+
+TEST(man_page)
+{
+	struct strbuf man = STRBUF_INIT;
+
+	if (strbuf_read_file(&man, "docs/vem-cluster.yaml.5", 0)) {
+		fprintf(stderr, "  cannot read docs/vem-cluster.yaml.5 (run from the repository)\n");
+		test_cur_failed = 1;
+	} else {
+		man_has_table(man.buf, &tbl_top);
+	}
+	strbuf_release(&man);
+}
+
 TEST(twenty_thousand_vms)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -549,6 +581,7 @@ int main(void)
 	RUN(model_helpers);
 	RUN(json_output);
 	RUN(json_schema);
+	RUN(man_page);
 	RUN(twenty_thousand_vms);
 	return test_done();
 }
