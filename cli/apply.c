@@ -99,8 +99,11 @@ static void print_plan(const struct apply_args *a, const struct plan *p,
 		plan_write_json(p, o, &sb);
 		fputs(sb.buf, stdout);
 		strbuf_release(&sb);
-	} else if (vem_verbosity > 0 || plan_changes(p)) {
+	} else if (vem_verbosity > 0) {
 		plan_print(p, o, stdout);
+	} else {
+		for (size_t i = 0; i < p->n_notes; i++)
+			fprintf(stderr, "note: %s\n", p->notes[i]);
 	}
 	fflush(stdout);
 }

@@ -38,6 +38,7 @@ static void obs_init(struct observed *o, const struct cluster *c)
 		h->cpus = c->hosts[i].cpus ? c->hosts[i].cpus : 4;
 		h->memory = c->hosts[i].memory ? c->hosts[i].memory : 8 * GiB;
 		h->maintenance = c->hosts[i].maintenance;
+		h->reserve = c->hosts[i].reserve;
 		h->hv_caps = (1u << HV_QEMU);
 		h->labels.nr = c->hosts[i].labels.nr;
 		h->labels.items = xcalloc(h->labels.nr + 1, sizeof(*h->labels.items));
@@ -77,7 +78,7 @@ static struct obs_domain *obs_add(struct observed *o, const struct cluster *c, s
 	return d;
 }
 
-static char *plan_text(const struct plan *p, const struct observed *o)
+static inline char *plan_text(const struct plan *p, const struct observed *o)
 {
 	char *out = NULL;
 	size_t len = 0;
