@@ -289,8 +289,9 @@ const struct table tbl_balance = { .name = "balance", .doc = "load balancing by 
 /* ---- top level ---- */
 
 static const struct key k_top[] = {
-	{ .name = "cluster", .type = K_STR, .off = offsetof(struct raw_top, cluster), .flags = KF_REQUIRED,
-	  .doc = "cluster name: the owner tag written into every domain vem creates" },
+	/* required, but in one file of a directory only: checked by the loader */
+	{ .name = "cluster", .type = K_STR, .off = offsetof(struct raw_top, cluster),
+	  .doc = "cluster name (required, in at least one file): the owner tag written into every domain vem creates" },
 	{ .name = "hosts", .type = K_LIST, .sub = &tbl_host, .add = add_host, .doc = "libvirt hosts" },
 	{ .name = "images", .type = K_LIST, .sub = &tbl_image, .add = add_image, .doc = "disk images" },
 	{ .name = "templates", .type = K_LIST, .sub = &tbl_template, .add = add_template, .doc = "VM templates" },

@@ -607,8 +607,6 @@ static void bit_set(uint64_t *set, size_t i) { if (i < 128) set[i / 64] |= 1ull 
 
 static void check_required(struct ctx *x, const yaml_node_t *map, const struct frame *f)
 {
-	if (f->t == &tbl_top)
-		return;   /* 'cluster' may be in another file: checked once, in resolve() */
 	for (size_t i = 0; i < f->t->n; i++)
 		if ((f->t->keys[i].flags & KF_REQUIRED) && !bit_get(f->seen, i) && !bit_get(f->merged, i))
 			problem(x, map, "%s is missing required key '%s'", f->subject, f->t->keys[i].name);
