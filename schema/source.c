@@ -1,22 +1,45 @@
 /*
  * source.c - resolve -f arguments into a local path and a revision.
+ *
+ *  - local file or directory: used in place; revision "sha256:<hex>" of the
+ *    file, or of the sorted names and contents of a directory's *.yaml files.
+ *  - git+URL[//subdir][?ref=REF]: a bare mirror in <cache>/git/<sha256 of
+ *    URL>/repo.git, fetched on every resolve; the commit REF names is checked
+ *    out into <cache>/git/<sha>/trees/<commit> (made once, atomically by
+ *    rename); revision = commit id. Optional signature check with gpgv.
+ *  - https://host/path/file.yaml: one file through libcurl (certificates
+ *    verified) into <cache>/https/<sha256 of URL>/<name>; revision = sha256
+ *    of the content. http:// only to loopback addresses (tests) or with
+ *    source_options.allow_http.
  */
 #include "source.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <git2.h>
 #include <openssl/evp.h>
 
-int source_resolve_git(const char *spec, const struct source_options *opt,
-		       struct source *out, struct errbuf *err);
-int source_resolve_https(const char *spec, const struct source_options *opt,
-			 struct source *out, struct errbuf *err);
+#define SOURCE_MAX_HTTPS_BYTES (16ULL * 1024 * 1024)
+#define SOURCE_TREES_KEPT 4
 
 void source_release(struct source *s)
 {
+	if (!s)
+		return;
 	free(s->local_path);
 	free(s->revision);
 	free(s->display);
@@ -41,11 +64,19 @@ static int hash_file_into(EVP_MD_CTX *md, const char *path, struct errbuf *err)
 	return 0;
 }
 
+static void digest_hex(EVP_MD_CTX *md, char *out)
+{
+	unsigned char d[32];
+	unsigned int dl = 0;
+
+	EVP_DigestFinal_ex(md, d, &dl);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
 int source_hash_path(const char *path, char out[72], struct errbuf *err)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char d[32];
-	unsigned int dl = 0;
 	struct stat st;
 	int rc = -1;
 
@@ -70,7 +101,8 @@ int source_hash_path(const char *path, char out[72], struct errbuf *err)
 				names[n++] = xstrdup(e->d_name);
 			}
 		closedir(dir);
-		qsort(names, n, sizeof(*names), cmp_str);
+		if (n > 1)
+			qsort(names, n, sizeof(*names), cmp_str);
 		rc = 0;
 		for (size_t i = 0; i < n; i++) {
 			char *p = xasprintf("%s/%s", path, names[i]);
@@ -86,10 +118,8 @@ int source_hash_path(const char *path, char out[72], struct errbuf *err)
 	} else if (hash_file_into(md, path, err)) {
 		goto out;
 	}
-	EVP_DigestFinal_ex(md, d, &dl);
 	memcpy(out, "sha256:", 7);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
+	digest_hex(md, out + 7);
 	rc = 0;
 out:
 	EVP_MD_CTX_free(md);
@@ -101,16 +131,786 @@ char *source_cache_dir(const struct source_options *opt, const char *sub)
 	return cache_dir(opt ? opt->cache_dir : NULL, sub);
 }
 
+/* "scheme://user:secret@host/path" -> "scheme://host/path" (for messages). */
+static char *url_display(const char *url)
+{
+	const char *p = strstr(url, "://");
+	const char *host, *at, *slash;
+
+	if (!p)
+		return xstrdup(url);
+	host = p + 3;
+	slash = strchr(host, '/');
+	at = strchr(host, '@');
+	if (!at || (slash && at > slash))
+		return xstrdup(url);
+	return xasprintf("%.*s%s", (int)(host - url), url, at + 1);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- running helpers (gpgv) ---- */
+
+/* Run argv, collect stdout+stderr into out; returns the exit status or -1. */
+static int run_capture(char *const argv[], struct strbuf *out)
+{
+	int fds[2];
+	pid_t pid;
+	int status;
+	char buf[4096];
+	ssize_t n;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && out->len < 65536)
+			strbuf_add(out, buf, (size_t)n);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	const char *p = data;
+	if (fd < 0)
+		return -1;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return close(fd);
+}
+
+/* ---- git ---- */
+
+struct git_spec {
+	char *url;      /* without "git+", subdir and query */
+	char *subdir;   /* NULL: the repository's root */
+	char *ref;      /* NULL: the remote's default branch */
+};
+
+static void git_spec_release(struct git_spec *g)
+{
+	free(g->url);
+	free(g->subdir);
+	free(g->ref);
+}
+
+static int git_spec_parse(const char *spec, struct git_spec *g, struct errbuf *err)
+{
+	const char *s = spec + 4;    /* after "git+" */
+	const char *q = strchr(s, '?');
+	const char *end = q ? q : s + strlen(s);
+	const char *scheme = strstr(s, "://");
+	const char *from = scheme && scheme < end ? scheme + 3 : s;
+	const char *sub;
+
+	memset(g, 0, sizeof(*g));
+	/* file:///path: the path starts right after "://" */
+	if (from < end && *from == '/')
+		from++;
+	sub = strstr(from, "//");
+	if (sub && sub >= end)
+		sub = NULL;
+	g->url = xstrndup(s, (size_t)((sub ? sub : end) - s));
+	if (sub) {
+		const char *a = sub + 2, *b = end;
+		while (b > a && b[-1] == '/')
+			b--;
+		if (b > a)
+			g->subdir = xstrndup(a, (size_t)(b - a));
+		if (g->subdir && (strstr(g->subdir, "..") || g->subdir[0] == '/')) {
+			err_set(err, "source '%s': subdirectory '%s' must be a relative path inside "
+				"the repository", spec, g->subdir);
+			goto fail;
+		}
+	}
+	if (q) {
+		if (!str_starts_with(q + 1, "ref=") || !q[5] || strchr(q + 5, '&')) {
+			err_set(err, "source '%s': the only query parameter is '?ref=BRANCH|TAG|COMMIT'",
+				spec);
+			goto fail;
+		}
+		g->ref = xstrdup(q + 5);
+	}
+	if (!*g->url) {
+		err_set(err, "source '%s': no repository URL after 'git+'", spec);
+		goto fail;
+	}
+	return 0;
+fail:
+	git_spec_release(g);
+	return -1;
+}
+
+struct git_cred_state {
+	int attempts;
+	char *user, *secret;     /* from the credentials file */
+};
+
+/*
+ * Credentials file in git-credential-store format, one URL per line:
+ * "https://user:token@host". $VEM_GIT_CREDENTIALS, else
+ * $XDG_CONFIG_HOME/vem/git-credentials or ~/.config/vem/git-credentials,
+ * else /etc/vem/git-credentials.
+ */
+static void creds_from_file(const char *url, struct git_cred_state *st)
+{
+	const char *env = getenv("VEM_GIT_CREDENTIALS");
+	char *path = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	const char *host = strstr(url, "://");
+	size_t hostlen;
+	char *line, *next;
+
+	if (!host)
+		return;
+	host += 3;
+	if (strchr(host, '@') && (!strchr(host, '/') || strchr(host, '@') < strchr(host, '/')))
+		host = strchr(host, '@') + 1;
+	hostlen = strcspn(host, "/");
+	if (env)
+		path = xstrdup(env);
+	else if (getenv("XDG_CONFIG_HOME"))
+		path = xasprintf("%s/vem/git-credentials", getenv("XDG_CONFIG_HOME"));
+	else if (getenv("HOME"))
+		path = xasprintf("%s/.config/vem/git-credentials", getenv("HOME"));
+	if (!path || access(path, R_OK)) {
+		free(path);
+		path = xstrdup("/etc/vem/git-credentials");
+	}
+	if (strbuf_read_file(&sb, path, 1 << 20))
+		goto out;
+	for (line = sb.buf; line && *line; line = next) {
+		char *h, *colon, *at;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		h = strstr(line, "://");
+		if (!h)
+			continue;
+		h += 3;
+		at = strchr(h, '@');
+		if (!at)
+			continue;
+		if (strncmp(at + 1, host, hostlen) || (at[1 + hostlen] && at[1 + hostlen] != '/' &&
+						       at[1 + hostlen] != '\r'))
+			continue;
+		colon = memchr(h, ':', (size_t)(at - h));
+		if (!colon)
+			continue;
+		st->user = xstrndup(h, (size_t)(colon - h));
+		st->secret = xstrndup(colon + 1, (size_t)(at - colon - 1));
+		break;
+	}
+out:
+	strbuf_release(&sb);
+	free(path);
+}
+
+static int git_cred_cb(git_credential **out, const char *url, const char *user_from_url,
+		       unsigned int allowed, void *payload)
+{
+	struct git_cred_state *st = payload;
+	const char *user = user_from_url && *user_from_url ? user_from_url : NULL;
+
+	if (++st->attempts > 3) {
+		git_error_set_str(GIT_ERROR_NET, "authentication failed (no accepted credentials)");
+		return GIT_EAUTH;
+	}
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user ? user : "git");
+	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+		const char *key = getenv("VEM_GIT_SSH_KEY");
+		if (key && st->attempts == 1)
+			return git_credential_ssh_key_new(out, user ? user : "git", NULL, key,
+							  getenv("VEM_GIT_SSH_PASSPHRASE"));
+		if (getenv("SSH_AUTH_SOCK") && st->attempts <= 2)
+			return git_credential_ssh_key_from_agent(out, user ? user : "git");
+	}
+	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+		const char *token = getenv("VEM_GIT_TOKEN");
+		if (token && st->attempts == 1)
+			return git_credential_userpass_plaintext_new(
+				out, getenv("VEM_GIT_USER") ? getenv("VEM_GIT_USER") :
+				user ? user : "x-access-token", token);
+		if (!st->user)
+			creds_from_file(url, st);
+		if (st->user && st->attempts <= 2)
+			return git_credential_userpass_plaintext_new(out, st->user, st->secret);
+	}
+	git_error_set_str(GIT_ERROR_NET, "authentication required and no credentials were "
+			  "accepted (VEM_GIT_SSH_KEY, ssh-agent, VEM_GIT_TOKEN or a credentials file)");
+	return GIT_EAUTH;
+}
+
+static const char *git_why(int code)
+{
+	const git_error *e = git_error_last();
+	(void)code;
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+static const char *git_kind(int code)
+{
+	const git_error *e = git_error_last();
+	if (code == GIT_EAUTH)
+		return "authentication failed";
+	if (code == GIT_ECERTIFICATE)
+		return "certificate check failed";
+	if (e && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_SSH ||
+		  e->klass == GIT_ERROR_HTTP || e->klass == GIT_ERROR_SSL ||
+		  e->klass == GIT_ERROR_OS))
+		return "network error";
+	return "error";
+}
+
+/* Fetch all branches and tags of url into the bare mirror repo; learn the
+ * remote's default branch (NULL when it has none). */
+static int git_fetch(git_repository *repo, const char *url, const char *display,
+		     char **default_branch, struct errbuf *err)
+{
+	static char *refspecs_s[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
+	git_strarray refspecs = { refspecs_s, 2 };
+	git_remote *remote = NULL;
+	git_fetch_options fo;
+	git_remote_callbacks cb;
+	struct git_cred_state st = { 0 };
+	git_buf head = { 0 };
+	int e, rc = -1;
+
+	*default_branch = NULL;
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	cb.credentials = git_cred_cb;
+	cb.payload = &st;
+	fo.callbacks = cb;
+	fo.prune = GIT_FETCH_PRUNE;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	if ((e = git_remote_create_anonymous(&remote, repo, url)) < 0) {
+		err_set(err, "source '%s': %s", display, git_why(e));
+		goto out;
+	}
+	if ((e = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, &fo.proxy_opts, NULL)) < 0) {
+		err_set(err, "source '%s': cannot reach repository: %s: %s", display,
+			git_kind(e), git_why(e));
+		goto out;
+	}
+	if (git_remote_default_branch(&head, remote) == 0 && head.ptr)
+		*default_branch = xstrdup(head.ptr);
+	if ((e = git_remote_download(remote, &refspecs, &fo)) < 0 ||
+	    (e = git_remote_update_tips(remote, &cb, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL)) < 0 ||
+	    (e = git_remote_prune(remote, &cb)) < 0) {
+		err_set(err, "source '%s': cannot fetch: %s: %s", display, git_kind(e), git_why(e));
+		goto out;
+	}
+	rc = 0;
+out:
+	git_buf_dispose(&head);
+	if (remote) {
+		git_remote_disconnect(remote);
+		git_remote_free(remote);
+	}
+	free(st.user);
+	free(st.secret);
+	return rc;
+}
+
+/* Verify the commit's signature against keyring with gpgv. */
+static int git_verify_signed(git_repository *repo, git_oid *oid, const char *keyring,
+			     const char *display, const char *workdir, struct errbuf *err)
+{
+	git_buf sig = { 0 }, data = { 0 };
+	char shortid[8];
+	char *sigf = NULL, *dataf = NULL, *kr = NULL;
+	struct strbuf out = STRBUF_INIT;
+	int e, rc = -1, status;
+
+	git_oid_tostr(shortid, sizeof(shortid), oid);
+	e = git_commit_extract_signature(&sig, &data, repo, oid, NULL);
+	if (e == GIT_ENOTFOUND) {
+		err_set(err, "source '%s': commit %s is not signed", display, shortid);
+		goto out;
+	}
+	if (e < 0) {
+		err_set(err, "source '%s': commit %s: cannot read its signature: %s", display,
+			shortid, git_why(e));
+		goto out;
+	}
+	kr = realpath(keyring, NULL);
+	if (!kr) {
+		err_set(err, "keyring '%s': %s", keyring, strerror(errno));
+		goto out;
+	}
+	sigf = xasprintf("%s/commit.sig", workdir);
+	dataf = xasprintf("%s/commit.data", workdir);
+	if (write_file(sigf, sig.ptr, sig.size) || write_file(dataf, data.ptr, data.size)) {
+		err_set(err, "source '%s': cannot write '%s': %s", display, workdir, strerror(errno));
+		goto out;
+	}
+	{
+		char *argv[] = { "gpgv", "--status-fd", "1", "--keyring", kr, sigf, dataf, NULL };
+		status = run_capture(argv, &out);
+	}
+	if (status == 127 || status < 0) {
+		err_set(err, "source '%s': cannot run gpgv to check commit %s (install gpgv)",
+			display, shortid);
+		goto out;
+	}
+	if (strstr(out.buf, "[GNUPG:] NO_PUBKEY") || strstr(out.buf, "[GNUPG:] ERRSIG")) {
+		err_set(err, "source '%s': commit %s: signature by unknown key (not in '%s')",
+			display, shortid, keyring);
+		goto out;
+	}
+	if (status != 0 || !strstr(out.buf, "[GNUPG:] GOODSIG") ||
+	    !strstr(out.buf, "[GNUPG:] VALIDSIG")) {
+		err_set(err, "source '%s': commit %s: bad signature", display, shortid);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sigf)
+		unlink(sigf);
+	if (dataf)
+		unlink(dataf);
+	free(sigf);
+	free(dataf);
+	free(kr);
+	strbuf_release(&out);
+	git_buf_dispose(&sig);
+	git_buf_dispose(&data);
+	return rc;
+}
+
+/* Remove work trees of older commits, keeping the newest few (others may
+ * still be loading them). */
+static void git_prune_trees(const char *trees, const char *keep)
+{
+	DIR *d = opendir(trees);
+	struct dirent *e;
+	struct { char *name; time_t mtime; } *v = NULL;
+	size_t n = 0, a = 0;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct stat st;
+		char *p;
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, keep))
+			continue;
+		p = xasprintf("%s/%s", trees, e->d_name);
+		if (!lstat(p, &st)) {
+			ALLOC_GROW(v, n + 1, a);
+			v[n].name = p;
+			v[n++].mtime = st.st_mtime;
+		} else {
+			free(p);
+		}
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		size_t newer = 0;
+		for (size_t j = 0; j < n; j++)
+			if (v[j].mtime > v[i].mtime || (v[j].mtime == v[i].mtime && j < i))
+				newer++;
+		/* keep's tree plus the newest SOURCE_TREES_KEPT - 1 others; leftovers
+		 * of interrupted checkouts ("tmp.*") once they are an hour old */
+		if (str_starts_with(strrchr(v[i].name, '/') + 1, "tmp.") ?
+		    v[i].mtime < time(NULL) - 3600 : newer + 1 >= SOURCE_TREES_KEPT)
+			rm_tree(v[i].name);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+static int source_git_resolve(const char *spec, const struct source_options *opt,
+			      struct source *out, struct errbuf *err)
+{
+	struct git_spec g;
+	git_repository *repo = NULL;
+	git_object *obj = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	char *base = NULL, *dir = NULL, *repo_path = NULL, *trees = NULL, *tree_dir = NULL;
+	char *tmp = NULL, *lockf = NULL, *default_branch = NULL, *display = NULL;
+	char urlhash[65], hex[GIT_OID_HEXSZ + 1];
+	const char *ref;
+	int lockfd = -1, e, rc = -1;
+	struct stat st;
+
+	if (git_spec_parse(spec, &g, err))
+		return -1;
+	{
+		char *u = url_display(g.url);
+		display = xasprintf("git+%s%s%s%s%s", u, g.subdir ? "//" : "",
+				    g.subdir ? g.subdir : "", g.ref ? "?ref=" : "", g.ref ? g.ref : "");
+		free(u);
+	}
+	git_libgit2_init();
+	sha256_hex(g.url, strlen(g.url), urlhash);
+	base = source_cache_dir(opt, "git");
+	dir = xasprintf("%s/%s", base, urlhash);
+	mkdir(dir, 0700);
+	repo_path = xasprintf("%s/repo.git", dir);
+	trees = xasprintf("%s/trees", dir);
+	mkdir(trees, 0700);
+
+	/* One fetch at a time per repository (timer, hook and a workstation
+	 * may resolve the same source at once). */
+	lockf = xasprintf("%s/lock", dir);
+	lockfd = open(lockf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX)) {
+		err_set(err, "source '%s': cannot lock cache '%s': %s", display, dir, strerror(errno));
+		goto out;
+	}
+	if (stat(repo_path, &st) == 0)
+		e = git_repository_open_bare(&repo, repo_path);
+	else
+		e = git_repository_init(&repo, repo_path, 1);
+	if (e < 0) {
+		err_set(err, "source '%s': cannot open cache '%s': %s", display, repo_path, git_why(e));
+		goto out;
+	}
+	if (git_fetch(repo, g.url, display, &default_branch, err))
+		goto out;
+
+	ref = g.ref ? g.ref : default_branch;
+	if (!ref) {
+		err_set(err, "source '%s': the repository has no default branch; name one with "
+			"'?ref=BRANCH'", display);
+		goto out;
+	}
+	e = git_revparse_single(&obj, repo, ref);
+	if (e < 0 && !str_starts_with(ref, "refs/")) {
+		char *full = xasprintf("refs/tags/%s", ref);
+		e = git_revparse_single(&obj, repo, full);
+		free(full);
+	}
+	if (e < 0) {
+		err_set(err, "source '%s': unknown ref '%s' (no such branch, tag or commit)",
+			display, ref);
+		goto out;
+	}
+	if ((e = git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT)) < 0) {
+		err_set(err, "source '%s': ref '%s' does not name a commit", display, ref);
+		goto out;
+	}
+	git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
+
+	if (opt && opt->require_signed_by &&
+	    git_verify_signed(repo, (git_oid *)git_commit_id(commit), opt->require_signed_by,
+			      display, dir, err))
+		goto out;
+
+	if ((e = git_commit_tree(&tree, commit)) < 0) {
+		err_set(err, "source '%s': commit %.7s: %s", display, hex, git_why(e));
+		goto out;
+	}
+	if (g.subdir) {
+		if (git_tree_entry_bypath(&entry, tree, g.subdir) < 0) {
+			err_set(err, "source '%s': path '%s' is not in the repository at commit %.7s",
+				display, g.subdir, hex);
+			goto out;
+		}
+		if (git_tree_entry_type(entry) != GIT_OBJECT_TREE &&
+		    git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
+			err_set(err, "source '%s': path '%s' at commit %.7s is not a file or directory",
+				display, g.subdir, hex);
+			goto out;
+		}
+	}
+
+	tree_dir = xasprintf("%s/%s", trees, hex);
+	if (stat(tree_dir, &st)) {
+		git_checkout_options co;
+		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+		tmp = xasprintf("%s/tmp.%s.%ld", trees, hex, (long)getpid());
+		rm_tree(tmp);
+		if (mkdir(tmp, 0700)) {
+			err_set(err, "source '%s': cannot create '%s': %s", display, tmp, strerror(errno));
+			goto out;
+		}
+		co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+		co.target_directory = tmp;
+		if ((e = git_checkout_tree(repo, (git_object *)tree, &co)) < 0) {
+			err_set(err, "source '%s': cannot check out commit %.7s: %s", display, hex,
+				git_why(e));
+			goto out;
+		}
+		if (rename(tmp, tree_dir)) {
+			err_set(err, "source '%s': cannot rename '%s': %s", display, tmp, strerror(errno));
+			goto out;
+		}
+	} else {
+		utimes(tree_dir, NULL);   /* most recently used */
+	}
+	git_prune_trees(trees, hex);
+
+	out->local_path = g.subdir ? xasprintf("%s/%s", tree_dir, g.subdir) : xstrdup(tree_dir);
+	out->revision = xstrdup(hex);
+	out->display = display;
+	display = NULL;
+	rc = 0;
+out:
+	if (tmp && rc)
+		rm_tree(tmp);
+	if (lockfd >= 0)
+		close(lockfd);
+	git_tree_entry_free(entry);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_object_free(obj);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	git_spec_release(&g);
+	free(base);
+	free(dir);
+	free(repo_path);
+	free(trees);
+	free(tree_dir);
+	free(tmp);
+	free(lockf);
+	free(default_branch);
+	free(display);
+	return rc;
+}
+
+/* ---- https ---- */
+
+/* Whether the URL's host is a loopback address (http:// is allowed there). */
+static bool url_host_is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	char host[256];
+	size_t n;
+
+	if (!h)
+		return false;
+	h += 3;
+	if (strchr(h, '@') && (!strchr(h, '/') || strchr(h, '@') < strchr(h, '/')))
+		h = strchr(h, '@') + 1;
+	if (*h == '[') {
+		n = strcspn(h + 1, "]");
+		return n == 3 && !strncmp(h + 1, "::1", 3);
+	}
+	n = strcspn(h, ":/?#");
+	if (n == 0 || n >= sizeof(host))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (!strcmp(host, "localhost"))
+		return true;
+	/* 127.0.0.0/8 written as a dotted quad */
+	if (str_starts_with(host, "127.")) {
+		int dots = 0;
+		for (const char *p = host; *p; p++) {
+			if (*p == '.')
+				dots++;
+			else if (!isdigit((unsigned char)*p))
+				return false;
+		}
+		return dots == 3;
+	}
+	return false;
+}
+
+struct https_sink {
+	FILE *f;
+	EVP_MD_CTX *md;
+	uint64_t bytes;
+	bool too_big;
+};
+
+static size_t https_write(char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+	struct https_sink *s = opaque;
+	size_t n = size * nmemb;
+	if (s->bytes + n > SOURCE_MAX_HTTPS_BYTES) {
+		s->too_big = true;
+		return 0;
+	}
+	if (fwrite(ptr, 1, n, s->f) != n)
+		return 0;
+	EVP_DigestUpdate(s->md, ptr, n);
+	s->bytes += n;
+	return n;
+}
+
+static char *url_file_name(const char *url)
+{
+	const char *h = strstr(url, "://");
+	const char *path = h ? strchr(h + 3, '/') : NULL;
+	size_t len;
+	const char *slash;
+
+	if (!path)
+		return xstrdup("cluster.yaml");
+	len = strcspn(path, "?#");
+	slash = path;
+	for (const char *p = path; p < path + len; p++)
+		if (*p == '/')
+			slash = p;
+	len -= (size_t)(slash + 1 - path);
+	if (!len || (len == 2 && !strncmp(slash + 1, "..", 2)) || (len == 1 && slash[1] == '.'))
+		return xstrdup("cluster.yaml");
+	return xstrndup(slash + 1, len);
+}
+
+static int source_https_resolve(const char *spec, const struct source_options *opt,
+				struct source *out, struct errbuf *err)
+{
+	bool http = str_starts_with(spec, "http://");
+	char *display = url_display(spec);
+	char *base = NULL, *dir = NULL, *name = NULL, *path = NULL, *tmp = NULL;
+	char urlhash[65], hex[65], curl_err[CURL_ERROR_SIZE] = "";
+	struct https_sink sink = { 0 };
+	CURL *curl = NULL;
+	CURLcode cc;
+	long status = 0;
+	int rc = -1;
+
+	if (http && !url_host_is_loopback(spec) && !(opt && opt->allow_http)) {
+		err_set(err, "source '%s': plain http:// is refused (only loopback addresses); "
+			"use https://", display);
+		goto out;
+	}
+	if (opt && opt->require_signed_by) {
+		err_set(err, "source '%s': --require-signed-by needs a git source", display);
+		goto out;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	sha256_hex(spec, strlen(spec), urlhash);
+	base = source_cache_dir(opt, "https");
+	dir = xasprintf("%s/%s", base, urlhash);
+	mkdir(dir, 0700);
+	name = url_file_name(spec);
+	path = xasprintf("%s/%s", dir, name);
+	tmp = xasprintf("%s/.download.%ld", dir, (long)getpid());
+	sink.f = fopen(tmp, "we");
+	if (!sink.f) {
+		err_set(err, "source '%s': cannot write '%s': %s", display, tmp, strerror(errno));
+		goto out;
+	}
+	sink.md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(sink.md, EVP_sha256(), NULL);
+	curl = curl_easy_init();
+	curl_easy_setopt(curl, CURLOPT_URL, spec);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, http ? "http" : "https");
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
+			 opt && opt->allow_http ? "http,https" : "https");
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "vem/" VEM_VERSION);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, https_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+	cc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (sink.too_big) {
+		err_set(err, "source '%s': larger than the limit of %llu bytes", display,
+			SOURCE_MAX_HTTPS_BYTES);
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		err_set(err, "source '%s': download failed: %s", display,
+			curl_err[0] ? curl_err : curl_easy_strerror(cc));
+		goto out;
+	}
+	if (status != 200) {
+		err_set(err, "source '%s': server answered HTTP %ld", display, status);
+		goto out;
+	}
+	if (fclose(sink.f)) {
+		sink.f = NULL;
+		err_set(err, "source '%s': cannot write '%s': %s", display, tmp, strerror(errno));
+		goto out;
+	}
+	sink.f = NULL;
+	if (rename(tmp, path)) {
+		err_set(err, "source '%s': cannot rename '%s': %s", display, tmp, strerror(errno));
+		goto out;
+	}
+	digest_hex(sink.md, hex);
+	out->local_path = path;
+	path = NULL;
+	out->revision = xasprintf("sha256:%s", hex);
+	out->display = display;
+	display = NULL;
+	rc = 0;
+out:
+	if (sink.f)
+		fclose(sink.f);
+	if (tmp && rc)
+		unlink(tmp);
+	if (sink.md)
+		EVP_MD_CTX_free(sink.md);
+	if (curl)
+		curl_easy_cleanup(curl);
+	free(display);
+	free(base);
+	free(dir);
+	free(name);
+	free(path);
+	free(tmp);
+	return rc;
+}
+
 int source_resolve(const char *spec, const struct source_options *opt,
 		   struct source *out, struct errbuf *err)
 {
 	char hash[72];
 
 	memset(out, 0, sizeof(*out));
+	if (!spec || !*spec)
+		return err_set(err, "no source given");
 	if (str_starts_with(spec, "git+"))
-		return source_resolve_git(spec, opt, out, err);
+		return source_git_resolve(spec, opt, out, err);
 	if (str_starts_with(spec, "https://") || str_starts_with(spec, "http://"))
-		return source_resolve_https(spec, opt, out, err);
+		return source_https_resolve(spec, opt, out, err);
 	if (opt && opt->require_signed_by)
 		return err_set(err, "source '%s': --require-signed-by needs a git source", spec);
 	if (source_hash_path(spec, hash, err))
