@@ -108,8 +108,18 @@ static void print_plan(const struct apply_args *a, const struct plan *p,
 	fflush(stdout);
 }
 
+/* -v -v: how long each phase took */
+static void phase(const char *what, int64_t *t)
+{
+	int64_t now = time_mono_ms();
+	if (vem_verbosity >= 2)
+		fprintf(stderr, "vem: %s in %lld ms\n", what, (long long)(now - *t));
+	*t = now;
+}
+
 int apply_run(const struct apply_args *a, struct apply_report *rep)
 {
+	int64_t t = time_mono_ms();
 	struct errbuf err = ERRBUF_INIT;
 	struct cluster *c;
 	struct hv_session *s = NULL;
@@ -131,6 +141,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	if (!c)
 		return VEM_EXIT_ERROR;
 	rep->revision = xstrdup(c->revision);
+	phase("loaded the cluster file", &t);
 
 	if (a->observed) {
 		if (a->execute) {
@@ -144,6 +155,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	} else {
 		apply_resolve_sampling(&hv, c, a->plan.balance);
 		s = hv_session_open(c, &hv);
+		phase("connected", &t);
 		if (a->execute) {
 			lease = lease_acquire(s, c, &a->lease, &err);
 			if (!lease) {
@@ -152,8 +164,10 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 				goto out;
 			}
 		}
+		phase("took the lease", &t);
 		if (hv_observe(s, &obs, &err))
 			goto fail;
+		phase("observed", &t);
 	}
 	partial = any_offline(&obs);
 	if (partial)
@@ -163,6 +177,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 
 	if (plan_build(c, &obs, &a->plan, &plan, &err))
 		goto fail;
+	phase("planned", &t);
 	print_plan(a, &plan, &obs);
 	if (plan.refused) {
 		fprintf(stderr, "vem: the plan was refused; nothing was changed\n");
@@ -197,6 +212,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		eo.progress = stdout;
 	if (exec_plan(s, c, &obs, &plan, &eo, &res, &err))
 		goto fail;
+	phase("executed the plan", &t);
 	rep->actions = res.done + res.failed;
 	rep->failed = res.failed;
 	rep->rounds = 1;
@@ -211,6 +227,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		rep->rounds += more.rounds;
 		rep->converged = more.converged;
 		partial = partial || more.partial;
+		phase("observed again", &t);
 	}
 	rep->partial = partial;
 	if (vem_verbosity > 0)
