@@ -27,6 +27,8 @@
 
 /* More problems than this and the rest is noise. */
 #define CFG_MAX_PROBLEMS 1000
+/* VMs after expanding replicas (10 times what must load in well under a second). */
+#define CFG_MAX_VMS 200000
 
 /* Where each VM configuration key was last set, and list item locations. */
 struct cfg_locs {
@@ -87,6 +89,10 @@ static void PRINTF_LIKE(3, 4) problem(struct ctx *x, const yaml_node_t *n, const
 
 	if (x->quiet)
 		return;
+	if (x->err->nr >= CFG_MAX_PROBLEMS) {
+		x->dropped++;
+		return;
+	}
 	l = node_loc(x, n);
 	if (reported_at(x, &l))
 		return;   /* the node again, through an alias or a merge */
@@ -705,6 +711,39 @@ static void walk_document(struct ctx *x, yaml_document_t *doc)
 	walk_map(x, root, &f, 0);
 }
 
+/*
+ * Refuse deep nesting before building the document: libyaml's scanner does
+ * work proportional to the flow nesting depth for every token, so "[[[[..."
+ * would take quadratic time. 0 or -1 (reported).
+ */
+static int check_depth(struct ctx *x, const unsigned char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, ret = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return 0;
+	yaml_parser_set_input_string(&parser, buf, len);
+	while (yaml_parser_parse(&parser, &ev)) {
+		yaml_event_type_t t = ev.type;
+		if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT)
+			depth--;
+		if (depth > CFG_MAX_DEPTH) {
+			err_at(x->err, x->file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+			       "nesting is deeper than %d levels", CFG_MAX_DEPTH);
+			ret = -1;
+		}
+		yaml_event_delete(&ev);
+		if (ret || t == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&parser);   /* a syntax error is reported by the load */
+	return ret;
+}
+
 static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 			 const unsigned char *buf, size_t len)
 {
@@ -715,6 +754,10 @@ static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 	if (len > CFG_MAX_FILE_BYTES) {
 		x->broken = true;
 		err_at(x->err, x->file, 1, 1, "file is larger than %u bytes", CFG_MAX_FILE_BYTES);
+		return;
+	}
+	if (check_depth(x, buf, len)) {
+		x->broken = true;
 		return;
 	}
 	if (!yaml_parser_initialize(&parser)) {
@@ -1251,11 +1294,19 @@ static void check_vm_names(struct ctx *x, const struct cluster *c)
 
 static void build_vms(struct ctx *x, struct cluster *c, const struct built_template *bt)
 {
-	size_t avm = 0;
+	size_t avm = 0, total = 0;
 
-	for (size_t i = 0; i < x->top.n_vms; i++)
-		if (x->top.vms[i].spec.name)
-			build_vm(x, c, bt, &x->top.vms[i], &avm);
+	for (size_t i = 0; i < x->top.n_vms; i++) {
+		const struct raw_vm *v = &x->top.vms[i];
+		if (!v->spec.name)
+			continue;
+		total += v->replicas < 0 ? 1 : (size_t)v->replicas;
+		if (total > CFG_MAX_VMS) {
+			problem_at(x, &v->spec.loc, "more than %d VMs after expanding replicas", CFG_MAX_VMS);
+			break;
+		}
+		build_vm(x, c, bt, v, &avm);
+	}
 	if (c->n_vms)
 		qsort(c->vms, c->n_vms, sizeof(*c->vms), vm_cmp);
 	check_vm_names(x, c);

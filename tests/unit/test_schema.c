@@ -340,6 +340,7 @@ TEST(limits)
 	size_t big = CFG_MAX_FILE_BYTES + 1;
 	char *buf = xmalloc(big);
 	struct strbuf deep = STRBUF_INIT;
+	int64_t t0;
 	char *out;
 
 	memset(buf, ' ', big);
@@ -359,6 +360,33 @@ TEST(limits)
 	CHECK(strstr(out, "nesting is deeper than 64 levels") != NULL);
 	free(out);
 	strbuf_release(&deep);
+
+	/* a million '[': refused before libyaml's scanner goes quadratic */
+	strbuf_adds(&deep, "cluster: x\nhosts: ");
+	for (int i = 0; i < 1000000; i++)
+		strbuf_addc(&deep, '[');
+	t0 = cpu_ms();
+	out = load_fail(deep.buf);
+	CHECK(cpu_ms() - t0 < 1000 * SLOWDOWN);
+	CHECK_STR(out, "2:71: nesting is deeper than 64 levels\n");
+	free(out);
+	strbuf_release(&deep);
+
+	/* the first 1000 problems, then how many more */
+	strbuf_adds(&deep, HOSTS "balance:\n");
+	for (int i = 0; i < 1500; i++)
+		strbuf_addf(&deep, "  k%d: 1\n", i);
+	CHECK(load_str(deep.buf, &err) == NULL);
+	CHECK_INT(err.nr, 1001);
+	CHECK_STR(err.items[err.nr - 1].msg, "500 more problems not shown");
+	errbuf_release(&err);
+	strbuf_release(&deep);
+
+	/* replicas are bounded too */
+	out = load_fail(HOSTS "vms:\n  - &v {name: a, replicas: 100000}\n  - {<<: *v, name: b}\n"
+			"  - {<<: *v, name: c}\n");
+	CHECK_STR(out, "7:5: more than 200000 VMs after expanding replicas\n");
+	free(out);
 }
 
 TEST(all_problems_sorted)
