@@ -49,6 +49,8 @@ struct ctx {
 	size_t dropped;                /* problems beyond CFG_MAX_PROBLEMS */
 	struct cfg_locs *locs;         /* while building a VM configuration */
 	struct raw_vm *vm;             /* the VM being walked (placement.hosts locations) */
+	const yaml_node_t *open[CFG_MAX_DEPTH + 2];   /* mappings being walked */
+	int n_open;
 	struct raw_top top;
 	char **files;
 	size_t n_files, a_files;
@@ -638,10 +640,16 @@ static void walk_map(struct ctx *x, const yaml_node_t *map, struct frame *f, int
 	char *subject = NULL;
 	char b[64];
 
-	if (depth > CFG_MAX_DEPTH) {
+	if (depth > CFG_MAX_DEPTH || x->n_open >= (int)ARRAY_SIZE(x->open)) {
 		problem(x, map, "nesting is deeper than %d levels", CFG_MAX_DEPTH);
 		return;
 	}
+	for (int i = 0; i < x->n_open; i++)
+		if (x->open[i] == map) {
+			problem(x, map, "this mapping contains itself through an alias");
+			return;
+		}
+	x->open[x->n_open++] = map;
 	if (!f->via_merge && (!f->subject || f->t->has_loc))
 		f->subject = subject = subject_of(x, map, f->t, f->subject);
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
@@ -680,6 +688,7 @@ static void walk_map(struct ctx *x, const yaml_node_t *map, struct frame *f, int
 	if (subject)
 		f->subject = NULL;
 	free(subject);
+	x->n_open--;
 }
 
 /* ---- files ---- */
