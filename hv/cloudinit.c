@@ -1,0 +1,198 @@
+/*
+ * cloudinit.c - build the NoCloud seed ISO of a VM (see cloudinit.h).
+ */
+#include "cloudinit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CLOUDINIT_MAX_FILE (1024 * 1024)   /* NoCloud files are small */
+
+bool cloudinit_wanted(const struct vm_config *cfg)
+{
+	return cfg->user_data || cfg->meta_data || cfg->network_config;
+}
+
+/* Whether YAML text has a top-level key (a line starting with "key:"). */
+static bool has_top_key(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, key, kl) && l[kl] == ':')
+			return true;
+	return false;
+}
+
+static int read_small(const char *what, const char *path, struct strbuf *sb, struct errbuf *err)
+{
+	if (strbuf_read_file(sb, path, CLOUDINIT_MAX_FILE))
+		return err_set(err, "cloud-init %s '%s': %s", what, path,
+			       errno == EFBIG ? "larger than 1MiB" : strerror(errno));
+	return 0;
+}
+
+int cloudinit_meta_data(const char *cluster, const struct vm_spec *vm, struct strbuf *out,
+			struct errbuf *err)
+{
+	struct strbuf user = STRBUF_INIT;
+
+	if (vm->cfg.meta_data && read_small("meta-data", vm->cfg.meta_data, &user, err)) {
+		strbuf_release(&user);
+		return -1;
+	}
+	strbuf_add(out, user.buf, user.len);
+	if (user.len && user.buf[user.len - 1] != '\n')
+		strbuf_addc(out, '\n');
+	if (!has_top_key(user.buf, "instance-id"))
+		strbuf_addf(out, "instance-id: %s-%s\n", cluster, vm->name);
+	if (!has_top_key(user.buf, "local-hostname"))
+		strbuf_addf(out, "local-hostname: %s\n", vm->name);
+	strbuf_release(&user);
+	return 0;
+}
+
+static int write_all(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return close(fd);
+}
+
+static int put_file(const char *dir, const char *file, const struct strbuf *sb,
+		    const struct vm_spec *vm, struct errbuf *err)
+{
+	char *path = xasprintf("%s/%s", dir, file);
+	int rc = 0;
+	if (write_all(path, sb->buf, sb->len))
+		rc = err_set(err, "vm '%s': cannot write '%s': %s", vm->name, path, strerror(errno));
+	free(path);
+	return rc;
+}
+
+/* Run argv in dir with output captured; exit status, 127 when not found. */
+static int run_in(const char *dir, char *const argv[], struct strbuf *out)
+{
+	int fds[2], status;
+	char buf[1024];
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul >= 0)
+			dup2(nul, 0);
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		if (chdir(dir))
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && out->len < 8192)
+			strbuf_add(out, buf, (size_t)n);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int cloudinit_build_seed(const char *cluster, const struct vm_spec *vm,
+			 const char *iso_path, struct errbuf *err)
+{
+	char dir[] = "/tmp/vem-seed.XXXXXX";
+	struct strbuf user = STRBUF_INIT, meta = STRBUF_INIT, net = STRBUF_INIT, out = STRBUF_INIT;
+	char *p = NULL;
+	bool has_net = vm->cfg.network_config != NULL;
+	int status = 127, rc = -1;
+
+	if (!mkdtemp(dir))
+		return err_set(err, "vm '%s': cannot create a temporary directory: %s", vm->name,
+			       strerror(errno));
+	if (vm->cfg.user_data) {
+		if (read_small("user-data", vm->cfg.user_data, &user, err))
+			goto out;
+	} else {
+		strbuf_adds(&user, "#cloud-config\n");
+	}
+	if (cloudinit_meta_data(cluster, vm, &meta, err))
+		goto out;
+	if (has_net && read_small("network-config", vm->cfg.network_config, &net, err))
+		goto out;
+	if (put_file(dir, "user-data", &user, vm, err) ||
+	    put_file(dir, "meta-data", &meta, vm, err) ||
+	    (has_net && put_file(dir, "network-config", &net, vm, err)))
+		goto out;
+	unlink(iso_path);
+	{
+		char *geniso[] = { "genisoimage", "-output", (char *)iso_path, "-volid", "cidata",
+				   "-joliet", "-rock", "-quiet", "user-data", "meta-data",
+				   has_net ? "network-config" : NULL, NULL };
+		char *xorriso[] = { "xorriso", "-as", "mkisofs", "-output", (char *)iso_path,
+				    "-volid", "cidata", "-joliet", "-rock", "-quiet", "user-data",
+				    "meta-data", has_net ? "network-config" : NULL, NULL };
+		char *localds[] = { "cloud-localds", has_net ? "--network-config=network-config" :
+				    (char *)iso_path, has_net ? (char *)iso_path : "user-data",
+				    has_net ? "user-data" : "meta-data", has_net ? "meta-data" : NULL,
+				    NULL };
+		char *const *tools[] = { geniso, xorriso, localds };
+		for (size_t i = 0; i < ARRAY_SIZE(tools) && status == 127; i++) {
+			strbuf_reset(&out);
+			status = run_in(dir, tools[i], &out);
+		}
+	}
+	if (status == 127) {
+		err_set(err, "vm '%s': cannot build the cloud-init seed: none of genisoimage, "
+			"xorriso, cloud-localds is installed", vm->name);
+		goto out;
+	}
+	if (status != 0) {
+		while (out.len && (out.buf[out.len - 1] == '\n'))
+			out.buf[--out.len] = '\0';
+		err_set(err, "vm '%s': building the cloud-init seed failed: %s", vm->name,
+			out.len ? out.buf : "unknown error");
+		goto out;
+	}
+	rc = 0;
+out:
+	for (const char *const *n = (const char *const[]){ "user-data", "meta-data",
+							   "network-config", NULL }; *n; n++) {
+		free(p);
+		p = xasprintf("%s/%s", dir, *n);
+		unlink(p);
+	}
+	rmdir(dir);
+	free(p);
+	strbuf_release(&user);
+	strbuf_release(&meta);
+	strbuf_release(&net);
+	strbuf_release(&out);
+	return rc;
+}

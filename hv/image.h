@@ -1,0 +1,47 @@
+/*
+ * image.h - the local, content-addressed cache of disk images.
+ *
+ * image_fetch() makes the image an images: entry names available as a local
+ * file whose sha256 is the one the cluster file gives:
+ *
+ *   <cache>/images/<sha256>           verified content (created by rename only
+ *                                     after the whole file hashed right)
+ *   <cache>/images/<sha256>.part      an interrupted download, resumed with an
+ *                                     HTTP Range request from its size
+ *
+ * A download whose hash does not match is deleted, never used. A cached file
+ * is hashed again once per process before its first use. One download per
+ * image at a time, across threads and processes (flock on <sha256>.lock).
+ *
+ * URLs: https:// (certificates verified), file:// (local), and http:// only
+ * to loopback addresses unless image_options.allow_http.
+ * Progress on stderr when vem_verbosity > 0: a bar (bytes, rate, ETA) on a
+ * terminal, a plain line every 10 s otherwise.
+ */
+#ifndef VEM_IMAGE_H
+#define VEM_IMAGE_H
+
+#include "../schema/model.h"
+
+struct image_options {
+	const char *cache_dir;   /* NULL: cache_dir(NULL, "images") */
+	bool allow_http;         /* plain http:// to any host */
+	int attempts;            /* resumed attempts per fetch; 0 = 3 */
+	int progress;            /* -1 auto (terminal: bar), 0 none, 1 plain lines, 2 bar */
+};
+void image_options_default(struct image_options *o);
+
+/* Download (or find) and verify img; *path (caller frees) is the local file. */
+int image_fetch(const struct image_spec *img, const struct image_options *opt,
+		char **path, struct errbuf *err);
+
+/* Virtual disk size of a local image file: the qcow2 header's size, or the
+ * file size for raw. Refuses qcow2 files that name a backing file, and a
+ * file whose content does not match format. */
+int image_virtual_size(const char *path, const char *format, uint64_t *size,
+		       struct errbuf *err);
+
+/* sha256 of a file as 64 hex chars. */
+int image_hash_file(const char *path, char out[65], struct errbuf *err);
+
+#endif

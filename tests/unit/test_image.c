@@ -1,0 +1,478 @@
+/*
+ * Unit tests: the image cache and the cloud-init seed. A python3 HTTP
+ * server on 127.0.0.1 (random free port) serves a qcow2 made with
+ * qemu-img in three modes: /good/ (honours Range), /trunc/ (announces the
+ * full length, sends half and closes), /plain/ (ignores Range).
+ */
+#include "test.h"
+#include "hv/cloudinit.h"
+#include "hv/image.h"
+
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/vem-test-image.XXXXXX";
+static char *www, *cache, *port;
+static char qcow_sha[65], raw_sha[65];
+
+static const char server_py[] =
+	"import http.server, sys, os, re\n"
+	"root = sys.argv[1]\n"
+	"class H(http.server.BaseHTTPRequestHandler):\n"
+	"    protocol_version = 'HTTP/1.1'\n"
+	"    def log_message(self, *a): pass\n"
+	"    def do_GET(self):\n"
+	"        mode, _, name = self.path.lstrip('/').partition('/')\n"
+	"        rng = self.headers.get('Range')\n"
+	"        with open(os.path.join(root, 'requests'), 'a') as f:\n"
+	"            f.write('%s %s\\n' % (self.path, rng or '-'))\n"
+	"        try:\n"
+	"            data = open(os.path.join(root, name), 'rb').read()\n"
+	"        except OSError:\n"
+	"            self.send_response(404); self.send_header('Content-Length', '0')\n"
+	"            self.end_headers(); return\n"
+	"        start = 0\n"
+	"        if mode == 'good' and rng:\n"
+	"            start = int(re.match(r'bytes=(\\d+)-$', rng).group(1))\n"
+	"            if start >= len(data):\n"
+	"                self.send_response(416)\n"
+	"                self.send_header('Content-Range', 'bytes */%d' % len(data))\n"
+	"                self.send_header('Content-Length', '0'); self.end_headers(); return\n"
+	"            self.send_response(206)\n"
+	"            self.send_header('Content-Range', 'bytes %d-%d/%d' % (start, len(data) - 1, len(data)))\n"
+	"        else:\n"
+	"            self.send_response(200)\n"
+	"        body = data[start:]\n"
+	"        self.send_header('Content-Length', str(len(body)))\n"
+	"        self.end_headers()\n"
+	"        if mode == 'trunc':\n"
+	"            self.wfile.write(body[:len(body) // 2]); self.wfile.flush()\n"
+	"            self.close_connection = True\n"
+	"            return\n"
+	"        self.wfile.write(body)\n"
+	"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+	"open(os.path.join(root, 'port.tmp'), 'w').write(str(s.server_address[1]))\n"
+	"os.rename(os.path.join(root, 'port.tmp'), os.path.join(root, 'port'))\n"
+	"s.serve_forever()\n";
+
+static int sh(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static int sh(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+	int rc;
+
+	va_start(ap, fmt);
+	cmd = xvasprintf(fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc)
+		fprintf(stderr, "  command failed (%d): %s\n", rc, cmd);
+	free(cmd);
+	return rc;
+}
+
+static char *slurp(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static char *slurp(const char *fmt, ...)
+{
+	va_list ap;
+	char *path;
+	struct strbuf sb = STRBUF_INIT;
+
+	va_start(ap, fmt);
+	path = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (strbuf_read_file(&sb, path, 0)) {
+		strbuf_release(&sb);
+		free(path);
+		return NULL;
+	}
+	free(path);
+	return strbuf_detach(&sb, NULL);
+}
+
+static bool exists(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static bool exists(const char *fmt, ...)
+{
+	va_list ap;
+	char *path;
+	struct stat st;
+	bool r;
+
+	va_start(ap, fmt);
+	path = xvasprintf(fmt, ap);
+	va_end(ap);
+	r = stat(path, &st) == 0;
+	free(path);
+	return r;
+}
+
+static long long fsize(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static long long fsize(const char *fmt, ...)
+{
+	va_list ap;
+	char *path;
+	struct stat st;
+	long long r;
+
+	va_start(ap, fmt);
+	path = xvasprintf(fmt, ap);
+	va_end(ap);
+	r = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+	free(path);
+	return r;
+}
+
+static int fetch(const char *mode, const char *file, const char *sha, const char *fmt,
+		 int attempts, char **path, struct errbuf *e)
+{
+	struct image_spec img;
+	struct image_options o;
+	char *url = xasprintf("http://127.0.0.1:%s/%s/%s", port, mode, file);
+	int rc;
+
+	memset(&img, 0, sizeof(img));
+	img.name = (char *)"test";
+	img.url = url;
+	img.sha256 = (char *)sha;
+	img.format = (char *)fmt;
+	image_options_default(&o);
+	o.cache_dir = cache;
+	o.attempts = attempts;
+	o.progress = 0;
+	rc = image_fetch(&img, &o, path, e);
+	free(url);
+	return rc;
+}
+
+static int requests_count(void)
+{
+	char *r = slurp("%s/requests", www);
+	int n = 0;
+	for (char *p = r; p && *p; p++)
+		n += *p == '\n';
+	free(r);
+	return n;
+}
+
+TEST(download_and_verify)
+{
+	struct errbuf e = ERRBUF_INIT;
+	char *path = NULL, *again = NULL, got[65] = "";
+	uint64_t vsize = 0;
+	int before;
+
+	CHECK(fetch("good", "img.qcow2", qcow_sha, "qcow2", 1, &path, &e) == 0);
+	err_print(&e, stderr, "unexpected");
+	CHECK(path && str_ends_with(path, qcow_sha));
+	CHECK(path && image_hash_file(path, got, &e) == 0 && !strcmp(got, qcow_sha));
+	CHECK(path && image_virtual_size(path, "qcow2", &vsize, &e) == 0);
+	CHECK_INT(vsize, 64 * MiB);
+	CHECK(!exists("%s/%s.part", cache, qcow_sha));
+	/* a second fetch uses the cache: no request */
+	before = requests_count();
+	CHECK(fetch("good", "img.qcow2", qcow_sha, "qcow2", 1, &again, &e) == 0);
+	CHECK_STR(again, path);
+	CHECK_INT(requests_count(), before);
+	CHECK_INT(e.nr, 0);
+	free(path);
+	free(again);
+	errbuf_release(&e);
+}
+
+TEST(wrong_sha256_refused)
+{
+	struct errbuf e = ERRBUF_INIT;
+	char *path = NULL;
+	const char *bad = "00000000000000000000000000000000000000000000000000000000000000aa";
+
+	CHECK(fetch("good", "img.qcow2", bad, "qcow2", 1, &path, &e) == -1);
+	CHECK(path == NULL);
+	CHECK(strstr(err_msg(&e), "sha256 mismatch"));
+	CHECK(strstr(err_msg(&e), qcow_sha));          /* what it got */
+	CHECK(!exists("%s/%s", cache, bad));           /* nothing cached as valid */
+	CHECK(!exists("%s/%s.part", cache, bad));      /* and nothing kept */
+	errbuf_release(&e);
+	CHECK(fetch("good", "img.qcow2", "ABC", "qcow2", 1, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "64 lowercase hex"));
+	errbuf_release(&e);
+	CHECK(fetch("good", "missing.qcow2", bad, "qcow2", 1, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "HTTP 404"));
+	CHECK(!exists("%s/%s", cache, bad));
+	errbuf_release(&e);
+}
+
+TEST(truncated_refused_then_resumed)
+{
+	struct errbuf e = ERRBUF_INIT;
+	char *path = NULL, *log = NULL, *range = NULL, got[65] = "";
+	long long full = fsize("%s/disk.raw", www), part;
+
+	/* the server closes after half the body: refused, partial kept */
+	CHECK(fetch("trunc", "disk.raw", raw_sha, "raw", 2, &path, &e) == -1);
+	CHECK(path == NULL);
+	CHECK(strstr(err_msg(&e), "stopped after"));
+	CHECK(strstr(err_msg(&e), "kept for resuming"));
+	CHECK(!exists("%s/%s", cache, raw_sha));
+	part = fsize("%s/%s.part", cache, raw_sha);
+	CHECK(part > 0 && part < full);
+	errbuf_release(&e);
+
+	/* the next fetch resumes with Range from the partial size */
+	CHECK(fetch("good", "disk.raw", raw_sha, "raw", 1, &path, &e) == 0);
+	err_print(&e, stderr, "unexpected");
+	log = slurp("%s/requests", www);
+	range = xasprintf("/good/disk.raw bytes=%lld-\n", part);
+	CHECK(log && strstr(log, range));
+	CHECK(path && image_hash_file(path, got, &e) == 0 && !strcmp(got, raw_sha));
+	CHECK_INT(fsize("%s/%s", cache, raw_sha), full);
+	CHECK(!exists("%s/%s.part", cache, raw_sha));
+	free(path);
+	free(log);
+	free(range);
+	errbuf_release(&e);
+}
+
+TEST(bad_prefix_not_used)
+{
+	struct errbuf e = ERRBUF_INIT;
+	char *path = NULL;
+
+	/* a partial file that is not a prefix of the image: the resumed
+	 * download hashes wrong, is refused and discarded */
+	CHECK(sh("rm -f %s/%s; head -c 1000 /dev/zero | tr '\\0' 'x' > %s/%s.part", cache, raw_sha,
+		 cache, raw_sha) == 0);
+	CHECK(fetch("good", "disk.raw", raw_sha, "raw", 1, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "sha256 mismatch"));
+	CHECK(!exists("%s/%s", cache, raw_sha));
+	CHECK(!exists("%s/%s.part", cache, raw_sha));
+	errbuf_release(&e);
+	/* and the retry from scratch works */
+	CHECK(fetch("good", "disk.raw", raw_sha, "raw", 1, &path, &e) == 0);
+	free(path);
+	errbuf_release(&e);
+	/* a server that ignores Range restarts from zero and still verifies */
+	CHECK(sh("rm -f %s/%s; head -c 777 %s/disk.raw > %s/%s.part", cache, raw_sha, www, cache,
+		 raw_sha) == 0);
+	CHECK(fetch("plain", "disk.raw", raw_sha, "raw", 1, &path, &e) == 0);
+	err_print(&e, stderr, "unexpected");
+	CHECK(path != NULL);
+	free(path);
+	errbuf_release(&e);
+}
+
+TEST(corrupted_cache_refetched)
+{
+	struct errbuf e = ERRBUF_INIT;
+	char *path = NULL, got[65] = "";
+	char other[] = "/tmp/vem-test-image-cache2.XXXXXX";
+	struct image_spec img;
+	struct image_options o;
+	char *url = xasprintf("http://127.0.0.1:%s/good/disk.raw", port);
+
+	/* a fresh process-level view: a different cache dir, file corrupted
+	 * before first use */
+	CHECK(mkdtemp(other) != NULL);
+	CHECK(sh("cp %s/disk.raw %s/%s && printf X | dd of=%s/%s bs=1 seek=10 conv=notrunc "
+		 "2>/dev/null", www, other, raw_sha, other, raw_sha) == 0);
+	memset(&img, 0, sizeof(img));
+	img.name = (char *)"test";
+	img.url = url;
+	img.sha256 = raw_sha;
+	img.format = (char *)"raw";
+	image_options_default(&o);
+	o.cache_dir = other;
+	o.progress = 0;
+	CHECK(image_fetch(&img, &o, &path, &e) == 0);
+	CHECK(path && image_hash_file(path, got, &e) == 0 && !strcmp(got, raw_sha));
+	free(path);
+	errbuf_release(&e);
+	sh("rm -rf %s", other);
+	free(url);
+}
+
+TEST(url_rules_and_formats)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct image_spec img;
+	char *path = NULL, *furl = xasprintf("file://%s/img.qcow2", www);
+	uint64_t size;
+
+	memset(&img, 0, sizeof(img));
+	img.name = (char *)"x";
+	img.sha256 = qcow_sha;
+	img.format = (char *)"qcow2";
+	img.url = (char *)"http://mirror.example.org/x.qcow2";
+	CHECK(image_fetch(&img, NULL, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "must be https:// or file://"));
+	errbuf_release(&e);
+	img.url = (char *)"ftp://127.0.0.1/x.qcow2";
+	CHECK(image_fetch(&img, NULL, &path, &e) == -1);
+	errbuf_release(&e);
+	/* file:// URLs (local mirrors) */
+	{
+		struct image_options o;
+		char *c2 = xasprintf("%s/cache-file", tmpdir);
+		image_options_default(&o);
+		o.cache_dir = c2;
+		o.progress = 0;
+		img.url = furl;
+		CHECK(image_fetch(&img, &o, &path, &e) == 0);
+		err_print(&e, stderr, "unexpected");
+		CHECK(path && str_starts_with(path, c2));
+		free(path);
+		free(c2);
+		errbuf_release(&e);
+	}
+	/* formats */
+	CHECK(sh("cd %s && qemu-img create -q -f qcow2 base.qcow2 1M && "
+		 "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 over.qcow2", tmpdir) == 0);
+	{
+		char *over = xasprintf("%s/over.qcow2", tmpdir);
+		char *raw = xasprintf("%s/disk.raw", www);
+		char *q = xasprintf("%s/img.qcow2", www);
+		CHECK(image_virtual_size(over, "qcow2", &size, &e) == -1);
+		CHECK(strstr(err_msg(&e), "backing file"));
+		errbuf_release(&e);
+		CHECK(image_virtual_size(raw, "qcow2", &size, &e) == -1);
+		CHECK(strstr(err_msg(&e), "not a qcow2"));
+		errbuf_release(&e);
+		CHECK(image_virtual_size(q, "raw", &size, &e) == -1);
+		CHECK(strstr(err_msg(&e), "is qcow2"));
+		errbuf_release(&e);
+		CHECK(image_virtual_size(raw, "raw", &size, &e) == 0 &&
+		      (long long)size == fsize("%s", raw));
+		free(over);
+		free(raw);
+		free(q);
+	}
+	free(furl);
+}
+
+TEST(cloudinit_seed)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct vm_spec vm;
+	struct strbuf md = STRBUF_INIT;
+	char *ud = xasprintf("%s/user-data.yaml", tmpdir);
+	char *mdf = xasprintf("%s/meta-data.yaml", tmpdir);
+	char *iso = xasprintf("%s/seed.iso", tmpdir);
+	char *out = xasprintf("%s/iso-listing", tmpdir);
+	char *listing;
+
+	memset(&vm, 0, sizeof(vm));
+	vm.name = (char *)"web-0";
+	CHECK(!cloudinit_wanted(&vm.cfg));
+	CHECK(sh("printf '#cloud-config\\npackages: [nginx]\\n' > %s; "
+		 "printf 'local-hostname: custom\\n' > %s", ud, mdf) == 0);
+	vm.cfg.user_data = ud;
+	CHECK(cloudinit_wanted(&vm.cfg));
+	/* defaults when no meta-data is given */
+	CHECK(cloudinit_meta_data("lab", &vm, &md, &e) == 0);
+	CHECK_STR(md.buf, "instance-id: lab-web-0\nlocal-hostname: web-0\n");
+	strbuf_reset(&md);
+	/* the user's keys win; missing ones are added */
+	vm.cfg.meta_data = mdf;
+	CHECK(cloudinit_meta_data("lab", &vm, &md, &e) == 0);
+	CHECK_STR(md.buf, "local-hostname: custom\ninstance-id: lab-web-0\n");
+	strbuf_release(&md);
+
+	if (system("command -v genisoimage >/dev/null || command -v xorriso >/dev/null || "
+		   "command -v cloud-localds >/dev/null")) {
+		printf("# skip seed ISO: none of genisoimage, xorriso, cloud-localds installed\n");
+		goto out;
+	}
+	CHECK(cloudinit_build_seed("lab", &vm, iso, &e) == 0);
+	err_print(&e, stderr, "unexpected");
+	CHECK(fsize("%s", iso) > 0);
+	if (system("command -v isoinfo >/dev/null") == 0) {
+		CHECK(sh("isoinfo -d -i %s > %s && isoinfo -R -f -i %s >> %s", iso, out, iso, out) == 0);
+		listing = slurp("%s", out);
+		CHECK(listing && strstr(listing, "Volume id: cidata"));
+		CHECK(listing && strstr(listing, "/user-data"));
+		CHECK(listing && strstr(listing, "/meta-data"));
+		CHECK(listing && !strstr(listing, "/network-config"));
+		free(listing);
+		CHECK(sh("isoinfo -R -i %s -x /user-data | grep -q nginx", iso) == 0);
+		CHECK(sh("isoinfo -R -i %s -x /meta-data | grep -q 'instance-id: lab-web-0'", iso) == 0);
+	} else {
+		printf("# skip ISO content check: isoinfo not installed\n");
+	}
+	/* a missing file is an error naming it */
+	vm.cfg.network_config = (char *)"/nonexistent/net.yaml";
+	CHECK(cloudinit_build_seed("lab", &vm, iso, &e) == -1);
+	CHECK(strstr(err_msg(&e), "/nonexistent/net.yaml"));
+	errbuf_release(&e);
+out:
+	free(ud);
+	free(mdf);
+	free(iso);
+	free(out);
+}
+
+int main(void)
+{
+	char *py;
+	int rc;
+
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	www = xasprintf("%s/www", tmpdir);
+	cache = xasprintf("%s/cache", tmpdir);
+	if (system("command -v python3 >/dev/null && command -v qemu-img >/dev/null")) {
+		printf("# skip image downloads: python3 or qemu-img not installed\n");
+		goto seed;
+	}
+	if (sh("mkdir -p %s && qemu-img create -q -f qcow2 %s/img.qcow2 64M && "
+	       "head -c 300000 /dev/urandom > %s/disk.raw", www, www, www))
+		return 1;
+	{
+		char *q = xasprintf("%s/img.qcow2", www), *r = xasprintf("%s/disk.raw", www);
+		struct errbuf e = ERRBUF_INIT;
+		rc = image_hash_file(q, qcow_sha, &e) | image_hash_file(r, raw_sha, &e);
+		free(q);
+		free(r);
+		errbuf_release(&e);
+		if (rc)
+			return 1;
+	}
+	py = xasprintf("%s/server.py", tmpdir);
+	{
+		FILE *f = fopen(py, "w");
+		if (!f)
+			return 1;
+		fputs(server_py, f);
+		fclose(f);
+	}
+	if (sh("python3 %s %s >/dev/null 2>&1 & echo $! > %s/server.pid", py, www, tmpdir))
+		return 1;
+	free(py);
+	for (int i = 0; i < 100 && !port; i++) {
+		port = slurp("%s/port", www);
+		if (!port)
+			usleep(50000);
+	}
+	if (!port) {
+		printf("# the test HTTP server did not start\n");
+		sh("kill $(cat %s/server.pid)", tmpdir);
+		return 1;
+	}
+	RUN(download_and_verify);
+	RUN(wrong_sha256_refused);
+	RUN(truncated_refused_then_resumed);
+	RUN(bad_prefix_not_used);
+	RUN(corrupted_cache_refetched);
+	RUN(url_rules_and_formats);
+	sh("kill $(cat %s/server.pid)", tmpdir);
+seed:
+	RUN(cloudinit_seed);
+	if (!getenv("VEM_TEST_KEEP"))
+		sh("rm -rf %s", tmpdir);
+	free(www);
+	free(cache);
+	free(port);
+	return test_done();
+}
