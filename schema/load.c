@@ -582,31 +582,34 @@ static bool top_key_wanted(struct ctx *x, const struct key *k, const yaml_node_t
 	return true;
 }
 
+/* One '<<' source: its keys apply unless the mapping sets them itself. */
+static void merge_one(struct ctx *x, const yaml_node_t *src, struct frame *f, int depth)
+{
+	struct frame mf = { .t = f->t, .base = f->base, .subject = f->subject, .via_merge = true };
+
+	if (src->type != YAML_MAPPING_NODE) {
+		problem(x, src, "'<<' merges mappings only, found %s",
+			src->type == YAML_SEQUENCE_NODE ? "a list" : "a value");
+		return;
+	}
+	walk_map(x, src, &mf, depth + 1);
+	for (int i = 0; i < 2; i++)
+		f->merged[i] |= mf.seen[i] | mf.merged[i];
+}
+
+/* "<<: *a" or "<<: [*a, *b]" */
 static void walk_merge(struct ctx *x, const yaml_node_t *vn, struct frame *f, int depth)
 {
-	yaml_node_item_t *it, *end;
-	int one[1] = { 0 };
-
-	if (vn->type == YAML_SEQUENCE_NODE) {
-		it = vn->data.sequence.items.start;
-		end = vn->data.sequence.items.top;
-	} else {
-		it = one;
-		end = one + 1;
+	if (vn->type != YAML_SEQUENCE_NODE) {
+		if (visit(x, vn))
+			merge_one(x, vn, f, depth);
+		return;
 	}
-	for (; it < end; it++) {
-		const yaml_node_t *src = vn->type == YAML_SEQUENCE_NODE ? node(x, *it) : vn;
-		struct frame mf = { .t = f->t, .base = f->base, .subject = f->subject, .via_merge = true };
+	for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
+		const yaml_node_t *src = node(x, *it);
 		if (!src || !visit(x, src))
 			return;
-		if (src->type != YAML_MAPPING_NODE) {
-			problem(x, src, "'<<' merges mappings only, found %s",
-				src->type == YAML_SEQUENCE_NODE ? "a list" : "a value");
-			continue;
-		}
-		walk_map(x, src, &mf, depth + 1);
-		for (int i = 0; i < 2; i++)
-			f->merged[i] |= mf.seen[i] | mf.merged[i];
+		merge_one(x, src, f, depth);
 	}
 }
 
