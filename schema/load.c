@@ -541,8 +541,11 @@ static void unknown_key(struct ctx *x, const yaml_node_t *kn, const struct frame
 	const char *name = scalar(kn), *best = NULL;
 	size_t bestd = (size_t)-1;
 
-	if (x->quiet)
-		return;   /* re-walks see the VM's own keys (name, placement...): expected */
+	struct loc l = node_loc(x, kn);
+
+	/* re-walks see the VM's own keys (name, placement...); aliases the same key again */
+	if (x->quiet || reported_at(x, &l))
+		return;
 	for (size_t t = 0; t < 2 && tabs[t]; t++)
 		for (size_t i = 0; i < tabs[t]->n; i++) {
 			size_t d = str_edit_distance(name, tabs[t]->keys[i].name);
