@@ -418,9 +418,7 @@ int keys_parse_value(const struct key *k, const char *s, void *p, const char **w
 		free(tmp);
 		if (r)
 			return -1;
-		if ((k->min < k->max) && u && (u < k->min || u > k->max))
-			return -2;
-		if ((k->min < k->max) && k->min > 0 && !u)
+		if (!in_range(k, (double)u))
 			return -2;
 		*(uint64_t *)p = u;
 		return 0;

@@ -79,7 +79,7 @@ TEST(sizes)
 	CHECK(!parse_size("1G", &b, &why) && b == 1000000000ULL);
 	CHECK(!parse_size("100MB", &b, &why) && b == 100000000ULL);
 	CHECK(!parse_size("2 TiB", &b, &why) && b == 2 * 1024 * GiB);
-	CHECK(!parse_size("16383PiB", &b, &why) == 0);   /* no PiB unit */
+	CHECK(parse_size("16383PiB", &b, &why) == -1);   /* no PiB unit */
 	CHECK(parse_size("", &b, &why));
 	CHECK(parse_size("MiB", &b, &why));
 	CHECK(parse_size("-1MiB", &b, &why));
