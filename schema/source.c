@@ -280,6 +280,7 @@ fail:
 }
 
 struct git_cred_state {
+	const char *url;
 	int attempts;
 	char *user, *secret;     /* from the credentials file */
 };
@@ -361,7 +362,7 @@ static int git_cred_cb(git_credential **out, const char *url, const char *user_f
 		if (key && st->attempts == 1)
 			return git_credential_ssh_key_new(out, user ? user : "git", NULL, key,
 							  getenv("VEM_GIT_SSH_PASSPHRASE"));
-		if (getenv("SSH_AUTH_SOCK") && st->attempts <= 2)
+		if (getenv("SSH_AUTH_SOCK") && *getenv("SSH_AUTH_SOCK") && st->attempts <= 2)
 			return git_credential_ssh_key_from_agent(out, user ? user : "git");
 	}
 	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
@@ -380,6 +381,89 @@ static int git_cred_cb(git_credential **out, const char *url, const char *user_f
 	return GIT_EAUTH;
 }
 
+/* Whether known_hosts file lists key (base64) for name ("host" or "[host]:port"). */
+static bool known_hosts_has(const char *file, const char *name, const char *key)
+{
+	char *argv[] = { "ssh-keygen", "-F", (char *)name, "-f", (char *)file, NULL };
+	struct strbuf out = STRBUF_INIT;
+	bool found = false;
+	char *line, *next;
+
+	if (access(file, R_OK) || run_capture(argv, &out) != 0)
+		goto out;
+	for (line = out.buf; line && *line && !found; line = next) {
+		char *k;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*line == '#')
+			continue;
+		/* "name keytype base64 [comment]" */
+		k = strchr(line, ' ');
+		k = k ? strchr(k + 1, ' ') : NULL;
+		if (k && !strncmp(k + 1, key, strlen(key)) &&
+		    (k[1 + strlen(key)] == '\0' || k[1 + strlen(key)] == ' '))
+			found = true;
+	}
+out:
+	strbuf_release(&out);
+	return found;
+}
+
+/*
+ * libgit2 1.5 accepts any ssh host key unless told otherwise: check it
+ * against $VEM_GIT_KNOWN_HOSTS, ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts
+ * (with ssh-keygen -F, which understands hashed entries). https keeps
+ * libgit2's own certificate verification (GIT_PASSTHROUGH).
+ */
+static int git_cert_cb(git_cert *cert, int valid, const char *host, void *payload)
+{
+	struct git_cred_state *st = payload;
+	const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
+	const char *p = st->url ? strstr(st->url, "://") : NULL;
+	char *name = NULL, *key = NULL, *home_kh = NULL;
+	const char *files[3];
+	int port = 22, rc = GIT_ECERTIFICATE;
+
+	(void)valid;
+	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+		return GIT_PASSTHROUGH;
+	if (!(hk->type & GIT_CERT_SSH_RAW) || !hk->hostkey_len) {
+		git_error_set_str(GIT_ERROR_SSH, "cannot verify the ssh host key (no raw key)");
+		return GIT_ECERTIFICATE;
+	}
+	if (p) {
+		const char *h = strchr(p + 3, '@') ? strchr(p + 3, '@') + 1 : p + 3;
+		const char *colon = strchr(h, ':'), *slash = strchr(h, '/');
+		int64_t v;
+		if (colon && (!slash || colon < slash)) {
+			char *num = xstrndup(colon + 1, (size_t)((slash ? slash : colon + strlen(colon)) - colon - 1));
+			if (!parse_int64(num, &v) && v > 0 && v < 65536)
+				port = (int)v;
+			free(num);
+		}
+	}
+	name = port == 22 ? xstrdup(host) : xasprintf("[%s]:%d", host, port);
+	key = xmalloc(4 * ((hk->hostkey_len + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)key, (const unsigned char *)hk->hostkey,
+			(int)hk->hostkey_len);
+	home_kh = getenv("HOME") ? xasprintf("%s/.ssh/known_hosts", getenv("HOME")) : NULL;
+	files[0] = getenv("VEM_GIT_KNOWN_HOSTS");
+	files[1] = home_kh;
+	files[2] = "/etc/ssh/ssh_known_hosts";
+	for (size_t i = 0; i < ARRAY_SIZE(files) && rc; i++)
+		if (files[i] && known_hosts_has(files[i], name, key))
+			rc = 0;
+	if (rc)
+		git_error_set(GIT_ERROR_SSH, "the ssh host key of '%s' is not in known_hosts "
+			      "(VEM_GIT_KNOWN_HOSTS, ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts; "
+			      "add it with ssh-keyscan)", name);
+	free(name);
+	free(key);
+	free(home_kh);
+	return rc;
+}
+
 static const char *git_why(int code)
 {
 	const git_error *e = git_error_last();
@@ -390,7 +474,8 @@ static const char *git_why(int code)
 static const char *git_kind(int code)
 {
 	const git_error *e = git_error_last();
-	if (code == GIT_EAUTH)
+	if (code == GIT_EAUTH || (e && e->message && (strstr(e->message, "authenticat") ||
+						       strstr(e->message, "Authenticat"))))
 		return "authentication failed";
 	if (code == GIT_ECERTIFICATE)
 		return "certificate check failed";
@@ -411,7 +496,7 @@ static int git_fetch(git_repository *repo, const char *url, const char *display,
 	git_remote *remote = NULL;
 	git_fetch_options fo;
 	git_remote_callbacks cb;
-	struct git_cred_state st = { 0 };
+	struct git_cred_state st = { .url = url };
 	git_buf head = { 0 };
 	int e, rc = -1;
 
@@ -419,6 +504,7 @@ static int git_fetch(git_repository *repo, const char *url, const char *display,
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
 	cb.credentials = git_cred_cb;
+	cb.certificate_check = git_cert_cb;
 	cb.payload = &st;
 	fo.callbacks = cb;
 	fo.prune = GIT_FETCH_PRUNE;

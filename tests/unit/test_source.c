@@ -283,6 +283,105 @@ out:
 	free(spec);
 }
 
+/*
+ * git over ssh to a throwaway sshd on 127.0.0.1 (its own host key,
+ * authorized key and config; runs as the current user): key file auth,
+ * host key checked against known_hosts, wrong key refused.
+ */
+TEST(git_ssh)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct source s;
+	char *d = xasprintf("%s/ssh", tmpdir), *port = NULL, *spec = NULL, *key = NULL;
+	char *kh = NULL, *head = rev_of("main"), *user = sh_out("id -un");
+	const char *sshd = "/usr/sbin/sshd";
+
+	if (access(sshd, X_OK) || system("command -v ssh-keygen >/dev/null")) {
+		printf("# skip git_ssh: openssh-server (sshd) or ssh-keygen not installed\n");
+		goto out;
+	}
+	if (access("/run/sshd", F_OK) && getuid() == 0)
+		mkdir("/run/sshd", 0755);   /* sshd's privilege separation directory */
+	CHECK(sh("set -e; mkdir -p %s; cd %s; ssh-keygen -q -t ed25519 -N '' -f hostkey;"
+		 "ssh-keygen -q -t ed25519 -N '' -f userkey; ssh-keygen -q -t ed25519 -N '' -f otherkey;"
+		 "cp userkey.pub authorized;"
+		 "python3 -c 'import socket;s=socket.socket();s.bind((\"127.0.0.1\",0));"
+		 "print(s.getsockname()[1])' > port", d, d) == 0);
+	{
+		struct strbuf sb = STRBUF_INIT;
+		char *pf = xasprintf("%s/port", d);
+		if (!strbuf_read_file(&sb, pf, 0)) {
+			sb.buf[strcspn(sb.buf, "\n")] = '\0';
+			port = strbuf_detach(&sb, NULL);
+		}
+		strbuf_release(&sb);
+		free(pf);
+	}
+	CHECK(port != NULL);
+	if (!port)
+		goto out;
+	CHECK(sh("cd %s && printf 'Port %s\\nListenAddress 127.0.0.1\\nHostKey %s/hostkey\\n"
+		 "AuthorizedKeysFile %s/authorized\\nStrictModes no\\nUsePAM no\\n"
+		 "PasswordAuthentication no\\nKbdInteractiveAuthentication no\\n"
+		 "PermitRootLogin prohibit-password\\nPidFile %s/sshd.pid\\n' > sshd_config && "
+		 "%s -f %s/sshd_config -E %s/log && "
+		 "echo \"[127.0.0.1]:%s $(cut -d' ' -f1,2 hostkey.pub)\" > known_hosts",
+		 d, port, d, d, d, sshd, d, d, port) == 0);
+	for (int i = 0; i < 50; i++) {
+		char *pid = xasprintf("%s/sshd.pid", d);
+		bool up = access(pid, F_OK) == 0;
+		free(pid);
+		if (up)
+			break;
+		usleep(100000);
+	}
+	key = xasprintf("%s/userkey", d);
+	kh = xasprintf("%s/known_hosts", d);
+	spec = xasprintf("git+ssh://%s@127.0.0.1:%s%s//clusters/lab", user ? user : "root", port, bare);
+	setenv("VEM_GIT_SSH_KEY", key, 1);
+	setenv("VEM_GIT_KNOWN_HOSTS", kh, 1);
+	unsetenv("SSH_AUTH_SOCK");
+	CHECK(resolve(spec, NULL, &s, &e) == 0);
+	err_print(&e, stderr, "unexpected");
+	CHECK_STR(s.revision, head);
+	source_release(&s);
+	errbuf_release(&e);
+
+	/* an unknown host key is refused */
+	setenv("VEM_GIT_KNOWN_HOSTS", "/dev/null", 1);
+	{
+		char *home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+		setenv("HOME", d, 1);   /* no ~/.ssh/known_hosts there */
+		CHECK(resolve(spec, NULL, &s, &e) == -1);
+		CHECK(strstr(err_msg(&e), "not in known_hosts"));
+		CHECK(strstr(err_msg(&e), "[127.0.0.1]:"));
+		errbuf_release(&e);
+		if (home)
+			setenv("HOME", home, 1);
+		free(home);
+	}
+	setenv("VEM_GIT_KNOWN_HOSTS", kh, 1);
+
+	/* a key the server does not accept */
+	free(key);
+	key = xasprintf("%s/otherkey", d);
+	setenv("VEM_GIT_SSH_KEY", key, 1);
+	CHECK(resolve(spec, NULL, &s, &e) == -1);
+	CHECK(strstr(err_msg(&e), "authentication failed"));
+	errbuf_release(&e);
+	sh("kill $(cat %s/sshd.pid) 2>/dev/null; true", d);
+out:
+	unsetenv("VEM_GIT_SSH_KEY");
+	unsetenv("VEM_GIT_KNOWN_HOSTS");
+	free(d);
+	free(port);
+	free(spec);
+	free(key);
+	free(kh);
+	free(head);
+	free(user);
+}
+
 TEST(local_file_and_dir)
 {
 	struct errbuf e = ERRBUF_INIT;
@@ -419,6 +518,7 @@ int main(void)
 		RUN(git_errors);
 		RUN(git_fetch_new_commit);
 		RUN(git_signatures);
+		RUN(git_ssh);
 	} else {
 		printf("# skip git tests: the git command is not available\n");
 	}
