@@ -134,6 +134,17 @@ test_expect_success 'a stopped host gives a partial run; the others are reconcil
 	[ $((end - start)) -lt 60 ]
 '
 
+test_expect_success 'a host that does not answer at all is given up after --connect-timeout' '
+	ip link set "vl${LAB_ID}h3" down &&
+	start=$(date +%s%N)
+	rc=0; "$VEM" plan -f "$F" --connect-timeout 2s >"$W/plan9" 2>&1 || rc=$?
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	ip link set "vl${LAB_ID}h3" up
+	cat "$W/plan9"; echo "took $ms ms"
+	[ "$rc" = 3 ] && grep -q "no answer from qemu+tcp://10.99.$LAB_ID.13/system within 2s" "$W/plan9" &&
+	[ "$ms" -lt 15000 ]
+'
+
 test_expect_success 'after the host is back, apply converges again' '
 	wait_for "virsh_h 3 version" 30 &&
 	"$VEM" apply $FAST -f "$F" --yes >"$W/apply9" 2>&1; rc=$?

@@ -18,7 +18,9 @@ lab_hosts_yaml() {
 }
 
 # write_cluster FILE [extra YAML on stdin appended after templates]
-# Templates: tiny (idle, 32MiB), busy (busy, 32MiB).
+# Templates: tiny (idle, 32MiB), busy (busy, 32MiB). Both run under QEMU's
+# TCG (hypervisor: qemu): where a machine offers nested KVM, starting a KVM
+# guest costs seconds of host CPU, which would only slow the lab down.
 write_cluster() {
 	local f=$1
 	{
@@ -27,10 +29,12 @@ write_cluster() {
 		cat <<YAML
 templates:
   - name: tiny
+    hypervisor: qemu
     vcpus: 1
     memory: 32MiB
     kernel: $GUESTS/idle.elf
   - name: busy
+    hypervisor: qemu
     vcpus: 1
     memory: 32MiB
     kernel: $GUESTS/busy.elf
