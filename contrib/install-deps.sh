@@ -19,7 +19,8 @@ pkgs=(
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	iproute2 binutils procps util-linux
 	# sources, images and cloud-init tests
-	gnupg gpgv python3 genisoimage ca-certificates curl
+	gnupg gpgv python3 python3-jsonschema python3-yaml genisoimage ca-certificates curl
+	openssh-client openssh-server
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(ganeti-htools ansible python3-libvirt hyperfine)
