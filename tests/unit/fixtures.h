@@ -7,11 +7,12 @@
 
 #include "schema/load.h"
 #include "hv/hv.h"
+#include "reconciler/plan.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static struct cluster *load_yaml(const char *yaml)
+static inline struct cluster *load_yaml(const char *yaml)
 {
 	struct errbuf err = ERRBUF_INIT;
 	struct cluster *c = cfg_load_buffer("test.yaml", yaml, strlen(yaml), &err);
@@ -24,7 +25,7 @@ static struct cluster *load_yaml(const char *yaml)
 }
 
 /* Hosts of c, online, with the cluster's capacity (or 4 CPUs, 8 GiB). */
-static void obs_init(struct observed *o, const struct cluster *c)
+static inline void obs_init(struct observed *o, const struct cluster *c)
 {
 	memset(o, 0, sizeof(*o));
 	o->cluster = xstrdup(c->name);
@@ -51,7 +52,7 @@ static void obs_init(struct observed *o, const struct cluster *c)
 
 /* A domain on host h. vm: the VM it belongs to (owned), or NULL (foreign).
  * hash: spec hash in its metadata (NULL: the desired one). */
-static struct obs_domain *obs_add(struct observed *o, const struct cluster *c, size_t h,
+static inline struct obs_domain *obs_add(struct observed *o, const struct cluster *c, size_t h,
 				  const char *name, bool owned, const char *hash,
 				  enum dom_state st, double cpu_load)
 {
