@@ -700,6 +700,15 @@ static int source_git_resolve(const char *spec, const struct source_options *opt
 
 	ref = g.ref ? g.ref : default_branch;
 	if (!ref) {
+		/* the remote's HEAD names no existing branch: the usual names */
+		git_reference *r = NULL;
+		if (!git_reference_lookup(&r, repo, "refs/heads/main"))
+			ref = "refs/heads/main";
+		else if (!git_reference_lookup(&r, repo, "refs/heads/master"))
+			ref = "refs/heads/master";
+		git_reference_free(r);
+	}
+	if (!ref) {
 		err_set(err, "source '%s': the repository has no default branch; name one with "
 			"'?ref=BRANCH'", display);
 		goto out;

@@ -221,6 +221,28 @@ TEST(git_fetch_new_commit)
 	free(spec);
 }
 
+TEST(git_dangling_head)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct source s;
+	char *spec = xasprintf("git+file://%s", bare), *head = rev_of("main");
+
+	/* the remote's HEAD names a branch that does not exist: use main */
+	CHECK(sh("git -C %s symbolic-ref HEAD refs/heads/gone", bare) == 0);
+	CHECK(resolve(spec, NULL, &s, &e) == 0);
+	CHECK_STR(s.revision, head);
+	source_release(&s);
+	/* ... and with neither main nor master it asks for a ref */
+	CHECK(sh("git -C %s branch -m main renamed", bare) == 0);
+	CHECK(resolve(spec, NULL, &s, &e) == -1);
+	CHECK(strstr(err_msg(&e), "no default branch"));
+	errbuf_release(&e);
+	CHECK(sh("git -C %s branch -m renamed main && git -C %s symbolic-ref HEAD refs/heads/main",
+		 bare, bare) == 0);
+	free(spec);
+	free(head);
+}
+
 TEST(git_signatures)
 {
 	struct errbuf e = ERRBUF_INIT;
@@ -517,6 +539,7 @@ int main(void)
 		RUN(git_branch_tag_commit_subdir);
 		RUN(git_errors);
 		RUN(git_fetch_new_commit);
+		RUN(git_dangling_head);
 		RUN(git_signatures);
 		RUN(git_ssh);
 	} else {
