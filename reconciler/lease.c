@@ -153,10 +153,25 @@ static int read_holder(struct lease *l, size_t host, struct holder_info *h)
 	return 0;
 }
 
+/* A holder on this machine is dead when its process is gone, a zombie, or
+ * a different program that reused its pid. */
 static bool holder_dead_here(const struct lease *l, const struct holder_info *h)
 {
-	return h->hostname && !strcmp(h->hostname, l->hostname) && h->pid > 0 &&
-	       kill((pid_t)h->pid, 0) < 0 && errno == ESRCH;
+	char path[64], comm[64] = "", state = '?';
+	FILE *f;
+
+	if (!h->hostname || strcmp(h->hostname, l->hostname) || h->pid <= 0)
+		return false;
+	if (kill((pid_t)h->pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", h->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;   /* cannot tell: let the ttl decide */
+	if (fscanf(f, "%*d (%63[^)]) %c", comm, &state) != 2)
+		state = '?';
+	fclose(f);
+	return state == 'Z' || state == 'X' || strcmp(comm, "vem");
 }
 
 /* Remove a dead lease by its UUID, so a fresh one cannot be hit. */
@@ -358,7 +373,7 @@ struct lease *lease_acquire(struct hv_session *s, const struct cluster *c,
 			announced = true;
 		}
 		holder_release(&blocker);
-		usleep(500 * 1000);
+		usleep(200 * 1000);
 	}
 	free(order);
 	free(seen);
