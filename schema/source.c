@@ -496,6 +496,7 @@ static int git_fetch(git_repository *repo, const char *url, const char *display,
 	git_remote *remote = NULL;
 	git_fetch_options fo;
 	git_remote_callbacks cb;
+	git_remote_create_options ro;
 	struct git_cred_state st = { .url = url };
 	git_buf head = { 0 };
 	int e, rc = -1;
@@ -509,7 +510,13 @@ static int git_fetch(git_repository *repo, const char *url, const char *display,
 	fo.callbacks = cb;
 	fo.prune = GIT_FETCH_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	if ((e = git_remote_create_anonymous(&remote, repo, url)) < 0) {
+	/* anonymous, and without the user's url.*.insteadOf rules: vem reads
+	 * exactly the URL it was given (the rules' regex lookup also leaks
+	 * pcre2 match data in libgit2 1.5) */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if ((e = git_remote_create_with_opts(&remote, url, &ro)) < 0) {
 		err_set(err, "source '%s': %s", display, git_why(e));
 		goto out;
 	}
