@@ -236,6 +236,27 @@ void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg)
 	jw_object_end(w);
 }
 
+/*
+ * A cloud-init file stands in the hash by its content, not its path: the
+ * same cluster checked out elsewhere (a git source's per-commit work tree,
+ * a CI clone) must not look like a change to every VM.
+ */
+static char *content_ref(const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char hex[65];
+
+	if (!path)
+		return NULL;
+	if (strbuf_read_file(&sb, path, 16u << 20) < 0) {
+		strbuf_release(&sb);
+		return xstrdup(path);
+	}
+	sha256_hex(sb.buf, sb.len, hex);
+	strbuf_release(&sb);
+	return xasprintf("sha256:%s", hex);
+}
+
 void cluster_hash_vms(struct cluster *c)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -244,14 +265,24 @@ void cluster_hash_vms(struct cluster *c)
 
 	for (size_t i = 0; i < c->n_vms; i++) {
 		struct vm_spec *vm = &c->vms[i];
+		struct vm_config cfg = vm->cfg;
+		char *ud = content_ref(cfg.user_data), *md = content_ref(cfg.meta_data),
+		     *nc = content_ref(cfg.network_config);
+
+		cfg.user_data = ud;
+		cfg.meta_data = md;
+		cfg.network_config = nc;
 		strbuf_reset(&sb);
 		jw_init(&w, &sb, false);
 		jw_object_begin(&w);
 		jw_kv_string(&w, "cluster", c->name);
 		jw_kv_string(&w, "name", vm->name);
 		jw_key(&w, "config");
-		vm_config_write_json(&w, &vm->cfg);
+		vm_config_write_json(&w, &cfg);
 		jw_object_end(&w);
+		free(ud);
+		free(md);
+		free(nc);
 		sha256_hex(sb.buf, sb.len, hex);
 		memcpy(vm->spec_hash, hex, 16);
 		vm->spec_hash[16] = '\0';

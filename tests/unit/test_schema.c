@@ -452,6 +452,43 @@ TEST(spec_hash)
 	CHECK(strcmp(h5, h1) != 0);   /* another cluster's VM */
 }
 
+/* A cloud-init file counts by its content: the same cluster in another
+ * directory (a new git work tree) has the same hashes. */
+static void hash_in_dir(const char *user_data, char out[17])
+{
+	char dir[] = "/tmp/vem-test-XXXXXX";
+	static const char *const files[] = { "c.yaml", "user-data" };
+	struct errbuf err = ERRBUF_INIT;
+	struct cluster *c;
+	const struct vm_spec *v;
+
+	strcpy(out, "missing");
+	if (!mkdtemp(dir))
+		return;
+	free(write_tmp(dir, "user-data", user_data));
+	free(write_tmp(dir, "c.yaml", HOSTS "vms:\n  - {name: v, cloud-init: {user-data: user-data}}\n"));
+	c = cfg_load(dir, &err);
+	err_print(&err, stderr, "  unexpected");
+	v = c ? cluster_vm(c, "v") : NULL;
+	if (v)
+		memcpy(out, v->spec_hash, 17);
+	cluster_free(c);
+	errbuf_release(&err);
+	rm_tree(dir, files, ARRAY_SIZE(files));
+}
+
+TEST(spec_hash_cloud_init_by_content)
+{
+	char a[17], b[17], d[17];
+
+	hash_in_dir("#cloud-config\nhostname: v\n", a);
+	hash_in_dir("#cloud-config\nhostname: v\n", b);
+	CHECK(strcmp(a, "missing") != 0);
+	CHECK_STR(a, b);                 /* another directory, same content */
+	hash_in_dir("#cloud-config\nhostname: w\n", d);
+	CHECK(strcmp(a, d) != 0);        /* content changed */
+}
+
 TEST(model_helpers)
 {
 	enum hv_type t;
@@ -606,6 +643,7 @@ int main(void)
 	RUN(all_problems_sorted);
 	RUN(impossible_values);
 	RUN(spec_hash);
+	RUN(spec_hash_cloud_init_by_content);
 	RUN(model_helpers);
 	RUN(json_output);
 	RUN(json_schema);
