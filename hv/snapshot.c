@@ -228,13 +228,19 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 	for (size_t i = 0; i < o->n_hosts; i++)
 		read_host(&r, yaml_document_get_node(&doc, hosts->data.sequence.items.start[i]), &o->hosts[i]);
 	if (doms && doms->type == YAML_SEQUENCE_NODE) {
+		long last = -1;
 		size_t n = (size_t)(doms->data.sequence.items.top - doms->data.sequence.items.start);
 		o->domains = xcalloc(n + 1, sizeof(*o->domains));
 		for (size_t i = 0; i < n; i++) {
 			yaml_node_t *dn = yaml_document_get_node(&doc, doms->data.sequence.items.start[i]);
 			struct obs_domain *d = &o->domains[o->n_domains];
 			const char *hn = str(&r, dn, "host");
-			long h = hn ? observed_host_index(o, hn) : -1;
+			long h;
+			/* domains come grouped by host: try the previous one first */
+			if (hn && last >= 0 && !strcmp(o->hosts[last].name, hn))
+				h = last;
+			else
+				h = last = hn ? observed_host_index(o, hn) : -1;
 			need(&r, dn, "name", "domain");
 			if (h < 0) {
 				err_at(err, path, (int)dn->start_mark.line + 1, (int)dn->start_mark.column + 1,

@@ -25,19 +25,37 @@
 #include <string.h>
 
 enum { M_CPU, M_MEM, M_VCPU, N_METRICS };
+enum group_kind { G_SPREAD, G_TOGETHER };
 
+/*
+ * Spread and together groups, by index: a name table (open addressing)
+ * finds a group, and a table keyed by (group, host) counts its members on
+ * each host, so a constraint check costs O(1) whatever the group's size.
+ */
 struct group {
 	char *name;
-	size_t *hosts;          /* one entry per member placed, the host it is on */
-	size_t n, alloc;
+	enum group_kind kind;
+	size_t n;               /* members placed, on any host */
+	size_t last_host;       /* a host with a member (valid when n > 0) */
+};
+
+struct count_slot {
+	uint64_t key;           /* group * (n_hosts + 1) + host + 1; 0 = empty */
+	size_t count;
 };
 
 struct place_priv {
 	double sum[N_METRICS], sq[N_METRICS];
 	double w[N_METRICS], wsum;
 	size_t n_eligible;
-	struct group *spread, *together;
-	size_t n_spread, n_together, a_spread, a_together;
+	double (*u)[N_METRICS];     /* utilisation per host (eligible hosts only) */
+	double (*inv)[N_METRICS];   /* 1 / capacity per host and metric, 0 = none */
+	struct group *groups;
+	size_t n_groups, a_groups;
+	size_t *names;              /* name table: group index + 1, 0 = empty */
+	size_t names_cap;           /* power of two */
+	struct count_slot *counts;
+	size_t counts_cap, counts_used;   /* power of two; used = slots ever filled */
 };
 
 static struct place_priv *P(const struct load *l)
@@ -50,33 +68,56 @@ static bool eligible(const struct obs_host *h)
 	return h->online && !h->maintenance;
 }
 
-static double util(const struct load *l, size_t h, int m)
+static void host_caps(const struct load *l, size_t h, double inv[N_METRICS])
 {
 	const struct obs_host *oh = &l->o->hosts[h];
-	const struct host_load *hl = &l->hosts[h];
 	double cap;
 
-	switch (m) {
-	case M_MEM:
-		cap = oh->memory > oh->reserve ? (double)(oh->memory - oh->reserve) : 0;
-		return cap > 0 ? (double)hl->mem_used / cap : 0;
-	case M_VCPU:
-		cap = oh->cpus * l->c->balance.vcpu_overcommit;
-		return cap > 0 ? hl->vcpus_used / cap : 0;
-	default:
-		return oh->cpus > 0 ? hl->cpu_load / oh->cpus : 0;
+	cap = oh->memory > oh->reserve ? (double)(oh->memory - oh->reserve) : 0;
+	inv[M_MEM] = cap > 0 ? 1 / cap : 0;
+	cap = oh->cpus * l->c->balance.vcpu_overcommit;
+	inv[M_VCPU] = cap > 0 ? 1 / cap : 0;
+	inv[M_CPU] = oh->cpus > 0 ? 1.0 / oh->cpus : 0;
+}
+
+/* Utilisation of host h if it carried (mem, vcpus, cpu). */
+static void util_of(const struct place_priv *p, size_t h, double mem, double vcpus, double cpu,
+		    double u[N_METRICS])
+{
+	u[M_MEM] = mem * p->inv[h][M_MEM];
+	u[M_VCPU] = vcpus * p->inv[h][M_VCPU];
+	u[M_CPU] = cpu * p->inv[h][M_CPU];
+}
+
+static void util_update(struct load *l, size_t h)
+{
+	struct place_priv *p = P(l);
+	const struct host_load *hl = &l->hosts[h];
+	double u[N_METRICS];
+
+	if (!eligible(&l->o->hosts[h]))
+		return;
+	util_of(p, h, (double)hl->mem_used, hl->vcpus_used, hl->cpu_load, u);
+	for (int m = 0; m < N_METRICS; m++) {
+		p->sum[m] += u[m] - p->u[h][m];
+		p->sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
+		p->u[h][m] = u[m];
 	}
 }
 
-static void sums_add(struct load *l, size_t h, double sign)
+/* Sums from scratch: incremental updates drift over thousands of moves. */
+static void sums_recompute(struct load *l)
 {
 	struct place_priv *p = P(l);
-	if (!eligible(&l->o->hosts[h]))
-		return;
-	for (int m = 0; m < N_METRICS; m++) {
-		double u = util(l, h, m);
-		p->sum[m] += sign * u;
-		p->sq[m] += sign * u * u;
+	memset(p->sum, 0, sizeof(p->sum));
+	memset(p->sq, 0, sizeof(p->sq));
+	for (size_t h = 0; h < l->o->n_hosts; h++) {
+		if (!eligible(&l->o->hosts[h]))
+			continue;
+		for (int m = 0; m < N_METRICS; m++) {
+			p->sum[m] += p->u[h][m];
+			p->sq[m] += p->u[h][m] * p->u[h][m];
+		}
 	}
 }
 
@@ -103,58 +144,152 @@ double load_score(const struct load *l)
 
 /* ---- groups ---- */
 
-static struct group *group_get(struct group **arr, size_t *n, size_t *a, const char *name,
-			       bool create)
+static uint64_t hash_name(const char *s, enum group_kind kind)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*arr)[i].name, name))
-			return &(*arr)[i];
-	if (!create)
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)kind;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void names_insert(struct place_priv *p, size_t gi)
+{
+	size_t mask = p->names_cap - 1;
+	size_t i = (size_t)hash_name(p->groups[gi].name, p->groups[gi].kind) & mask;
+	while (p->names[i])
+		i = (i + 1) & mask;
+	p->names[i] = gi + 1;
+}
+
+static long group_find(const struct place_priv *p, const char *name, enum group_kind kind)
+{
+	size_t mask = p->names_cap - 1, i;
+	if (!p->names_cap)
+		return -1;
+	for (i = (size_t)hash_name(name, kind) & mask; p->names[i]; i = (i + 1) & mask) {
+		const struct group *g = &p->groups[p->names[i] - 1];
+		if (g->kind == kind && !strcmp(g->name, name))
+			return (long)(p->names[i] - 1);
+	}
+	return -1;
+}
+
+static size_t group_get(struct place_priv *p, const char *name, enum group_kind kind)
+{
+	long gi = group_find(p, name, kind);
+	if (gi >= 0)
+		return (size_t)gi;
+	ALLOC_GROW(p->groups, p->n_groups + 1, p->a_groups);
+	memset(&p->groups[p->n_groups], 0, sizeof(p->groups[0]));
+	p->groups[p->n_groups].name = xstrdup(name);
+	p->groups[p->n_groups].kind = kind;
+	p->n_groups++;
+	if (2 * p->n_groups > p->names_cap) {
+		free(p->names);
+		p->names_cap = p->names_cap ? 2 * p->names_cap : 64;
+		p->names = xcalloc(p->names_cap, sizeof(*p->names));
+		for (size_t i = 0; i < p->n_groups; i++)
+			names_insert(p, i);
+	} else {
+		names_insert(p, p->n_groups - 1);
+	}
+	return p->n_groups - 1;
+}
+
+static uint64_t count_key(const struct load *l, size_t gi, size_t host)
+{
+	return (uint64_t)gi * (l->o->n_hosts + 1) + host + 1;
+}
+
+static struct count_slot *count_slot(const struct place_priv *p, uint64_t key)
+{
+	size_t mask = p->counts_cap - 1, i;
+	if (!p->counts_cap)
 		return NULL;
-	ALLOC_GROW(*arr, *n + 1, *a);
-	memset(&(*arr)[*n], 0, sizeof((*arr)[0]));
-	(*arr)[*n].name = xstrdup(name);
-	return &(*arr)[(*n)++];
+	for (i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 17) & mask; p->counts[i].key; i = (i + 1) & mask)
+		if (p->counts[i].key == key)
+			return &p->counts[i];
+	return &p->counts[i];
 }
 
-static void group_add(struct group *g, size_t host)
+static size_t group_count(const struct load *l, long gi, size_t host)
 {
-	ALLOC_GROW(g->hosts, g->n + 1, g->alloc);
-	g->hosts[g->n++] = host;
+	const struct count_slot *s;
+	if (gi < 0)
+		return 0;
+	s = count_slot(P(l), count_key(l, (size_t)gi, host));
+	return s && s->key ? s->count : 0;
 }
 
-static void group_del(struct group *g, size_t host)
+static void group_change(struct load *l, size_t gi, size_t host, bool add)
 {
-	for (size_t i = 0; i < g->n; i++)
-		if (g->hosts[i] == host) {
-			g->hosts[i] = g->hosts[--g->n];
-			return;
+	struct place_priv *p = P(l);
+	uint64_t key = count_key(l, gi, host);
+	struct count_slot *s;
+
+	if (add && 2 * (p->counts_used + 1) > p->counts_cap) {
+		struct count_slot *old = p->counts;
+		size_t old_cap = p->counts_cap;
+		p->counts_cap = old_cap ? 2 * old_cap : 256;
+		p->counts = xcalloc(p->counts_cap, sizeof(*p->counts));
+		p->counts_used = 0;
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i].key && old[i].count) {
+				*count_slot(p, old[i].key) = old[i];
+				p->counts_used++;
+			}
+		free(old);
+	}
+	s = count_slot(p, key);
+	if (add) {
+		if (!s->key) {
+			s->key = key;
+			p->counts_used++;
 		}
-}
-
-static size_t group_count(const struct group *g, size_t host)
-{
-	size_t n = 0;
-	for (size_t i = 0; g && i < g->n; i++)
-		n += g->hosts[i] == host;
-	return n;
+		s->count++;
+		p->groups[gi].n++;
+		p->groups[gi].last_host = host;
+	} else if (s && s->key && s->count) {
+		s->count--;
+		p->groups[gi].n--;
+	}
 }
 
 static void groups_update(struct load *l, const struct vm_spec *vm, size_t host, bool add)
 {
 	struct place_priv *p = P(l);
+	long gi;
 	if (!vm)
 		return;
 	if (vm->placement.spread) {
-		struct group *g = group_get(&p->spread, &p->n_spread, &p->a_spread, vm->placement.spread, add);
-		if (g)
-			add ? group_add(g, host) : group_del(g, host);
+		gi = add ? (long)group_get(p, vm->placement.spread, G_SPREAD)
+			 : group_find(p, vm->placement.spread, G_SPREAD);
+		if (gi >= 0)
+			group_change(l, (size_t)gi, host, add);
 	}
 	if (vm->placement.together) {
-		struct group *g = group_get(&p->together, &p->n_together, &p->a_together, vm->placement.together, add);
-		if (g)
-			add ? group_add(g, host) : group_del(g, host);
+		gi = add ? (long)group_get(p, vm->placement.together, G_TOGETHER)
+			 : group_find(p, vm->placement.together, G_TOGETHER);
+		if (gi >= 0)
+			group_change(l, (size_t)gi, host, add);
 	}
+}
+
+/* A host other than `host` with a member of together group gi, or -1. */
+static long together_elsewhere(const struct load *l, long gi, size_t host)
+{
+	const struct group *g;
+	if (gi < 0)
+		return -1;
+	g = &P(l)->groups[gi];
+	if (g->n <= group_count(l, gi, host))
+		return -1;
+	if (g->last_host != host && group_count(l, gi, g->last_host))
+		return (long)g->last_host;
+	for (size_t h = 0; h < l->o->n_hosts; h++)
+		if (h != host && group_count(l, gi, h))
+			return (long)h;
+	return -1;
 }
 
 /* ---- the load ---- */
@@ -162,12 +297,11 @@ static void groups_update(struct load *l, const struct vm_spec *vm, size_t host,
 void load_add_vm(struct load *l, size_t host, const struct vm_spec *vm, uint64_t memory,
 		 int vcpus, double cpu_load)
 {
-	sums_add(l, host, -1);
 	l->hosts[host].mem_used += memory;
 	l->hosts[host].vcpus_used += vcpus;
 	l->hosts[host].cpu_load += cpu_load > 0 ? cpu_load : 0;
 	l->hosts[host].n_vms++;
-	sums_add(l, host, +1);
+	util_update(l, host);
 	groups_update(l, vm, host, true);
 }
 
@@ -175,7 +309,6 @@ void load_remove_vm(struct load *l, size_t host, const struct vm_spec *vm, uint6
 		    int vcpus, double cpu_load)
 {
 	struct host_load *hl = &l->hosts[host];
-	sums_add(l, host, -1);
 	hl->mem_used = hl->mem_used > memory ? hl->mem_used - memory : 0;
 	hl->vcpus_used = hl->vcpus_used > vcpus ? hl->vcpus_used - vcpus : 0;
 	hl->cpu_load -= cpu_load > 0 ? cpu_load : 0;
@@ -183,7 +316,7 @@ void load_remove_vm(struct load *l, size_t host, const struct vm_spec *vm, uint6
 		hl->cpu_load = 0;
 	if (hl->n_vms)
 		hl->n_vms--;
-	sums_add(l, host, +1);
+	util_update(l, host);
 	groups_update(l, vm, host, false);
 }
 
@@ -213,8 +346,12 @@ void load_init(struct load *l, const struct cluster *c, const struct observed *o
 	p->w[M_MEM] = c->balance.w_memory;
 	p->w[M_VCPU] = c->balance.w_vcpu;
 	p->wsum = p->w[M_CPU] + p->w[M_MEM] + p->w[M_VCPU];
-	for (size_t h = 0; h < o->n_hosts; h++)
+	p->u = xcalloc(o->n_hosts + 1, sizeof(*p->u));
+	p->inv = xcalloc(o->n_hosts + 1, sizeof(*p->inv));
+	for (size_t h = 0; h < o->n_hosts; h++) {
 		p->n_eligible += eligible(&o->hosts[h]);
+		host_caps(l, h, p->inv[h]);
+	}
 	for (size_t i = 0; i < o->n_domains; i++) {
 		const struct obs_domain *d = &o->domains[i];
 		const struct vm_spec *spec;
@@ -223,22 +360,20 @@ void load_init(struct load *l, const struct cluster *c, const struct observed *o
 		load_add_vm(l, d->host, spec, dom_memory(d), d->vcpus,
 			    d->state == DOM_RUNNING ? d->cpu_load : 0);
 	}
+	sums_recompute(l);
 }
 
 void load_release(struct load *l)
 {
 	struct place_priv *p = P(l);
 	if (p) {
-		for (size_t i = 0; i < p->n_spread; i++) {
-			free(p->spread[i].name);
-			free(p->spread[i].hosts);
-		}
-		free(p->spread);
-		for (size_t i = 0; i < p->n_together; i++) {
-			free(p->together[i].name);
-			free(p->together[i].hosts);
-		}
-		free(p->together);
+		for (size_t i = 0; i < p->n_groups; i++)
+			free(p->groups[i].name);
+		free(p->groups);
+		free(p->names);
+		free(p->counts);
+		free(p->u);
+		free(p->inv);
 		free(p);
 	}
 	free(l->hosts);
@@ -264,10 +399,11 @@ static bool host_allowed(const struct vm_spec *vm, const struct obs_host *h)
 	return true;
 }
 
-/* Feasibility of adding mem/vcpus for vm on host (vm's own spread/together
- * membership counted `self` times on host already). */
+/* Feasibility of adding mem/vcpus for vm on host (vm's own membership of
+ * its groups already taken off its host by the caller). The reason is
+ * formatted into buf when buf is not NULL; otherwise it is generic. */
 static bool fits(const struct load *l, const struct vm_spec *vm, size_t host, uint64_t mem,
-		 int vcpus, size_t self, const char **reason, char *buf, size_t len)
+		 int vcpus, const char **reason, char *buf, size_t len)
 {
 	const struct obs_host *h = &l->o->hosts[host];
 	const struct host_load *hl = &l->hosts[host];
@@ -287,39 +423,40 @@ static bool fits(const struct load *l, const struct vm_spec *vm, size_t host, ui
 		return false;
 	}
 	if (hv_resolve_type(vm->cfg.hypervisor, h->hv_caps, &t)) {
+		if (!buf)
+			return (*reason = "hypervisor not offered"), false;
 		snprintf(buf, len, "does not offer hypervisor '%s'", hv_type_name(vm->cfg.hypervisor));
 		return (*reason = buf), false;
 	}
 	if (hl->mem_used + mem > cap) {
+		if (!buf)
+			return (*reason = "not enough memory"), false;
 		snprintf(buf, len, "needs %s, %s free", format_size(mem, b1),
 			 format_size(cap > hl->mem_used ? cap - hl->mem_used : 0, b2));
 		return (*reason = buf), false;
 	}
 	if (hl->vcpus_used + vcpus > vcap + 1e-9) {
+		if (!buf)
+			return (*reason = "too many vCPUs"), false;
 		snprintf(buf, len, "needs %d vCPUs, %d of %.0f committed", vcpus, hl->vcpus_used, vcap);
 		return (*reason = buf), false;
 	}
-	if (vm->placement.spread) {
-		const struct group *g = NULL;
-		for (size_t i = 0; i < p->n_spread; i++)
-			if (!strcmp(p->spread[i].name, vm->placement.spread))
-				g = &p->spread[i];
-		if (group_count(g, host) > self) {
-			snprintf(buf, len, "spread group '%s' already has a member here", vm->placement.spread);
-			return (*reason = buf), false;
-		}
+	if (vm->placement.spread &&
+	    group_count(l, group_find(p, vm->placement.spread, G_SPREAD), host) > 0) {
+		if (!buf)
+			return (*reason = "spread group has a member here"), false;
+		snprintf(buf, len, "spread group '%s' already has a member here", vm->placement.spread);
+		return (*reason = buf), false;
 	}
 	if (vm->placement.together) {
-		const struct group *g = NULL;
-		for (size_t i = 0; i < p->n_together; i++)
-			if (!strcmp(p->together[i].name, vm->placement.together))
-				g = &p->together[i];
-		for (size_t i = 0; g && i < g->n; i++)
-			if (g->hosts[i] != host && (self == 0 || g->n > self)) {
-				snprintf(buf, len, "together group '%s' is on %s", vm->placement.together,
-					 l->o->hosts[g->hosts[i]].name);
-				return (*reason = buf), false;
-			}
+		long other = together_elsewhere(l, group_find(p, vm->placement.together, G_TOGETHER), host);
+		if (other >= 0) {
+			if (!buf)
+				return (*reason = "together group is elsewhere"), false;
+			snprintf(buf, len, "together group '%s' is on %s", vm->placement.together,
+				 l->o->hosts[other].name);
+			return (*reason = buf), false;
+		}
 	}
 	return true;
 }
@@ -329,7 +466,7 @@ static __thread char reason_buf[160];
 bool place_feasible(const struct load *l, const struct vm_spec *vm, size_t host, const char **reason)
 {
 	const char *r;
-	bool ok = fits(l, vm, host, vm->cfg.max_memory, vm->cfg.vcpus, 0, &r, reason_buf,
+	bool ok = fits(l, vm, host, vm->cfg.max_memory, vm->cfg.vcpus, &r, reason_buf,
 		       sizeof(reason_buf));
 	if (reason)
 		*reason = ok ? NULL : r;
@@ -340,38 +477,26 @@ bool place_feasible(const struct load *l, const struct vm_spec *vm, size_t host,
 static double score_if(const struct load *l, long a, long b, uint64_t mem, int vcpus, double cpu)
 {
 	const struct place_priv *p = P(l);
-	double sum[N_METRICS], sq[N_METRICS];
-	long hs[2] = { a, b };
+	double sum[N_METRICS], sq[N_METRICS], u[N_METRICS];
 
 	memcpy(sum, p->sum, sizeof(sum));
 	memcpy(sq, p->sq, sizeof(sq));
 	for (int k = 0; k < 2; k++) {
-		long h = hs[k];
-		struct host_load save, *hl;
+		long h = k ? b : a;
+		const struct host_load *hl;
 		if (h < 0 || !eligible(&l->o->hosts[h]))
 			continue;
 		hl = &l->hosts[h];
-		save = *hl;
+		if (k == 0)
+			util_of(p, (size_t)h, hl->mem_used > mem ? (double)(hl->mem_used - mem) : 0,
+				hl->vcpus_used - vcpus, hl->cpu_load - cpu, u);
+		else
+			util_of(p, (size_t)h, (double)(hl->mem_used + mem), hl->vcpus_used + vcpus,
+				hl->cpu_load + cpu, u);
 		for (int m = 0; m < N_METRICS; m++) {
-			double u = util(l, (size_t)h, m);
-			sum[m] -= u;
-			sq[m] -= u * u;
+			sum[m] += u[m] - p->u[h][m];
+			sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
 		}
-		if (k == 0) {
-			hl->mem_used = hl->mem_used > mem ? hl->mem_used - mem : 0;
-			hl->vcpus_used -= vcpus;
-			hl->cpu_load -= cpu;
-		} else {
-			hl->mem_used += mem;
-			hl->vcpus_used += vcpus;
-			hl->cpu_load += cpu;
-		}
-		for (int m = 0; m < N_METRICS; m++) {
-			double u = util(l, (size_t)h, m);
-			sum[m] += u;
-			sq[m] += u * u;
-		}
-		*hl = save;
 	}
 	return score_from(p, sum, sq);
 }
@@ -459,7 +584,7 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 			struct host_load save = l->hosts[h];
 			for (size_t j = 0; j < u->n && ok; j++) {
 				const struct vm_spec *vm = vms[order[u->first + j]];
-				ok = fits(l, vm, h, vm->cfg.max_memory, vm->cfg.vcpus, 0, &r, buf, sizeof(buf));
+				ok = fits(l, vm, h, vm->cfg.max_memory, vm->cfg.vcpus, &r, buf, sizeof(buf));
 				l->hosts[h].mem_used += vm->cfg.max_memory;
 				l->hosts[h].vcpus_used += vm->cfg.vcpus;
 			}
@@ -503,7 +628,7 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 					l->hosts[h].mem_used += u->mem - vm->cfg.max_memory;
 					l->hosts[h].vcpus_used += u->vcpus - vm->cfg.vcpus;
 				}
-				if (fits(l, vm, h, vm->cfg.max_memory, vm->cfg.vcpus, 0, &r, buf, sizeof(buf)))
+				if (fits(l, vm, h, vm->cfg.max_memory, vm->cfg.vcpus, &r, buf, sizeof(buf)))
 					r = u->n > 1 ? "the group as a whole does not fit" : "fits";
 				l->hosts[h] = save;
 				strbuf_addf(why, "%s %s: %s", h ? ";" : "", l->o->hosts[h].name, r);
@@ -518,22 +643,79 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 
 /* ---- balancing ---- */
 
+/*
+ * Balancing looks for the best move in bounded sets, so that a round costs
+ * O(VMs on a few hosts x a few hosts) instead of O(VMs x hosts):
+ *
+ *  - targets: the TARGETS least loaded eligible hosts by each weighted
+ *    metric and by their combined pressure (how far above the mean a host
+ *    is, in standard deviations, weighted like the score);
+ *  - sources: the most loaded hosts by the same keys, SOURCES[level] of
+ *    each; when no move from them gains enough, the next level widens the
+ *    sources, up to every host;
+ *  - a VM that fits none of the targets is tried on every host it may use,
+ *    so a hard constraint never hides a move that exists.
+ *
+ * Clusters of at most SMALL eligible hosts are searched exhaustively.
+ */
+enum { TARGETS = 8, SMALL = 64, N_LEVELS = 3 };
+static const size_t SOURCES[N_LEVELS] = { 8, 64, (size_t)-1 };
+
 struct cand {
 	size_t dom;                /* index into o->domains */
 	const struct vm_spec *vm;
 	size_t host;               /* where it is now (in this plan) */
-	bool moved;
+	uint64_t mem;
+	int vcpus;
+	double cpu;
+	bool moved;                /* by this plan */
+	bool cooling;              /* migrated within the cooldown */
+	long prev, next;           /* the candidates on the same host */
 	long target;               /* best destination in this round, -1 none */
 	double gain;
 };
 
-static void add_migration(struct plan *p, struct load *l, struct cand *c, size_t dest,
+struct balancer {
+	struct load *l;
+	struct cand *cands;        /* sorted by VM name */
+	size_t nc;
+	long *head;                /* per host: its first candidate, -1 none */
+	bool *is_target, *is_source;   /* per host, this round */
+	size_t *targets, nt;
+	size_t *by_name;           /* host indexes sorted by name */
+	size_t *top;               /* scratch for mark_extremes */
+	size_t *eval;              /* candidates evaluated this round */
+	double *key;               /* per host scratch */
+	bool exhaustive;
+};
+
+static void cand_link(struct balancer *b, long i)
+{
+	struct cand *c = &b->cands[i];
+	c->prev = -1;
+	c->next = b->head[c->host];
+	if (c->next >= 0)
+		b->cands[c->next].prev = i;
+	b->head[c->host] = i;
+}
+
+static void cand_unlink(struct balancer *b, long i)
+{
+	struct cand *c = &b->cands[i];
+	if (c->prev >= 0)
+		b->cands[c->prev].next = c->next;
+	else
+		b->head[c->host] = c->next;
+	if (c->next >= 0)
+		b->cands[c->next].prev = c->prev;
+}
+
+static void add_migration(struct plan *p, struct balancer *b, long i, size_t dest,
 			  const char *reason)
 {
-	const struct obs_domain *d = &l->o->domains[c->dom];
+	struct load *l = b->l;
+	struct cand *c = &b->cands[i];
 	struct plan_action a;
-	uint64_t mem = dom_memory(d);
-	double cpu = d->cpu_load > 0 ? d->cpu_load : 0;
 
 	memset(&a, 0, sizeof(a));
 	a.kind = ACT_MIGRATE;
@@ -542,65 +724,107 @@ static void add_migration(struct plan *p, struct load *l, struct cand *c, size_t
 	a.host = c->host;
 	a.dest = dest;
 	a.reason = xstrdup(reason);
-	a.bytes = mem;
+	a.bytes = c->mem;
 	a.after = -1;
 	a.score_before = load_score(l);
-	load_remove_vm(l, c->host, c->vm, mem, d->vcpus, cpu);
-	load_add_vm(l, dest, c->vm, mem, d->vcpus, cpu);
+	load_remove_vm(l, c->host, c->vm, c->mem, c->vcpus, c->cpu);
+	load_add_vm(l, dest, c->vm, c->mem, c->vcpus, c->cpu);
+	sums_recompute(l);
 	a.score_after = load_score(l);
 	plan_add(p, &a);
+	cand_unlink(b, i);
 	c->host = dest;
+	cand_link(b, i);
 	c->moved = true;
 }
 
-/* Best target for c other than its host, by resulting score; -1 if none. */
-static long best_target(struct load *l, struct cand *c, double *score_out, struct strbuf *why)
+/* Best destination for c among hosts[0..n) (all hosts when hosts is NULL),
+ * by resulting score; -1 if none fits. c's group membership must be off
+ * its host. why (optional) collects each rejected host's reason. */
+static long scan_targets(struct load *l, const struct cand *c, const size_t *hosts, size_t n,
+			 double *score_out, struct strbuf *why)
 {
-	const struct obs_domain *d = &l->o->domains[c->dom];
-	uint64_t mem = dom_memory(d);
-	double cpu = d->cpu_load > 0 ? d->cpu_load : 0;
 	long best = -1;
 	double best_score = 0;
 	char buf[160];
 
-	/* the VM leaves its host first: its own group membership does not count */
-	groups_update(l, c->vm, c->host, false);
-	for (size_t h = 0; h < l->o->n_hosts; h++) {
+	for (size_t k = 0; k < n; k++) {
+		size_t h = hosts ? hosts[k] : k;
 		const char *r;
 		double sc;
 		if (h == c->host)
 			continue;
-		if (!fits(l, c->vm, h, mem, d->vcpus, 0, &r, buf, sizeof(buf))) {
+		if (!fits(l, c->vm, h, c->mem, c->vcpus, &r, why ? buf : NULL, sizeof(buf))) {
 			if (why)
 				strbuf_addf(why, "%s %s: %s", why->len ? ";" : "", l->o->hosts[h].name, r);
 			continue;
 		}
-		sc = score_if(l, (long)c->host, (long)h, mem, d->vcpus, cpu);
+		sc = score_if(l, (long)c->host, (long)h, c->mem, c->vcpus, c->cpu);
 		if (best < 0 || sc < best_score - 1e-12) {
 			best = (long)h;
 			best_score = sc;
 		}
 	}
-	groups_update(l, c->vm, c->host, true);
 	*score_out = best_score;
 	return best;
+}
+
+static int cmp_host_name(const void *a, const void *b, void *o)
+{
+	const struct observed *obs = o;
+	return strcmp(obs->hosts[*(const size_t *)a].name, obs->hosts[*(const size_t *)b].name);
+}
+
+/* Best destination for c other than its host: among this round's targets,
+ * else among every host it may use. */
+static long best_target(struct balancer *b, struct cand *c, double *score_out, struct strbuf *why)
+{
+	struct load *l = b->l;
+	const struct placement_spec *ps = &c->vm->placement;
+	long t = -1;
+
+	/* the VM leaves its host first: its own group membership does not count */
+	groups_update(l, c->vm, c->host, false);
+	if (!why && !b->exhaustive)
+		t = scan_targets(l, c, b->targets, b->nt, score_out, NULL);
+	if (t < 0 && ps->n_hosts && !why) {
+		/* only the hosts it names */
+		size_t *allowed = xcalloc(ps->n_hosts + 1, sizeof(*allowed)), na = 0;
+		for (size_t i = 0; i < ps->n_hosts; i++) {
+			size_t lo = 0, hi = l->o->n_hosts;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				int cmp = strcmp(l->o->hosts[b->by_name[mid]].name, ps->hosts[i]);
+				if (!cmp) {
+					allowed[na++] = b->by_name[mid];
+					break;
+				}
+				if (cmp < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		}
+		t = scan_targets(l, c, allowed, na, score_out, NULL);
+		free(allowed);
+	} else if (t < 0) {
+		t = scan_targets(l, c, NULL, l->o->n_hosts, score_out, why);
+	}
+	groups_update(l, c->vm, c->host, true);
+	return t;
 }
 
 static const char *repair_reason(struct load *l, struct cand *c)
 {
 	const struct obs_host *h = &l->o->hosts[c->host];
-	const struct place_priv *p = P(l);
 
 	if (h->maintenance)
 		return "maintenance";
 	if (!host_allowed(c->vm, h))
 		return "placement";
-	if (c->vm->placement.spread) {
-		for (size_t i = 0; i < p->n_spread; i++)
-			if (!strcmp(p->spread[i].name, c->vm->placement.spread) &&
-			    group_count(&p->spread[i], c->host) > 1)
-				return "spread";
-	}
+	if (c->vm->placement.spread &&
+	    group_count(l, group_find(P(l), c->vm->placement.spread, G_SPREAD), c->host) > 1)
+		return "spread";
 	return NULL;
 }
 
@@ -609,51 +833,212 @@ static int cmp_cand_name(const void *a, const void *b)
 	return strcmp(((const struct cand *)a)->vm->name, ((const struct cand *)b)->vm->name);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Mark the k eligible hosts with the lowest key (highest when `high`). */
+static void mark_extremes(struct balancer *b, const double *key, size_t k, bool high, bool *mark)
+{
+	const struct observed *o = b->l->o;
+	size_t n = 0;
+
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		double v = high ? -key[h] : key[h];
+		size_t pos;
+		if (!eligible(&o->hosts[h]))
+			continue;
+		if (n == k && v >= (high ? -key[b->top[n - 1]] : key[b->top[n - 1]]))
+			continue;
+		pos = n < k ? n++ : k - 1;
+		while (pos > 0 && v < (high ? -key[b->top[pos - 1]] : key[b->top[pos - 1]])) {
+			b->top[pos] = b->top[pos - 1];
+			pos--;
+		}
+		b->top[pos] = h;
+	}
+	for (size_t i = 0; i < n; i++)
+		mark[b->top[i]] = true;
+}
+
+/* This round's targets, and the sources of level `level`. */
+static void select_hosts(struct balancer *b, int level)
+{
+	struct load *l = b->l;
+	const struct place_priv *p = P(l);
+	const struct observed *o = l->o;
+	double mean[N_METRICS], sd[N_METRICS];
+	size_t ks = SOURCES[level];
+
+	memset(b->is_source, 0, o->n_hosts * sizeof(*b->is_source));
+	if (ks >= o->n_hosts) {
+		for (size_t h = 0; h < o->n_hosts; h++)
+			b->is_source[h] = true;
+	}
+	if (level > 0 && ks >= o->n_hosts)
+		return;     /* the targets of level 0 still hold */
+	for (int m = 0; m < N_METRICS; m++) {
+		double var;
+		mean[m] = p->n_eligible ? p->sum[m] / (double)p->n_eligible : 0;
+		var = p->n_eligible ? p->sq[m] / (double)p->n_eligible - mean[m] * mean[m] : 0;
+		sd[m] = var > 0 ? sqrt(var) : 0;
+	}
+	/* combined pressure */
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		b->key[h] = 0;
+		for (int m = 0; m < N_METRICS; m++)
+			if (p->w[m] > 0 && sd[m] > 1e-12)
+				b->key[h] += p->w[m] * (p->u[h][m] - mean[m]) / sd[m];
+	}
+	if (level == 0)
+		memset(b->is_target, 0, o->n_hosts * sizeof(*b->is_target));
+	if (level == 0)
+		mark_extremes(b, b->key, TARGETS, false, b->is_target);
+	if (ks < o->n_hosts)
+		mark_extremes(b, b->key, ks, true, b->is_source);
+	for (int m = 0; m < N_METRICS; m++) {
+		if (p->w[m] <= 0)
+			continue;
+		for (size_t h = 0; h < o->n_hosts; h++)
+			b->key[h] = p->u[h][m];
+		if (level == 0)
+			mark_extremes(b, b->key, TARGETS, false, b->is_target);
+		if (ks < o->n_hosts)
+			mark_extremes(b, b->key, ks, true, b->is_source);
+	}
+	if (level == 0) {
+		b->nt = 0;
+		for (size_t h = 0; h < o->n_hosts; h++)
+			if (b->is_target[h])
+				b->targets[b->nt++] = h;
+	}
+}
+
+/* One balancing round: the move to make, or -1. */
+static long balance_round(struct balancer *b, const struct balance_spec *bs)
+{
+	struct load *l = b->l;
+	const struct observed *o = l->o;
+	double cur = load_score(l);
+
+	for (int level = 0; level < N_LEVELS; level++) {
+		double best_gain = 0;
+		size_t ne = 0;
+		long pick = -1;
+
+		if (b->exhaustive) {
+			if (level)
+				break;
+			for (size_t h = 0; h < o->n_hosts; h++)
+				b->is_source[h] = true;
+		} else {
+			select_hosts(b, level);
+		}
+		for (size_t h = 0; h < o->n_hosts; h++) {
+			if (!b->is_source[h])
+				continue;
+			for (long i = b->head[h]; i >= 0; i = b->cands[i].next) {
+				struct cand *cd = &b->cands[i];
+				double sc;
+				if (cd->moved || cd->cooling)
+					continue;
+				cd->target = best_target(b, cd, &sc, NULL);
+				cd->gain = cur - sc;
+				if (cd->target < 0 || cd->gain < bs->min_gain)
+					continue;
+				b->eval[ne++] = (size_t)i;
+				if (cd->gain > best_gain)
+					best_gain = cd->gain;
+			}
+		}
+		/* among moves within 10% of the best, the one moving the least memory */
+		for (size_t k = 0; k < ne; k++) {
+			long i = (long)b->eval[k];
+			const struct cand *cd = &b->cands[i], *pk = pick >= 0 ? &b->cands[pick] : NULL;
+			if (cd->gain < 0.9 * best_gain)
+				continue;
+			if (!pk || cd->mem < pk->mem ||
+			    (cd->mem == pk->mem && (cd->gain > pk->gain || (cd->gain == pk->gain && i < pick))))
+				pick = i;
+		}
+		if (pick >= 0)
+			return pick;
+	}
+	return -1;
+}
+
 void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p)
 {
 	const struct cluster *c = l->c;
 	const struct observed *o = l->o;
-	const struct balance_spec *b = &c->balance;
-	struct cand *cands = xcalloc(o->n_domains + 1, sizeof(*cands));
-	size_t nc = 0;
+	const struct balance_spec *bs = &c->balance;
+	struct balancer b;
+	char **busy = xcalloc(p->n + 1, sizeof(*busy));
 	int moves = 0;
 
+	memset(&b, 0, sizeof(b));
+	b.l = l;
+	b.cands = xcalloc(o->n_domains + 1, sizeof(*b.cands));
+	b.head = xcalloc(o->n_hosts + 1, sizeof(*b.head));
+	b.is_target = xcalloc(o->n_hosts + 1, sizeof(*b.is_target));
+	b.is_source = xcalloc(o->n_hosts + 1, sizeof(*b.is_source));
+	b.targets = xcalloc(o->n_hosts + 1, sizeof(*b.targets));
+	b.by_name = xcalloc(o->n_hosts + 1, sizeof(*b.by_name));
+	b.top = xcalloc(o->n_hosts + 1, sizeof(*b.top));
+	b.eval = xcalloc(o->n_domains + 1, sizeof(*b.eval));
+	b.key = xcalloc(o->n_hosts + 1, sizeof(*b.key));
+	b.exhaustive = P(l)->n_eligible <= SMALL;
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		b.head[h] = -1;
+		b.by_name[h] = h;
+	}
+	qsort_r(b.by_name, o->n_hosts, sizeof(*b.by_name), cmp_host_name, (void *)o);
+
 	/* movable: owned, running, desired, not already acted on by the plan */
+	for (size_t k = 0; k < p->n; k++)
+		busy[k] = p->actions[k].vm;
+	qsort(busy, p->n, sizeof(*busy), cmp_str);
 	for (size_t i = 0; i < o->n_domains; i++) {
 		const struct obs_domain *d = &o->domains[i];
 		const struct vm_spec *vm = d->owned ? cluster_vm(c, d->meta.vm) : NULL;
-		bool busy = false;
+		struct cand *cd = &b.cands[b.nc];
 		if (!vm || d->state != DOM_RUNNING || !o->hosts[d->host].online)
 			continue;
-		for (size_t k = 0; k < p->n && !busy; k++)
-			busy = !strcmp(p->actions[k].vm, vm->name);
-		if (busy)
+		if (p->n && bsearch(&vm->name, busy, p->n, sizeof(*busy), cmp_str))
 			continue;
-		cands[nc].dom = i;
-		cands[nc].vm = vm;
-		cands[nc].host = d->host;
-		nc++;
+		cd->dom = i;
+		cd->vm = vm;
+		cd->host = d->host;
+		cd->mem = dom_memory(d);
+		cd->vcpus = d->vcpus;
+		cd->cpu = d->cpu_load > 0 ? d->cpu_load : 0;
+		cd->cooling = d->meta.migrated_at && opt->now - d->meta.migrated_at < bs->cooldown;
+		b.nc++;
 	}
-	qsort(cands, nc, sizeof(*cands), cmp_cand_name);
+	qsort(b.cands, b.nc, sizeof(*b.cands), cmp_cand_name);
+	for (size_t i = b.nc; i-- > 0;)
+		cand_link(&b, (long)i);
 
 	/* repairs first: maintenance, disallowed hosts, broken spread groups */
-	for (size_t i = 0; i < nc; i++) {
-		const char *reason = repair_reason(l, &cands[i]);
+	for (size_t i = 0; i < b.nc; i++) {
+		struct cand *cd = &b.cands[i];
+		const char *reason = repair_reason(l, cd);
 		struct strbuf why = STRBUF_INIT;
 		double sc;
 		long t;
 		if (!reason)
 			continue;
-		t = best_target(l, &cands[i], &sc, &why);
+		t = best_target(&b, cd, &sc, &why);
 		if (t >= 0)
-			add_migration(p, l, &cands[i], (size_t)t, reason);
+			add_migration(p, &b, (long)i, (size_t)t, reason);
 		else
-			plan_note(p, "cannot move '%s' off %s (%s): no host fits:%s", cands[i].vm->name,
-				  o->hosts[cands[i].host].name, reason, why.buf);
+			plan_note(p, "cannot move '%s' off %s (%s): no host fits:%s", cd->vm->name,
+				  o->hosts[cd->host].name, reason, why.buf);
 		strbuf_release(&why);
 	}
 
-	if (!opt->balance || !b->enabled)
+	if (!opt->balance || !bs->enabled)
 		goto out;
 	/*
 	 * Balancing: while the score exceeds the threshold, take the move with
@@ -661,35 +1046,22 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 	 * the least memory. Each move must gain at least min-gain. VMs moved in
 	 * this plan or within the cooldown do not move.
 	 */
-	while (moves < b->max_migrations && load_score(l) > b->threshold) {
-		double cur = load_score(l), best_gain = 0;
-		long pick = -1;
-		for (size_t i = 0; i < nc; i++) {
-			struct cand *cd = &cands[i];
-			const struct obs_domain *d = &o->domains[cd->dom];
-			double sc;
-			cd->target = -1;
-			if (cd->moved || (d->meta.migrated_at && opt->now - d->meta.migrated_at < b->cooldown))
-				continue;
-			cd->target = best_target(l, cd, &sc, NULL);
-			cd->gain = cur - sc;
-			if (cd->target >= 0 && cd->gain >= b->min_gain && cd->gain > best_gain)
-				best_gain = cd->gain;
-		}
-		for (size_t i = 0; best_gain > 0 && i < nc; i++) {
-			struct cand *cd = &cands[i];
-			if (cd->target < 0 || cd->gain < b->min_gain || cd->gain < 0.9 * best_gain)
-				continue;
-			if (pick < 0 || dom_memory(&o->domains[cd->dom]) < dom_memory(&o->domains[cands[pick].dom]) ||
-			    (dom_memory(&o->domains[cd->dom]) == dom_memory(&o->domains[cands[pick].dom]) &&
-			     cd->gain > cands[pick].gain))
-				pick = (long)i;
-		}
+	while (moves < bs->max_migrations && load_score(l) > bs->threshold) {
+		long pick = balance_round(&b, bs);
 		if (pick < 0)
 			break;
-		add_migration(p, l, &cands[pick], (size_t)cands[pick].target, "balance");
+		add_migration(p, &b, pick, (size_t)b.cands[pick].target, "balance");
 		moves++;
 	}
 out:
-	free(cands);
+	free(busy);
+	free(b.cands);
+	free(b.head);
+	free(b.is_target);
+	free(b.is_source);
+	free(b.targets);
+	free(b.by_name);
+	free(b.top);
+	free(b.eval);
+	free(b.key);
 }
