@@ -20,7 +20,7 @@ pkgs=(
 	iproute2 binutils procps util-linux
 	# sources, images and cloud-init tests
 	gnupg gpgv python3 python3-jsonschema python3-yaml genisoimage ca-certificates curl
-	openssh-client openssh-server
+	openssh-client openssh-server netcat-openbsd
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(ganeti-htools ansible python3-libvirt hyperfine)

@@ -44,6 +44,8 @@ void vem_meta_copy(struct vem_meta *dst, const struct vem_meta *src);
 unsigned hv_caps_parse(const char *caps_xml, char host_uuid[37]);
 /* "qemu+tcp://user:secret@h/system" -> "qemu+tcp://user@h/system" */
 char *hv_uri_display(const char *uri);
+/* msg as one line with uri's password masked. */
+char *hv_error_scrub(const char *uri, const char *msg);
 /* libvirt's last error as text (never NULL). */
 const char *hv_last_error(void);
 

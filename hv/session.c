@@ -43,6 +43,49 @@ char *hv_uri_display(const char *uri)
 	return xasprintf("%.*s%s", (int)(colon - uri), uri, at);
 }
 
+/*
+ * A connection error as one line that never shows the URI's password: ssh
+ * and libvirt quote "user:password@host" back in their messages, and ssh's
+ * multi-line warnings (host key changed) are folded into one line.
+ */
+char *hv_error_scrub(const char *uri, const char *msg)
+{
+	const char *p = strstr(uri, "://"), *at = NULL, *colon = NULL;
+	char *pw = NULL;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (p) {
+		p += 3;
+		at = strchr(p, '@');
+		if (at && (!strchr(p, '/') || strchr(p, '/') > at))
+			colon = memchr(p, ':', (size_t)(at - p));
+		if (colon && at > colon + 1)
+			pw = xstrndup(colon + 1, (size_t)(at - colon - 1));
+	}
+	for (const char *q = msg; *q;) {
+		size_t len = strcspn(q, "\n");
+		const char *e = q + len;
+		size_t lead = strspn(q, " \t");
+
+		/* skip empty lines and banner lines of '@' */
+		if (lead < len && strspn(q + lead, "@ \t\r") < len - lead) {
+			if (sb.len)
+				strbuf_adds(&sb, " ");
+			for (const char *c = q + lead; c < e; c++) {
+				if (pw && !strncmp(c, pw, strlen(pw))) {
+					strbuf_adds(&sb, "****");
+					c += strlen(pw) - 1;
+				} else if (*c != '\r') {
+					strbuf_addc(&sb, *c);
+				}
+			}
+		}
+		q = *e ? e + 1 : e;
+	}
+	free(pw);
+	return strbuf_detach(&sb, NULL);
+}
+
 unsigned hv_caps_parse(const char *xml, char host_uuid[37])
 {
 	unsigned caps = 0;
@@ -146,10 +189,9 @@ static void *connect_thread(void *arg)
 	uri = connect_uri(a->uri);
 	pthread_mutex_unlock(&g->lock);
 	conn = virConnectOpenAuth(uri, isatty(STDIN_FILENO) ? virConnectAuthPtrDefault : &auth, 0);
-	free(uri);
 	memset(&info, 0, sizeof(info));
 	if (!conn) {
-		error = xstrdup(hv_last_error());
+		error = hv_error_scrub(uri, hv_last_error());
 	} else {
 		virConnectSetKeepAlive(conn, 5, 3);
 		if (virNodeGetInfo(conn, &info) < 0)
@@ -157,6 +199,7 @@ static void *connect_thread(void *arg)
 		caps = virConnectGetCapabilities(conn);
 		hostname = virConnectGetHostname(conn);
 	}
+	free(uri);
 	pthread_mutex_lock(&g->lock);
 	a->conn = conn;
 	a->error = error;
@@ -172,6 +215,7 @@ static void *connect_thread(void *arg)
 
 struct hv_session *hv_session_open(const struct cluster *c, const struct hv_options *opt)
 {
+
 	struct hv_session *s = xcalloc(1, sizeof(*s));
 	struct connect_group *g = xcalloc(1, sizeof(*g));
 	pthread_condattr_t cattr;

@@ -863,8 +863,9 @@ static void load_dir(struct ctx *x, const char *path)
 		x->broken = true;
 		err_at(x->err, intern(&x->files, &x->n_files, &x->a_files, path), 1, 1,
 		       "no *.yaml or *.yml files in this directory");
+	} else {
+		qsort(names, n, sizeof(*names), cmp_str);
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		load_file(x, names[i]);
 		free(names[i]);

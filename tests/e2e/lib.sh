@@ -8,8 +8,8 @@
 #
 # Helpers: lab_up (starts or reuses the lab VEM_LAB_ID, default 0),
 # lab_down, virsh_h N ARGS..., wait_for 'CMD' SECONDS, skip_all 'reason'.
-# The lab stays up between test scripts (tests/run takes it down at the end)
-# unless VEM_LAB_KEEP=0.
+# The lab stays up between test scripts; tests/run takes it down at the end
+# unless VEM_LAB_KEEP=1.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export TOP

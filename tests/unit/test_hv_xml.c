@@ -186,6 +186,16 @@ TEST(credentials_never_shown)
 	s = hv_uri_display("qemu+ssh://root@h/system?keyfile=/k");
 	CHECK_STR(s, "qemu+ssh://root@h/system?keyfile=/k");
 	free(s);
+	/* ssh quotes user:password@host back in its errors */
+	s = hv_error_scrub("qemu+ssh://root:s3cret@h:22/system",
+			   "Cannot recv data: @@@@@@@@\n@    WARNING    @\n@@@@@@@@\n"
+			   "Offending key\nroot:s3cret@h: Permission denied (publickey).\n");
+	CHECK_STR(s, "Cannot recv data: @@@@@@@@ @    WARNING    @ Offending key "
+		  "root:****@h: Permission denied (publickey).");
+	free(s);
+	s = hv_error_scrub("qemu+tcp://h/system", "no route\n");
+	CHECK_STR(s, "no route");
+	free(s);
 }
 
 TEST(metadata_round_trip)
