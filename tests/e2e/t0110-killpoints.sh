@@ -63,14 +63,36 @@ for delay in 0.5 2; do
 done
 
 test_expect_success 'a second vem waits for the lease and names its holder' '
-	clean_lab_domains && cluster_n 6 &&
+	clean_lab_domains && cluster_n 6
 	"$VEM" apply $FAST -f "$F" --yes >"$W/first" 2>&1 &
 	pid=$!
-	sleep 0.7
+	# the first holds the lease once its lease domain exists on h1
+	wait_for "virsh_h 1 list --all --name | grep -q ^vem-lease-" 20
 	rc=0; "$VEM" apply $FAST -f "$F" --yes --lease-wait 0 >"$W/second" 2>&1 || rc=$?
 	wait $pid; rc1=$?
 	cat "$W/first" "$W/second"
 	[ "$rc1" = 0 ] && check_k 6 && [ "$rc" = 4 ] && grep -q "held by" "$W/second"
+'
+
+test_expect_success 'with --lease-wait the second vem waits, then runs and finds nothing to do' '
+	cluster_n 3
+	"$VEM" apply $FAST -f "$F" --yes >"$W/first" 2>&1 &
+	pid=$!
+	wait_for "virsh_h 1 list --all --name | grep -q ^vem-lease-" 20
+	rc=0; "$VEM" apply $FAST -f "$F" --yes --lease-wait 60s >"$W/second" 2>&1 || rc=$?
+	wait $pid; rc1=$?
+	cat "$W/first" "$W/second"
+	[ "$rc1" = 0 ] && [ "$rc" = 0 ] && check_k 3 &&
+	grep -q "waiting for the lease of cluster .* held by" "$W/second" &&
+	grep -q "no changes" "$W/second"
+'
+
+test_expect_success 'a holder killed with SIGKILL does not block the next run' '
+	cluster_n 4 && kill_apply 1 &&
+	start=$(date +%s) &&
+	"$VEM" apply $FAST -f "$F" --yes --lease-wait 0 >"$W/after" 2>&1; rc=$?
+	cat "$W/after"; [ "$rc" = 0 ] && check_k 4 &&
+	[ $(( $(date +%s) - start )) -lt 30 ]
 '
 
 clean_lab_domains
