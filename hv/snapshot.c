@@ -294,7 +294,9 @@ void observed_apply_cluster(struct observed *o, const struct cluster *c)
 		map[i] = -1;
 	for (size_t i = 0; i < c->n_hosts; i++) {
 		const struct host_spec *hs = &c->hosts[i];
-		long j = observed_host_index(o, hs->name);
+		/* usually in the same order: try the same position first */
+		long j = i < o->n_hosts && str_eq(o->hosts[i].name, hs->name) ? (long)i
+									: observed_host_index(o, hs->name);
 		struct obs_host *h = &hosts[i];
 		if (j >= 0) {
 			*h = o->hosts[j];

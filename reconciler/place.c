@@ -474,30 +474,40 @@ bool place_feasible(const struct load *l, const struct vm_spec *vm, size_t host,
 }
 
 /* Score if host a lost and host b gained (mem, vcpus, cpu); a or b may be -1. */
+/* Add to sum/sq the change of host h (-1: none) gaining (sign > 0) or
+ * losing (mem, vcpus, cpu). */
+static void sums_if(const struct load *l, long h, int sign, uint64_t mem, int vcpus, double cpu,
+		    double *sum, double *sq)
+{
+	const struct place_priv *p = P(l);
+	const struct host_load *hl;
+	double u[N_METRICS];
+
+	if (h < 0 || !eligible(&l->o->hosts[h]))
+		return;
+	hl = &l->hosts[h];
+	if (sign < 0)
+		util_of(p, (size_t)h, hl->mem_used > mem ? (double)(hl->mem_used - mem) : 0,
+			hl->vcpus_used - vcpus, hl->cpu_load - cpu, u);
+	else
+		util_of(p, (size_t)h, (double)(hl->mem_used + mem), hl->vcpus_used + vcpus,
+			hl->cpu_load + cpu, u);
+	for (int m = 0; m < N_METRICS; m++) {
+		sum[m] += u[m] - p->u[h][m];
+		sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
+	}
+}
+
+/* Score if host a lost and host b gained (mem, vcpus, cpu); a or b may be -1. */
 static double score_if(const struct load *l, long a, long b, uint64_t mem, int vcpus, double cpu)
 {
 	const struct place_priv *p = P(l);
-	double sum[N_METRICS], sq[N_METRICS], u[N_METRICS];
+	double sum[N_METRICS], sq[N_METRICS];
 
 	memcpy(sum, p->sum, sizeof(sum));
 	memcpy(sq, p->sq, sizeof(sq));
-	for (int k = 0; k < 2; k++) {
-		long h = k ? b : a;
-		const struct host_load *hl;
-		if (h < 0 || !eligible(&l->o->hosts[h]))
-			continue;
-		hl = &l->hosts[h];
-		if (k == 0)
-			util_of(p, (size_t)h, hl->mem_used > mem ? (double)(hl->mem_used - mem) : 0,
-				hl->vcpus_used - vcpus, hl->cpu_load - cpu, u);
-		else
-			util_of(p, (size_t)h, (double)(hl->mem_used + mem), hl->vcpus_used + vcpus,
-				hl->cpu_load + cpu, u);
-		for (int m = 0; m < N_METRICS; m++) {
-			sum[m] += u[m] - p->u[h][m];
-			sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
-		}
-	}
+	sums_if(l, a, -1, mem, vcpus, cpu, sum, sq);
+	sums_if(l, b, +1, mem, vcpus, cpu, sum, sq);
 	return score_from(p, sum, sq);
 }
 
@@ -744,12 +754,19 @@ static void add_migration(struct plan *p, struct balancer *b, long i, size_t des
 static long scan_targets(struct load *l, const struct cand *c, const size_t *hosts, size_t n,
 			 double *score_out, struct strbuf *why)
 {
+	const struct place_priv *p = P(l);
 	long best = -1;
 	double best_score = 0;
+	double base_sum[N_METRICS], base_sq[N_METRICS];
 	char buf[160];
 
+	/* the VM leaving its host is the same for every destination */
+	memcpy(base_sum, p->sum, sizeof(base_sum));
+	memcpy(base_sq, p->sq, sizeof(base_sq));
+	sums_if(l, (long)c->host, -1, c->mem, c->vcpus, c->cpu, base_sum, base_sq);
 	for (size_t k = 0; k < n; k++) {
 		size_t h = hosts ? hosts[k] : k;
+		double sum[N_METRICS], sq[N_METRICS];
 		const char *r;
 		double sc;
 		if (h == c->host)
@@ -759,7 +776,10 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 				strbuf_addf(why, "%s %s: %s", why->len ? ";" : "", l->o->hosts[h].name, r);
 			continue;
 		}
-		sc = score_if(l, (long)c->host, (long)h, c->mem, c->vcpus, c->cpu);
+		memcpy(sum, base_sum, sizeof(sum));
+		memcpy(sq, base_sq, sizeof(sq));
+		sums_if(l, (long)h, +1, c->mem, c->vcpus, c->cpu, sum, sq);
+		sc = score_from(p, sum, sq);
 		if (best < 0 || sc < best_score - 1e-12) {
 			best = (long)h;
 			best_score = sc;

@@ -85,7 +85,7 @@ static void write_htools_header(FILE *f)
 static void write_htools_node(FILE *f, const char *name, uint64_t mem_mib, uint64_t used_mib,
 			      uint64_t free_mib, int cpus, bool offline)
 {
-	fprintf(f, "%s|%llu|%llu|%llu|1048576|1048576|%d|%c|%s|1||N|0|1|1.0\n", name,
+	fprintf(f, "%s|%llu|%llu|%llu|1048576|1048576|%d|%c|%s|1||N|0|0|1.0\n", name,
 		(unsigned long long)mem_mib, (unsigned long long)used_mib,
 		(unsigned long long)free_mib, cpus, offline ? 'Y' : 'N', GROUP_UUID);
 }
