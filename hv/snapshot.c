@@ -1,7 +1,6 @@
 /*
  * snapshot.c - the observed state as JSON (vem observe -o FILE) and back
- * (vem plan --observed FILE). JSON is read with libyaml, which parses it as
- * YAML flow style.
+ * (vem plan --observed FILE).
  */
 #include "hv_priv.h"
 #include "../util/json.h"
@@ -9,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #define SNAPSHOT_MAX_BYTES (512u << 20)
 
@@ -86,34 +84,343 @@ int observed_write_json(const struct observed *o, struct strbuf *out)
 
 /* ---- reading ---- */
 
+/*
+ * A small JSON reader: snapshots of thousands of hosts are tens of
+ * megabytes, and a general YAML document model costs several times the
+ * time and memory of this one. The file is parsed in place: strings are
+ * unescaped and terminated inside the buffer, and every value becomes one
+ * node; the members of an array or object are contiguous in kids[].
+ */
+enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jnode {
+	enum jtype type;
+	int line, col;
+	const char *s;            /* scalars: the text, NUL-terminated */
+	uint32_t first, n;        /* arrays: kids[first..first+n); objects: key, value pairs */
+};
+
+#define JSON_MAX_DEPTH 64
+
+struct jparser {
+	char *p, *end;
+	char *held_at;            /* a delimiter overwritten by a scalar's NUL ... */
+	char held;                /* ... and its value */
+	int line;
+	const char *bol;          /* start of the current line */
+	const char *problem;
+	int prob_line, prob_col;
+	struct jnode *nodes;
+	size_t n_nodes, a_nodes;
+	uint32_t *kids;
+	size_t n_kids, a_kids;
+	uint32_t *stack;          /* members of the containers being parsed */
+	size_t n_stack, a_stack;
+};
+
+static int jcur(const struct jparser *j)
+{
+	if (j->p == j->held_at)
+		return (unsigned char)j->held;
+	return j->p < j->end ? (unsigned char)*j->p : -1;
+}
+
+static void jskip_ws(struct jparser *j)
+{
+	for (;;) {
+		int c = jcur(j);
+		if (c == '\n') {
+			j->line++;
+			j->bol = j->p + 1;
+		} else if (c != ' ' && c != '\t' && c != '\r') {
+			return;
+		}
+		j->p++;
+	}
+}
+
+static int jfail(struct jparser *j, const char *problem)
+{
+	if (!j->problem) {
+		j->problem = problem;
+		j->prob_line = j->line;
+		j->prob_col = (int)(j->p - j->bol) + 1;
+	}
+	return -1;
+}
+
+static uint32_t jnew(struct jparser *j, enum jtype t)
+{
+	struct jnode *n;
+	ALLOC_GROW(j->nodes, j->n_nodes + 1, j->a_nodes);
+	n = &j->nodes[j->n_nodes];
+	memset(n, 0, sizeof(*n));
+	n->type = t;
+	n->line = j->line;
+	n->col = (int)(j->p - j->bol) + 1;
+	return (uint32_t)j->n_nodes++;
+}
+
+static void jput_utf8(char **out, unsigned cp)
+{
+	char *o = *out;
+	if (cp < 0x80) {
+		*o++ = (char)cp;
+	} else if (cp < 0x800) {
+		*o++ = (char)(0xc0 | cp >> 6);
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*o++ = (char)(0xe0 | cp >> 12);
+		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	} else {
+		*o++ = (char)(0xf0 | cp >> 18);
+		*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
+		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	}
+	*out = o;
+}
+
+static int jhex4(const char *p, unsigned *v)
+{
+	*v = 0;
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)p[i], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return -1;
+		*v = *v << 4 | (unsigned)d;
+	}
+	return 0;
+}
+
+/* A string at j->p (the opening quote): unescaped in place. */
+static int jstring(struct jparser *j, const char **out)
+{
+	char *o, *start;
+	j->p++;
+	o = start = j->p;
+	for (;;) {
+		int c = jcur(j);
+		if (c < 0 || c == '\n')
+			return jfail(j, "unterminated string");
+		if ((unsigned)c < 0x20)
+			return jfail(j, "control character in a string");
+		if (c == '"')
+			break;
+		if (c != '\\') {
+			*o++ = (char)c;
+			j->p++;
+			continue;
+		}
+		j->p++;
+		c = jcur(j);
+		switch (c) {
+		case '"': case '\\': case '/': *o++ = (char)c; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u': {
+			unsigned cp, lo;
+			if (j->end - j->p < 5 || jhex4(j->p + 1, &cp))
+				return jfail(j, "bad \\u escape");
+			j->p += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && j->end - j->p >= 7 && j->p[1] == '\\' &&
+			    j->p[2] == 'u' && !jhex4(j->p + 3, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				j->p += 6;
+			}
+			if (!cp)
+				return jfail(j, "NUL in a string");
+			jput_utf8(&o, cp);
+			break;
+		}
+		default:
+			return jfail(j, "bad escape in a string");
+		}
+		j->p++;
+	}
+	*o = '\0';            /* o <= the closing quote */
+	j->p++;
+	*out = start;
+	return 0;
+}
+
+static int jvalue(struct jparser *j, int depth, uint32_t *out);
+
+/* Members of an array or object, then the node pointing at them. */
+static int jcontainer(struct jparser *j, int depth, bool object, uint32_t *out)
+{
+	uint32_t self = jnew(j, object ? J_OBJ : J_ARR), v;
+	size_t base = j->n_stack, n;
+	int close = object ? '}' : ']';
+
+	if (depth > JSON_MAX_DEPTH)
+		return jfail(j, "nested too deeply");
+	j->p++;
+	jskip_ws(j);
+	if (jcur(j) == close) {
+		j->p++;
+		*out = self;
+		return 0;
+	}
+	for (;;) {
+		jskip_ws(j);
+		if (object) {
+			const char *key;
+			if (jcur(j) != '"')
+				return jfail(j, "expected a string as the key");
+			v = jnew(j, J_STR);
+			if (jstring(j, &key))
+				return -1;
+			j->nodes[v].s = key;
+			ALLOC_GROW(j->stack, j->n_stack + 1, j->a_stack);
+			j->stack[j->n_stack++] = v;
+			jskip_ws(j);
+			if (jcur(j) != ':')
+				return jfail(j, "expected ':'");
+			j->p++;
+		}
+		if (jvalue(j, depth + 1, &v))
+			return -1;
+		ALLOC_GROW(j->stack, j->n_stack + 1, j->a_stack);
+		j->stack[j->n_stack++] = v;
+		jskip_ws(j);
+		if (jcur(j) == ',') {
+			j->p++;
+			continue;
+		}
+		if (jcur(j) == close) {
+			j->p++;
+			break;
+		}
+		return jfail(j, object ? "expected ',' or '}'" : "expected ',' or ']'");
+	}
+	n = j->n_stack - base;
+	ALLOC_GROW(j->kids, j->n_kids + n, j->a_kids);
+	memcpy(j->kids + j->n_kids, j->stack + base, n * sizeof(*j->kids));
+	j->nodes[self].first = (uint32_t)j->n_kids;
+	j->nodes[self].n = (uint32_t)(object ? n / 2 : n);
+	j->n_kids += n;
+	j->n_stack = base;
+	*out = self;
+	return 0;
+}
+
+static int jvalue(struct jparser *j, int depth, uint32_t *out)
+{
+	int c;
+	jskip_ws(j);
+	c = jcur(j);
+	if (c == '{' || c == '[')
+		return jcontainer(j, depth, c == '{', out);
+	if (c == '"') {
+		const char *s;
+		*out = jnew(j, J_STR);
+		if (jstring(j, &s))
+			return -1;
+		j->nodes[*out].s = s;
+		return 0;
+	}
+	if (c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n') {
+		/* a number or a literal: up to the next delimiter, which is kept
+		 * aside while its place holds the scalar's NUL */
+		char *start = j->p;
+		enum jtype t = c == 't' || c == 'f' ? J_BOOL : c == 'n' ? J_NULL : J_NUM;
+		*out = jnew(j, t);
+		while ((c = jcur(j)) >= 0 && !strchr(",:]} \t\r\n", c))
+			j->p++;
+		if (j->p >= j->end)
+			return jfail(j, "unexpected end of the file");
+		j->held_at = j->p;
+		j->held = *j->p;
+		*j->p = '\0';
+		j->nodes[*out].s = start;
+		if ((t == J_BOOL && strcmp(start, "true") && strcmp(start, "false")) ||
+		    (t == J_NULL && strcmp(start, "null"))) {
+			j->p = start;
+			return jfail(j, "unknown literal");
+		}
+		return 0;
+	}
+	return jfail(j, c < 0 ? "unexpected end of the file" : "unexpected character");
+}
+
+/* Parses buf[0..len) (buf[len] must exist; it is overwritten). */
+static int json_parse(struct jparser *j, char *buf, size_t len)
+{
+	uint32_t root;
+	memset(j, 0, sizeof(*j));
+	j->p = buf;
+	j->bol = buf;
+	j->end = buf + len;
+	j->line = 1;
+	if (jvalue(j, 0, &root))
+		return -1;
+	jskip_ws(j);
+	if (jcur(j) >= 0)
+		return jfail(j, "text after the JSON value");
+	return 0;
+}
+
+static void json_release(struct jparser *j)
+{
+	free(j->nodes);
+	free(j->kids);
+	free(j->stack);
+}
+
 struct rd {
-	yaml_document_t *doc;
+	struct jparser *j;
 	const char *file;
 	struct errbuf *err;
 };
 
-static yaml_node_t *get(struct rd *r, yaml_node_t *map, const char *key)
+static const struct jnode *node(struct rd *r, uint32_t i)
 {
-	if (!map || map->type != YAML_MAPPING_NODE)
+	return &r->j->nodes[i];
+}
+
+/* The i-th member of an array, or the value of the i-th pair of an object. */
+static const struct jnode *member(struct rd *r, const struct jnode *c, size_t i, const struct jnode **key)
+{
+	if (c->type == J_OBJ) {
+		if (key)
+			*key = node(r, r->j->kids[c->first + 2 * i]);
+		return node(r, r->j->kids[c->first + 2 * i + 1]);
+	}
+	return node(r, r->j->kids[c->first + i]);
+}
+
+static const struct jnode *get(struct rd *r, const struct jnode *map, const char *key)
+{
+	if (!map || map->type != J_OBJ)
 		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
-		if (k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
-			return yaml_document_get_node(r->doc, p->value);
+	for (size_t i = 0; i < map->n; i++) {
+		const struct jnode *k, *v = member(r, map, i, &k);
+		if (!strcmp(k->s, key))
+			return v;
 	}
 	return NULL;
 }
 
-static const char *str(struct rd *r, yaml_node_t *map, const char *key)
+static const char *str(struct rd *r, const struct jnode *map, const char *key)
 {
-	yaml_node_t *n = get(r, map, key);
-	if (!n || n->type != YAML_SCALAR_NODE || (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-						  !strcmp((char *)n->data.scalar.value, "null")))
+	const struct jnode *n = get(r, map, key);
+	if (!n || n->type == J_NULL || n->type == J_ARR || n->type == J_OBJ)
 		return NULL;
-	return (const char *)n->data.scalar.value;
+	return n->s;
 }
 
-static int64_t num(struct rd *r, yaml_node_t *map, const char *key, int64_t def)
+static int64_t num(struct rd *r, const struct jnode *map, const char *key, int64_t def)
 {
 	const char *s = str(r, map, key);
 	int64_t v;
@@ -124,27 +431,26 @@ static int64_t num(struct rd *r, yaml_node_t *map, const char *key, int64_t def)
 		return v;
 	if (!parse_double(s, &d))
 		return (int64_t)d;
-	err_at(r->err, r->file, (int)get(r, map, key)->start_mark.line + 1,
-	       (int)get(r, map, key)->start_mark.column + 1, "'%s': expected a number, found '%s'", key, s);
+	err_at(r->err, r->file, get(r, map, key)->line, get(r, map, key)->col,
+	       "'%s': expected a number, found '%s'", key, s);
 	return def;
 }
 
-static bool boolean(struct rd *r, yaml_node_t *map, const char *key, bool def)
+static bool boolean(struct rd *r, const struct jnode *map, const char *key, bool def)
 {
 	const char *s = str(r, map, key);
 	return s ? !strcmp(s, "true") : def;
 }
 
-static void need(struct rd *r, yaml_node_t *map, const char *key, const char *what)
+static void need(struct rd *r, const struct jnode *map, const char *key, const char *what)
 {
 	if (!str(r, map, key))
-		err_at(r->err, r->file, (int)map->start_mark.line + 1, (int)map->start_mark.column + 1,
-		       "%s is missing '%s'", what, key);
+		err_at(r->err, r->file, map->line, map->col, "%s is missing '%s'", what, key);
 }
 
-static void read_host(struct rd *r, yaml_node_t *n, struct obs_host *h)
+static void read_host(struct rd *r, const struct jnode *n, struct obs_host *h)
 {
-	yaml_node_t *cap = get(r, n, "capacity"), *labels = get(r, n, "labels"), *hv = get(r, n, "hv");
+	const struct jnode *cap = get(r, n, "capacity"), *labels = get(r, n, "labels"), *hv = get(r, n, "hv");
 
 	need(r, n, "name", "host");
 	h->name = xstrdup(str(r, n, "name") ? str(r, n, "name") : "?");
@@ -157,23 +463,21 @@ static void read_host(struct rd *r, yaml_node_t *n, struct obs_host *h)
 	h->maintenance = boolean(r, n, "maintenance", false);
 	if (str(r, n, "host_uuid"))
 		snprintf(h->host_uuid, sizeof(h->host_uuid), "%s", str(r, n, "host_uuid"));
-	if (labels && labels->type == YAML_MAPPING_NODE) {
-		size_t nl = (size_t)(labels->data.mapping.pairs.top - labels->data.mapping.pairs.start);
-		h->labels.items = xcalloc(nl + 1, sizeof(*h->labels.items));
-		for (yaml_node_pair_t *p = labels->data.mapping.pairs.start; p < labels->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
-			yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
-			if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
+	if (labels && labels->type == J_OBJ) {
+		h->labels.items = xcalloc(labels->n + 1, sizeof(*h->labels.items));
+		for (size_t i = 0; i < labels->n; i++) {
+			const struct jnode *k, *v = member(r, labels, i, &k);
+			if (v->type == J_ARR || v->type == J_OBJ || v->type == J_NULL)
 				continue;
-			h->labels.items[h->labels.nr].key = xstrdup((char *)k->data.scalar.value);
-			h->labels.items[h->labels.nr++].value = xstrdup((char *)v->data.scalar.value);
+			h->labels.items[h->labels.nr].key = xstrdup(k->s);
+			h->labels.items[h->labels.nr++].value = xstrdup(v->s);
 		}
 	}
-	if (hv && hv->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *it = hv->data.sequence.items.start; it < hv->data.sequence.items.top; it++) {
-			yaml_node_t *v = yaml_document_get_node(r->doc, *it);
+	if (hv && hv->type == J_ARR) {
+		for (size_t i = 0; i < hv->n; i++) {
+			const struct jnode *v = member(r, hv, i, NULL);
 			enum hv_type t;
-			if (v->type == YAML_SCALAR_NODE && !hv_type_parse((char *)v->data.scalar.value, &t))
+			if (v->type == J_STR && !hv_type_parse(v->s, &t))
 				h->hv_caps |= 1u << t;
 		}
 	} else {
@@ -192,10 +496,9 @@ static enum dom_state state_parse(const char *s)
 int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root, *hosts, *doms;
-	struct rd r = { &doc, path, err };
+	struct jparser j;
+	const struct jnode *root, *hosts, *doms;
+	struct rd r = { &j, path, err };
 	size_t before = err->nr;
 	int rc = -1;
 
@@ -205,34 +508,32 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 		return err_set(err, "cannot read snapshot '%s': %s", path,
 			       errno == EFBIG ? "file too large" : strerror(errno));
 	}
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (unsigned char *)sb.buf, sb.len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		err_at(err, path, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-		       "invalid snapshot: %s", parser.problem ? parser.problem : "syntax error");
-		yaml_parser_delete(&parser);
+	strbuf_grow(&sb, 1);
+	if (json_parse(&j, sb.buf, sb.len)) {
+		err_at(err, path, j.prob_line, j.prob_col, "invalid snapshot: %s", j.problem);
+		json_release(&j);
 		strbuf_release(&sb);
 		return -1;
 	}
-	root = yaml_document_get_root_node(&doc);
+	root = &j.nodes[0];
 	hosts = get(&r, root, "hosts");
 	doms = get(&r, root, "domains");
-	if (!root || root->type != YAML_MAPPING_NODE || !hosts || hosts->type != YAML_SEQUENCE_NODE) {
+	if (root->type != J_OBJ || !hosts || hosts->type != J_ARR) {
 		err_at(err, path, 1, 1, "not a vem snapshot: expected an object with 'hosts' and 'domains'");
 		goto out;
 	}
 	o->cluster = xstrdup(str(&r, root, "cluster"));
 	o->taken_at = num(&r, root, "taken_at", 0);
-	o->n_hosts = (size_t)(hosts->data.sequence.items.top - hosts->data.sequence.items.start);
+	o->n_hosts = hosts->n;
 	o->hosts = xcalloc(o->n_hosts + 1, sizeof(*o->hosts));
 	for (size_t i = 0; i < o->n_hosts; i++)
-		read_host(&r, yaml_document_get_node(&doc, hosts->data.sequence.items.start[i]), &o->hosts[i]);
-	if (doms && doms->type == YAML_SEQUENCE_NODE) {
+		read_host(&r, member(&r, hosts, i, NULL), &o->hosts[i]);
+	if (doms && doms->type == J_ARR) {
 		long last = -1;
-		size_t n = (size_t)(doms->data.sequence.items.top - doms->data.sequence.items.start);
+		size_t n = doms->n;
 		o->domains = xcalloc(n + 1, sizeof(*o->domains));
 		for (size_t i = 0; i < n; i++) {
-			yaml_node_t *dn = yaml_document_get_node(&doc, doms->data.sequence.items.start[i]);
+			const struct jnode *dn = member(&r, doms, i, NULL);
 			struct obs_domain *d = &o->domains[o->n_domains];
 			const char *hn = str(&r, dn, "host");
 			long h;
@@ -243,8 +544,7 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 				h = last = hn ? observed_host_index(o, hn) : -1;
 			need(&r, dn, "name", "domain");
 			if (h < 0) {
-				err_at(err, path, (int)dn->start_mark.line + 1, (int)dn->start_mark.column + 1,
-				       "domain names unknown host '%s'", hn ? hn : "");
+				err_at(err, path, dn->line, dn->col, "domain names unknown host '%s'", hn ? hn : "");
 				continue;
 			}
 			d->name = xstrdup(str(&r, dn, "name") ? str(&r, dn, "name") : "?");
@@ -276,8 +576,7 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 	}
 	rc = err->nr > before ? -1 : 0;
 out:
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	json_release(&j);
 	strbuf_release(&sb);
 	if (rc)
 		observed_release(o);

@@ -3,6 +3,9 @@
 #include "reconciler/place.h"
 #include "fixtures.h"
 
+#include <math.h>
+#include <unistd.h>
+
 static const char *hosts3 =
 	"cluster: t\n"
 	"hosts:\n"
@@ -250,6 +253,162 @@ TEST(score_is_zero_when_balanced)
 	cluster_free(c);
 }
 
+/*
+ * A cluster past the size searched exhaustively (100 hosts, 1710 VMs of
+ * mixed sizes, most on a third of the hosts, one host in maintenance,
+ * spread, pinned and label-bound VMs): balancing keeps every hard
+ * constraint, each move gains at least min-gain, and the score falls.
+ */
+TEST(balance_large_cluster_keeps_constraints)
+{
+	enum { NH = 100, HOT = 33 };
+	struct strbuf y = STRBUF_INIT;
+	struct cluster *c;
+	struct observed o;
+	struct plan p;
+	uint64_t mem[NH] = { 0 };
+	int vcpus[NH] = { 0 }, spread[NH] = { 0 };
+	size_t *where, moves = 0, *moved;
+	unsigned seed = 7;
+
+	strbuf_adds(&y, "cluster: big\nhosts:\n");
+	for (int h = 0; h < NH; h++)
+		strbuf_addf(&y, "  - {name: h%03d, uri: 'qemu+tcp://h%d/system', capacity: {cpus: 16, memory: 16GiB}, "
+			    "labels: {rack: %s}%s}\n", h, h, h % 2 ? "b" : "a", h == NH - 1 ? ", maintenance: true" : "");
+	strbuf_adds(&y, "templates:\n  - {name: s, vcpus: 1, memory: 256MiB, kernel: /k}\n"
+		    "vms:\n"
+		    "  - {name: small, template: s, replicas: 1000}\n"
+		    "  - {name: big, template: s, replicas: 400, memory: 1GiB, vcpus: 2}\n"
+		    "  - {name: spr, template: s, replicas: 30, placement: {spread: spr}}\n"
+		    "  - {name: pin, template: s, replicas: 30, placement: {hosts: [h000, h040, h050]}}\n"
+		    "  - {name: rb, template: s, replicas: 250, placement: {labels: {rack: b}}}\n"
+		    "balance: {metrics: {cpu: 1.0, memory: 1.0, vcpu: 1.0}, threshold: 0.0, min-gain: 0.0001,\n"
+		    "          max-migrations: 400, cooldown: 0s}\n");
+	c = load_yaml(y.buf);
+	strbuf_release(&y);
+	CHECK_INT(c->n_vms, 1710);
+	obs_init(&o, c);
+	where = xcalloc(c->n_vms, sizeof(*where));
+	moved = xcalloc(c->n_vms, sizeof(*moved));
+	/* skewed start: the first third while they fit, ten VMs on the maintenance host */
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const struct vm_spec *vm = &c->vms[i];
+		size_t h;
+		seed = seed * 1103515245 + 12345;
+		h = (i % 200 == 0) ? NH - 1 : (seed >> 8) % HOT;
+		for (size_t tries = 0;; tries++, h = (h + 1) % (NH - 1)) {
+			const struct obs_host *oh = &o.hosts[h];
+			bool ok = mem[h] + vm->cfg.max_memory <= oh->memory * 9 / 10 &&
+				  vcpus[h] + vm->cfg.vcpus <= oh->cpus * 4;
+			if (tries >= 2 * NH) {
+				fprintf(stderr, "cannot place %s\n", vm->name);
+				abort();
+			}
+			if (vm->placement.spread)
+				ok = ok && !spread[h];
+			if (vm->placement.n_hosts)
+				ok = ok && (h == 0 || h == 40 || h == 50);
+			if (vm->placement.labels.nr)
+				ok = ok && h % 2 == 1;
+			if (ok || (h == NH - 1 && tries == 0 && !vm->placement.n_hosts && !vm->placement.labels.nr))
+				break;
+		}
+		mem[h] += vm->cfg.max_memory;
+		vcpus[h] += vm->cfg.vcpus;
+		spread[h] += vm->placement.spread != NULL;
+		where[i] = h;
+		obs_add(&o, c, h, vm->name, true, NULL, DOM_RUNNING, 0.05 + (double)((seed >> 4) % 100) / 100);
+	}
+	p = build(c, &o);
+	CHECK(p.n > 100);
+	CHECK(p.score_after < 0.5 * p.score);
+	for (size_t k = 0; k < p.n; k++) {
+		const struct plan_action *a = &p.actions[k];
+		size_t i = (size_t)(a->spec - c->vms);
+		CHECK(a->kind == ACT_MIGRATE);
+		CHECK(a->host == where[i]);
+		CHECK(!moved[i]++);
+		CHECK(a->dest != NH - 1);
+		if (!strcmp(a->reason, "balance")) {
+			CHECK(a->score_after <= a->score_before - 0.0001 + 1e-12);
+			moves++;
+		}
+		if (k)
+			CHECK(fabs(a->score_before - p.actions[k - 1].score_after) < 1e-9);
+		if (a->spec->placement.n_hosts)
+			CHECK(a->dest == 0 || a->dest == 40 || a->dest == 50);
+		if (a->spec->placement.labels.nr)
+			CHECK(a->dest % 2 == 1);
+		mem[a->host] -= a->spec->cfg.max_memory;
+		vcpus[a->host] -= a->spec->cfg.vcpus;
+		spread[a->host] -= a->spec->placement.spread != NULL;
+		mem[a->dest] += a->spec->cfg.max_memory;
+		vcpus[a->dest] += a->spec->cfg.vcpus;
+		spread[a->dest] += a->spec->placement.spread != NULL;
+		where[i] = a->dest;
+	}
+	CHECK(moves <= 400);
+	for (size_t h = 0; h < NH; h++) {
+		CHECK(mem[h] <= o.hosts[h].memory);
+		CHECK(vcpus[h] <= o.hosts[h].cpus * 4);
+		CHECK(spread[h] <= 1);
+	}
+	CHECK_INT(mem[NH - 1], 0);
+	free(where);
+	free(moved);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* Snapshots: what is written reads back the same; a syntax error names its place. */
+TEST(snapshot_round_trip)
+{
+	struct cluster *c = cl("vms:\n  - {name: v, template: s, replicas: 2}\n");
+	struct observed o, back;
+	struct errbuf err = ERRBUF_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	char path[] = "/tmp/vem-test-snapshot-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	CHECK(fd >= 0);
+	obs_init(&o, c);
+	free(o.hosts[0].labels.items[0].value);
+	o.hosts[0].labels.items[0].value = xstrdup("a \"quoted\"\\ \xc3\xa9\t\x01");
+	obs_add(&o, c, 1, "v-0", true, NULL, DOM_RUNNING, 0.25)->meta.migrated_at = 1234;
+	obs_add(&o, c, 2, "foreign", false, NULL, DOM_STOPPED, -1);
+	observed_write_json(&o, &sb);
+	f = fdopen(fd, "w");
+	fputs(sb.buf, f);
+	fclose(f);
+	CHECK(observed_read_json(path, &back, &err) == 0);
+	CHECK_INT(back.n_hosts, 3);
+	CHECK_INT(back.n_domains, 2);
+	CHECK_STR(labels_get(&back.hosts[0].labels, "rack"), "a \"quoted\"\\ \xc3\xa9\t\x01");
+	CHECK_INT(back.hosts[2].memory, o.hosts[2].memory);
+	CHECK_INT(back.hosts[2].cpus, 2);
+	CHECK_STR(back.domains[0].meta.vm, "v-0");
+	CHECK_INT(back.domains[0].host, 1);
+	CHECK_INT(back.domains[0].meta.migrated_at, 1234);
+	CHECK(fabs(back.domains[0].cpu_load - 0.25) < 1e-9);
+	CHECK(!back.domains[1].owned && back.domains[1].state == DOM_STOPPED);
+	observed_release(&back);
+
+	f = fopen(path, "w");
+	fputs("{\"hosts\": [{\"name\": \"a\",\n  \"online\": tru}], \"domains\": []}", f);
+	fclose(f);
+	CHECK(observed_read_json(path, &back, &err) == -1);
+	CHECK_STR(err_msg(&err), "invalid snapshot: unknown literal");
+	CHECK_INT(err.items[0].line, 2);
+	CHECK_INT(err.items[0].col, 13);
+	unlink(path);
+	strbuf_release(&sb);
+	errbuf_release(&err);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	RUN(labels_and_allowed_hosts);
@@ -261,5 +420,7 @@ int main(void)
 	RUN(cooldown_and_min_gain);
 	RUN(max_migrations_and_unowned_never_move);
 	RUN(score_is_zero_when_balanced);
+	RUN(balance_large_cluster_keeps_constraints);
+	RUN(snapshot_round_trip);
 	return test_done();
 }
