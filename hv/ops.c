@@ -171,8 +171,14 @@ static int stop_domain(struct hv_session *s, size_t host, virDomainPtr d, const 
 		return 0;
 	if (s->opt.shutdown_timeout > 0 && virDomainShutdown(d) == 0) {
 		while (time_mono_ms() < deadline) {
-			if (virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF)
-				return 0;
+			if (virDomainGetState(d, &state, &reason, 0) == 0) {
+				if (state == VIR_DOMAIN_SHUTOFF)
+					return 0;
+			} else if (virConnectIsAlive(virDomainGetConnect(d)) != 1) {
+				/* keepalive gave the host up: do not wait out the timeout */
+				return err_set(err, "lost host '%s' while stopping '%s': it stopped "
+					       "answering (keepalive)", s->c->hosts[host].name, name);
+			}
 			usleep(200 * 1000);
 		}
 	}

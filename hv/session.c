@@ -213,14 +213,67 @@ static void *connect_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * libvirt's default event loop, run in a thread of its own while vem runs.
+ * It carries the keepalive pings, so that a host that stops answering in
+ * the middle of a run is dropped after about 15 s (5 s x 3) and its calls
+ * fail, instead of hanging until TCP gives up minutes later. Stopped and
+ * joined at exit, before libvirt and glib are torn down.
+ */
+static struct {
+	pthread_t thread;
+	bool running;
+	volatile int stop;
+} events;
+
+static void *event_loop(void *arg)
+{
+	(void)arg;
+	while (!events.stop)
+		if (virEventRunDefaultImpl() < 0)
+			usleep(100 * 1000);
+	return NULL;
+}
+
+static void stop_loop(int timer, void *opaque)
+{
+	(void)opaque;
+	virEventRemoveTimeout(timer);
+	events.stop = 1;
+}
+
+static void event_loop_stop(void)
+{
+	if (!events.running)
+		return;
+	/* a little later, so that the frees libvirt deferred to the loop when
+	 * the connections were closed still run */
+	virEventAddTimeout(20, stop_loop, NULL, NULL);
+	pthread_join(events.thread, NULL);
+	events.running = false;
+}
+
+static void event_loop_start(void)
+{
+	if (virEventRegisterDefaultImpl() < 0)
+		return;
+	if (pthread_create(&events.thread, NULL, event_loop, NULL))
+		return;
+	events.running = true;
+	atexit(event_loop_stop);
+}
+
 struct hv_session *hv_session_open(const struct cluster *c, const struct hv_options *opt)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
 
 	struct hv_session *s = xcalloc(1, sizeof(*s));
 	struct connect_group *g = xcalloc(1, sizeof(*g));
 	pthread_condattr_t cattr;
 	struct timespec deadline;
 
+	pthread_once(&once, event_loop_start);
 	s->c = c;
 	s->opt = *opt;
 	s->n = c->n_hosts;

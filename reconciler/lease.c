@@ -184,9 +184,20 @@ static void remove_by_uuid(struct lease *l, size_t host, const char *uuid)
 	}
 }
 
+/* A connection that keepalive gave up on: calls on it fail or, in libvirt
+ * 9.0, can even wait forever, so vem leaves it alone. */
+static bool conn_alive(const struct lease *l, size_t host)
+{
+	return virConnectIsAlive(l->s->hosts[host].conn) == 1;
+}
+
 static int define_lease(struct lease *l, size_t host)
 {
-	char *xml = lease_xml(l, host);
+	char *xml;
+
+	if (!conn_alive(l, host))
+		return -1;
+	xml = lease_xml(l, host);
 	virDomainPtr d = virDomainDefineXML(l->s->hosts[host].conn, xml);
 	free(xml);
 	if (!d)
@@ -201,7 +212,7 @@ static void release_held(struct lease *l)
 		struct holder_info h;
 		if (!l->held[i])
 			continue;
-		if (!read_holder(l, i, &h) && !strcmp(h.uuid, l->uuid))
+		if (conn_alive(l, i) && !read_holder(l, i, &h) && !strcmp(h.uuid, l->uuid))
 			remove_by_uuid(l, i, l->uuid);
 		holder_release(&h);
 		l->held[i] = false;
@@ -381,16 +392,32 @@ struct lease *lease_acquire(struct hv_session *s, const struct cluster *c,
 	return NULL;
 }
 
+/* A lease whose renewal thread is stuck: still in use by that thread. */
+static struct lease *volatile left_behind;
+
 void lease_release(struct lease *l)
 {
 	if (!l)
 		return;
 	if (l->renewing) {
+		struct timespec ts;
 		pthread_mutex_lock(&l->lock);
 		l->stop = true;
 		pthread_cond_broadcast(&l->cond);
 		pthread_mutex_unlock(&l->lock);
-		pthread_join(l->renewer, NULL);
+		/*
+		 * A renewal stuck in a call to a host that went silent (libvirt
+		 * can lose the wakeup when keepalive closes a connection under a
+		 * waiting call) must not hold vem forever: after 10 s the thread
+		 * is left behind with the lease, which the process exit ends.
+		 */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		if (pthread_timedjoin_np(l->renewer, NULL, &ts)) {
+			fprintf(stderr, "vem: the lease renewal is stuck on a silent host; leaving it behind\n");
+			left_behind = l;
+			return;
+		}
 	}
 	release_held(l);
 	pthread_mutex_destroy(&l->lock);

@@ -153,5 +153,34 @@ test_expect_success 'after the host is back, apply converges again' '
 	[ "$(all_vms | grep -v foreign | wc -l)" = 5 ]
 '
 
+test_expect_success 'a host that goes silent mid-run is given up by keepalive, not after TCP timeouts' '
+	write_cluster "$W/silent.yaml" <<YAML
+vms:
+  - {name: silent, template: tiny, placement: {hosts: [h3]}}
+YAML
+	"$VEM" apply $FAST -f "$W/silent.yaml" --yes --no-prune >/dev/null 2>&1 &&
+	[ "$(running_on 3 | grep -c "^silent$")" = 1 ] &&
+	sed -i "s/placement: {hosts: \[h3\]}}/placement: {hosts: [h3]}, state: stopped}/" "$W/silent.yaml" &&
+	grep -q "state: stopped" "$W/silent.yaml" &&
+	# the guest ignores the shutdown request, so vem polls it for up to 120 s
+	"$VEM" apply --shutdown-timeout 120s -f "$W/silent.yaml" --yes --no-prune >"$W/silent.out" 2>&1 &
+	pid=$!
+	sleep 3
+	ip link set "vl${LAB_ID}h3" down
+	start=$(date +%s)
+	rc=0; wait $pid || rc=$?
+	secs=$(( $(date +%s) - start ))
+	ip link set "vl${LAB_ID}h3" up
+	cat "$W/silent.out"; echo "exit $rc, $secs s after the host went silent"
+	[ "$rc" != 0 ] && grep -q "lost host .h3." "$W/silent.out" && [ "$secs" -lt 60 ]
+'
+
+test_expect_success 'once the host answers again, apply finishes the stop' '
+	wait_for "virsh_h 3 version" 30 &&
+	"$VEM" apply $FAST -f "$W/silent.yaml" --yes --no-prune >"$W/silent2" 2>&1; rc=$?
+	cat "$W/silent2"; [ "$rc" = 0 ] &&
+	[ "$(vms_on 3 | grep -c "^silent$")" = 1 ] && [ "$(running_on 3 | grep -c "^silent$")" = 0 ]
+'
+
 clean_lab_domains
 test_done
