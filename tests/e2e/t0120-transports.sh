@@ -5,8 +5,8 @@
 # the host's socket) and over tcp. Then a host whose ssh key is refused:
 # reported within a bounded time with no prompt, the others reconciled, the
 # password in its URI never printed. A second ssh client (libssh2) checks the
-# host key against a known_hosts= file. (TLS is not covered here: the lab's
-# daemons listen on tcp only.)
+# host key against a known_hosts= file; tls with the lab CA's certificates,
+# and refused with a CA that does not know the host.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vem-lib.sh"
 
@@ -97,15 +97,46 @@ test_expect_success 'a second apply through the same transports changes nothing'
 
 transports_cluster "$LIBSSH2_URI"
 test_expect_success 'the same host over libssh2 (host key checked against known_hosts=)' '
-	virsh_h 2 destroy t-ssh >/dev/null &&
+	virsh_h 2 destroy t-ssh >/dev/null || { virsh_h 2 list --all; exit 1; }
 	"$VEM" apply $FAST -f "$F" --yes </dev/null >"$W/apply-libssh2" 2>&1; rc=$?
 	cat "$W/apply-libssh2"; [ "$rc" = 0 ] &&
 	grep -q "start t-ssh on h2" "$W/apply-libssh2" && [ "$(running_on 2)" = t-ssh ]
 '
 
+TLS_PKI=/var/lib/vem-lab/$LAB_ID/pki/client
+TCP_URI_SAVED=$TCP_URI
+if [ -f "$TLS_PKI/clientcert.pem" ]; then
+	TCP_URI="qemu+tls://10.99.$LAB_ID.13/system?pkipath=$TLS_PKI"
+	transports_cluster "$SSH_URI"
+	test_expect_success 'the third host over tls (certificates of the lab CA, verified)' '
+		virsh_h 3 destroy t-tcp >/dev/null || { virsh_h 3 list --all; exit 1; }
+		"$VEM" apply $FAST -f "$F" --yes </dev/null >"$W/apply-tls" 2>&1; rc=$?
+		cat "$W/apply-tls"; [ "$rc" = 0 ] &&
+		grep -q "start t-tcp on h3" "$W/apply-tls" && [ "$(running_on 3)" = t-tcp ]
+	'
+	# a client whose CA did not sign the host certificate
+	mkdir -p "$W/otherpki"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=another CA" \
+		-keyout "$W/otherpki/cakey.pem" -out "$W/otherpki/cacert.pem" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=client" \
+		-keyout "$W/otherpki/clientkey.pem" -out "$W/otherpki/client.csr" 2>/dev/null
+	openssl x509 -req -in "$W/otherpki/client.csr" -CA "$W/otherpki/cacert.pem" \
+		-CAkey "$W/otherpki/cakey.pem" -CAcreateserial -days 1 -out "$W/otherpki/clientcert.pem" 2>/dev/null
+	TCP_URI="qemu+tls://10.99.$LAB_ID.13/system?pkipath=$W/otherpki"
+	transports_cluster "$SSH_URI"
+	test_expect_success 'tls with a CA that does not know the host: refused, partial run' '
+		rc=0; "$VEM" plan -f "$F" </dev/null >"$W/plan-tls" 2>&1 || rc=$?
+		cat "$W/plan-tls"; [ "$rc" = 3 ] && grep -q "h3" "$W/plan-tls" &&
+		grep -qi "certificate" "$W/plan-tls"
+	'
+else
+	test_skip 'tls transport' "the lab has no certificates (openssl missing when it came up)"
+fi
+TCP_URI=$TCP_URI_SAVED
+
 transports_cluster "qemu+ssh://root:s3cretpw@127.0.0.1:$PORT/system?socket=$H2_SOCK&keyfile=$W/otherkey&command=$W/ssh&proxy=netcat"
 test_expect_success 'a refused ssh key: partial run, no prompt, bounded time, no password shown' '
-	virsh_h 1 destroy t-unix >/dev/null &&
+	virsh_h 1 destroy t-unix >/dev/null || { virsh_h 1 list --all; exit 1; }
 	start=$(date +%s)
 	rc=0; setsid -w "$VEM" apply $FAST -f "$F" --yes --connect-timeout 10s </dev/null >"$W/apply3" 2>&1 || rc=$?
 	end=$(date +%s)
