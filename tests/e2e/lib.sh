@@ -14,6 +14,10 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export TOP
 export VEM_LAB_ID=${VEM_LAB_ID:-0}
+# the sanitizer settings of tests/run, for a script run on its own
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$TOP/tests/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 VEM_LAB=$TOP/contrib/lab/vem-lab
 [ -x "$TOP/vem" ] && PATH=$TOP:$PATH
 export PATH

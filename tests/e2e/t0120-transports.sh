@@ -73,7 +73,7 @@ YAML
 transports_cluster "$SSH_URI"
 
 test_expect_success 'apply over unix, ssh and tcp creates one VM on each host' '
-	"$VEM" apply $FAST -f "$F" --yes </dev/null >"$W/apply" 2>&1; rc=$?
+	rc=0; "$VEM" apply $FAST -f "$F" --yes </dev/null >"$W/apply" 2>&1 || rc=$?
 	cat "$W/apply"; [ "$rc" = 0 ] &&
 	[ "$(running_on 1)" = t-unix ] && [ "$(running_on 2)" = t-ssh ] && [ "$(running_on 3)" = t-tcp ]
 '
@@ -97,8 +97,8 @@ test_expect_success 'a second apply through the same transports changes nothing'
 
 transports_cluster "$LIBSSH2_URI"
 test_expect_success 'the same host over libssh2 (host key checked against known_hosts=)' '
-	virsh_h 2 destroy t-ssh >/dev/null || { virsh_h 2 list --all; exit 1; }
-	"$VEM" apply $FAST -f "$F" --yes </dev/null >"$W/apply-libssh2" 2>&1; rc=$?
+	virsh_h 2 destroy t-ssh >/dev/null || { echo "t-ssh is not running on h2:"; all_vms; cat "$W/apply2"; exit 1; }
+	rc=0; "$VEM" apply $FAST -f "$F" --yes </dev/null >"$W/apply-libssh2" 2>&1 || rc=$?
 	cat "$W/apply-libssh2"; [ "$rc" = 0 ] &&
 	grep -q "start t-ssh on h2" "$W/apply-libssh2" && [ "$(running_on 2)" = t-ssh ]
 '
@@ -110,7 +110,7 @@ if [ -f "$TLS_PKI/clientcert.pem" ]; then
 	transports_cluster "$SSH_URI"
 	test_expect_success 'the third host over tls (certificates of the lab CA, verified)' '
 		virsh_h 3 destroy t-tcp >/dev/null || { virsh_h 3 list --all; exit 1; }
-		"$VEM" apply $FAST -f "$F" --yes </dev/null >"$W/apply-tls" 2>&1; rc=$?
+		rc=0; "$VEM" apply $FAST -f "$F" --yes </dev/null >"$W/apply-tls" 2>&1 || rc=$?
 		cat "$W/apply-tls"; [ "$rc" = 0 ] &&
 		grep -q "start t-tcp on h3" "$W/apply-tls" && [ "$(running_on 3)" = t-tcp ]
 	'
