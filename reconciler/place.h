@@ -47,13 +47,15 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n,
 bool place_feasible(const struct load *l, const struct vm_spec *vm, size_t host,
 		    const char **reason);
 
-/* Weighted imbalance score of the current load (see balance.c). */
+/* Weighted imbalance score of the current load (formula in place.c). */
 double load_score(const struct load *l);
 
 /*
  * Plan live migrations: repairs first (maintenance hosts, disallowed hosts,
  * broken spread groups), then balancing while the score exceeds the
- * threshold. Appends ACT_MIGRATE actions to p.
+ * threshold. Appends ACT_MIGRATE actions to p. On clusters of more than 64
+ * eligible hosts each round searches bounded sets of source and target
+ * hosts (docs/balancing.md); hard constraints always hold.
  */
 void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p);
 
