@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
 #define SNAPSHOT_MAX_BYTES (512u << 20)
 
@@ -85,11 +86,11 @@ int observed_write_json(const struct observed *o, struct strbuf *out)
 /* ---- reading ---- */
 
 /*
- * A small JSON reader: snapshots of thousands of hosts are tens of
- * megabytes, and a general YAML document model costs several times the
- * time and memory of this one. The file is parsed in place: strings are
- * unescaped and terminated inside the buffer, and every value becomes one
- * node; the members of an array or object are contiguous in kids[].
+ * Snapshots of thousands of hosts are tens of megabytes, and libyaml's
+ * document model costs several times the memory of the file. So the reader
+ * builds a compact tree from libyaml's event stream: every value is one
+ * node, the members of an array or object are contiguous in kids[], and
+ * scalars live in a string arena of large chunks.
  */
 enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
 
@@ -101,13 +102,14 @@ struct jnode {
 };
 
 #define JSON_MAX_DEPTH 64
+#define ARENA_CHUNK (1u << 20)
+
+struct jframe {
+	uint32_t self;
+	size_t base;              /* its members start at stack[base] */
+};
 
 struct jparser {
-	char *p, *end;
-	char *held_at;            /* a delimiter overwritten by a scalar's NUL ... */
-	char held;                /* ... and its value */
-	int line;
-	const char *bol;          /* start of the current line */
 	const char *problem;
 	int prob_line, prob_col;
 	struct jnode *nodes;
@@ -116,266 +118,163 @@ struct jparser {
 	size_t n_kids, a_kids;
 	uint32_t *stack;          /* members of the containers being parsed */
 	size_t n_stack, a_stack;
+	struct jframe *frames;
+	size_t n_frames, a_frames;
+	char **chunks;            /* the string arena */
+	size_t n_chunks, a_chunks, used;
 };
 
-static int jcur(const struct jparser *j)
-{
-	if (j->p == j->held_at)
-		return (unsigned char)j->held;
-	return j->p < j->end ? (unsigned char)*j->p : -1;
-}
-
-static void jskip_ws(struct jparser *j)
-{
-	for (;;) {
-		int c = jcur(j);
-		if (c == '\n') {
-			j->line++;
-			j->bol = j->p + 1;
-		} else if (c != ' ' && c != '\t' && c != '\r') {
-			return;
-		}
-		j->p++;
-	}
-}
-
-static int jfail(struct jparser *j, const char *problem)
+static int jfail(struct jparser *j, const char *problem, const yaml_mark_t *m)
 {
 	if (!j->problem) {
 		j->problem = problem;
-		j->prob_line = j->line;
-		j->prob_col = (int)(j->p - j->bol) + 1;
+		j->prob_line = (int)m->line + 1;
+		j->prob_col = (int)m->column + 1;
 	}
 	return -1;
 }
 
-static uint32_t jnew(struct jparser *j, enum jtype t)
+static const char *jstrdup(struct jparser *j, const char *s, size_t len)
+{
+	char *out;
+	if (!j->n_chunks || j->used + len + 1 > ARENA_CHUNK) {
+		ALLOC_GROW(j->chunks, j->n_chunks + 1, j->a_chunks);
+		j->chunks[j->n_chunks++] = xmalloc(len + 1 > ARENA_CHUNK ? len + 1 : ARENA_CHUNK);
+		j->used = 0;
+	}
+	out = j->chunks[j->n_chunks - 1] + j->used;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	j->used += len + 1;
+	return out;
+}
+
+/* A new node, a member of the container being parsed (if any). */
+static int jadd(struct jparser *j, enum jtype t, const yaml_mark_t *m, uint32_t *out)
 {
 	struct jnode *n;
+
+	if (j->n_frames) {
+		const struct jframe *f = &j->frames[j->n_frames - 1];
+		if (j->nodes[f->self].type == J_OBJ && (j->n_stack - f->base) % 2 == 0 &&
+		    t != J_STR && t != J_NUM && t != J_BOOL && t != J_NULL)
+			return jfail(j, "expected a string as the key", m);
+	} else if (j->n_nodes) {
+		return jfail(j, "text after the JSON value", m);
+	}
 	ALLOC_GROW(j->nodes, j->n_nodes + 1, j->a_nodes);
 	n = &j->nodes[j->n_nodes];
 	memset(n, 0, sizeof(*n));
 	n->type = t;
-	n->line = j->line;
-	n->col = (int)(j->p - j->bol) + 1;
-	return (uint32_t)j->n_nodes++;
-}
-
-static void jput_utf8(char **out, unsigned cp)
-{
-	char *o = *out;
-	if (cp < 0x80) {
-		*o++ = (char)cp;
-	} else if (cp < 0x800) {
-		*o++ = (char)(0xc0 | cp >> 6);
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*o++ = (char)(0xe0 | cp >> 12);
-		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else {
-		*o++ = (char)(0xf0 | cp >> 18);
-		*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
-		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	}
-	*out = o;
-}
-
-static int jhex4(const char *p, unsigned *v)
-{
-	*v = 0;
-	for (int i = 0; i < 4; i++) {
-		int c = (unsigned char)p[i], d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -1;
-		*v = *v << 4 | (unsigned)d;
-	}
-	return 0;
-}
-
-/* A string at j->p (the opening quote): unescaped in place. */
-static int jstring(struct jparser *j, const char **out)
-{
-	char *o, *start;
-	j->p++;
-	o = start = j->p;
-	for (;;) {
-		int c = jcur(j);
-		if (c < 0 || c == '\n')
-			return jfail(j, "unterminated string");
-		if ((unsigned)c < 0x20)
-			return jfail(j, "control character in a string");
-		if (c == '"')
-			break;
-		if (c != '\\') {
-			*o++ = (char)c;
-			j->p++;
-			continue;
-		}
-		j->p++;
-		c = jcur(j);
-		switch (c) {
-		case '"': case '\\': case '/': *o++ = (char)c; break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 't': *o++ = '\t'; break;
-		case 'u': {
-			unsigned cp, lo;
-			if (j->end - j->p < 5 || jhex4(j->p + 1, &cp))
-				return jfail(j, "bad \\u escape");
-			j->p += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && j->end - j->p >= 7 && j->p[1] == '\\' &&
-			    j->p[2] == 'u' && !jhex4(j->p + 3, &lo) && lo >= 0xdc00 && lo < 0xe000) {
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				j->p += 6;
-			}
-			if (!cp)
-				return jfail(j, "NUL in a string");
-			jput_utf8(&o, cp);
-			break;
-		}
-		default:
-			return jfail(j, "bad escape in a string");
-		}
-		j->p++;
-	}
-	*o = '\0';            /* o <= the closing quote */
-	j->p++;
-	*out = start;
-	return 0;
-}
-
-static int jvalue(struct jparser *j, int depth, uint32_t *out);
-
-/* Members of an array or object, then the node pointing at them. */
-static int jcontainer(struct jparser *j, int depth, bool object, uint32_t *out)
-{
-	uint32_t self = jnew(j, object ? J_OBJ : J_ARR), v;
-	size_t base = j->n_stack, n;
-	int close = object ? '}' : ']';
-
-	if (depth > JSON_MAX_DEPTH)
-		return jfail(j, "nested too deeply");
-	j->p++;
-	jskip_ws(j);
-	if (jcur(j) == close) {
-		j->p++;
-		*out = self;
-		return 0;
-	}
-	for (;;) {
-		jskip_ws(j);
-		if (object) {
-			const char *key;
-			if (jcur(j) != '"')
-				return jfail(j, "expected a string as the key");
-			v = jnew(j, J_STR);
-			if (jstring(j, &key))
-				return -1;
-			j->nodes[v].s = key;
-			ALLOC_GROW(j->stack, j->n_stack + 1, j->a_stack);
-			j->stack[j->n_stack++] = v;
-			jskip_ws(j);
-			if (jcur(j) != ':')
-				return jfail(j, "expected ':'");
-			j->p++;
-		}
-		if (jvalue(j, depth + 1, &v))
-			return -1;
+	n->line = (int)m->line + 1;
+	n->col = (int)m->column + 1;
+	*out = (uint32_t)j->n_nodes++;
+	if (j->n_frames) {
 		ALLOC_GROW(j->stack, j->n_stack + 1, j->a_stack);
-		j->stack[j->n_stack++] = v;
-		jskip_ws(j);
-		if (jcur(j) == ',') {
-			j->p++;
-			continue;
-		}
-		if (jcur(j) == close) {
-			j->p++;
+		j->stack[j->n_stack++] = *out;
+	}
+	return 0;
+}
+
+static int jscalar(struct jparser *j, const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	size_t len = ev->data.scalar.length;
+	enum jtype t = J_STR;
+	uint32_t id;
+	double d;
+
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+		if (!strcmp(v, "null"))
+			t = J_NULL;
+		else if (!strcmp(v, "true") || !strcmp(v, "false"))
+			t = J_BOOL;
+		else if (!parse_double(v, &d))
+			t = J_NUM;
+		else
+			return jfail(j, "unknown literal", &ev->start_mark);
+	}
+	if (jadd(j, t, &ev->start_mark, &id))
+		return -1;
+	j->nodes[id].s = jstrdup(j, v, len);
+	return 0;
+}
+
+static int jopen(struct jparser *j, enum jtype t, const yaml_mark_t *m)
+{
+	uint32_t id;
+	if (j->n_frames >= JSON_MAX_DEPTH)
+		return jfail(j, "nested too deeply", m);
+	if (jadd(j, t, m, &id))
+		return -1;
+	ALLOC_GROW(j->frames, j->n_frames + 1, j->a_frames);
+	j->frames[j->n_frames].self = id;
+	j->frames[j->n_frames++].base = j->n_stack;
+	return 0;
+}
+
+static void jclose(struct jparser *j)
+{
+	const struct jframe *f = &j->frames[--j->n_frames];
+	size_t n = j->n_stack - f->base;
+	struct jnode *self = &j->nodes[f->self];
+
+	ALLOC_GROW(j->kids, j->n_kids + n, j->a_kids);
+	memcpy(j->kids + j->n_kids, j->stack + f->base, n * sizeof(*j->kids));
+	self->first = (uint32_t)j->n_kids;
+	self->n = (uint32_t)(self->type == J_OBJ ? n / 2 : n);
+	j->n_kids += n;
+	j->n_stack = f->base;
+}
+
+static int json_parse(struct jparser *j, const char *buf, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int rc = 0, docs = 0;
+	bool done = false;
+
+	memset(j, 0, sizeof(*j));
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	while (!done && !rc) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = jfail(j, p.problem ? p.problem : "cannot parse", &p.problem_mark);
 			break;
 		}
-		return jfail(j, object ? "expected ',' or '}'" : "expected ',' or ']'");
-	}
-	n = j->n_stack - base;
-	ALLOC_GROW(j->kids, j->n_kids + n, j->a_kids);
-	memcpy(j->kids + j->n_kids, j->stack + base, n * sizeof(*j->kids));
-	j->nodes[self].first = (uint32_t)j->n_kids;
-	j->nodes[self].n = (uint32_t)(object ? n / 2 : n);
-	j->n_kids += n;
-	j->n_stack = base;
-	*out = self;
-	return 0;
-}
-
-static int jvalue(struct jparser *j, int depth, uint32_t *out)
-{
-	int c;
-	jskip_ws(j);
-	c = jcur(j);
-	if (c == '{' || c == '[')
-		return jcontainer(j, depth, c == '{', out);
-	if (c == '"') {
-		const char *s;
-		*out = jnew(j, J_STR);
-		if (jstring(j, &s))
-			return -1;
-		j->nodes[*out].s = s;
-		return 0;
-	}
-	if (c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n') {
-		/* a number or a literal: up to the next delimiter, which is kept
-		 * aside while its place holds the scalar's NUL */
-		char *start = j->p;
-		enum jtype t = c == 't' || c == 'f' ? J_BOOL : c == 'n' ? J_NULL : J_NUM;
-		*out = jnew(j, t);
-		while ((c = jcur(j)) >= 0 && !strchr(",:]} \t\r\n", c))
-			j->p++;
-		if (j->p >= j->end)
-			return jfail(j, "unexpected end of the file");
-		j->held_at = j->p;
-		j->held = *j->p;
-		*j->p = '\0';
-		j->nodes[*out].s = start;
-		if ((t == J_BOOL && strcmp(start, "true") && strcmp(start, "false")) ||
-		    (t == J_NULL && strcmp(start, "null"))) {
-			j->p = start;
-			return jfail(j, "unknown literal");
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT: done = true; break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (docs++)
+				rc = jfail(j, "text after the JSON value", &ev.start_mark);
+			break;
+		case YAML_MAPPING_START_EVENT: rc = jopen(j, J_OBJ, &ev.start_mark); break;
+		case YAML_SEQUENCE_START_EVENT: rc = jopen(j, J_ARR, &ev.start_mark); break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT: jclose(j); break;
+		case YAML_SCALAR_EVENT: rc = jscalar(j, &ev); break;
+		case YAML_ALIAS_EVENT: rc = jfail(j, "aliases have no place in a snapshot", &ev.start_mark); break;
+		default: break;
 		}
-		return 0;
+		yaml_event_delete(&ev);
 	}
-	return jfail(j, c < 0 ? "unexpected end of the file" : "unexpected character");
-}
-
-/* Parses buf[0..len) (buf[len] must exist; it is overwritten). */
-static int json_parse(struct jparser *j, char *buf, size_t len)
-{
-	uint32_t root;
-	memset(j, 0, sizeof(*j));
-	j->p = buf;
-	j->bol = buf;
-	j->end = buf + len;
-	j->line = 1;
-	if (jvalue(j, 0, &root))
-		return -1;
-	jskip_ws(j);
-	if (jcur(j) >= 0)
-		return jfail(j, "text after the JSON value");
-	return 0;
+	yaml_parser_delete(&p);
+	if (!rc && !j->n_nodes) {
+		yaml_mark_t m = { 0, 0, 0 };
+		rc = jfail(j, "the file is empty", &m);
+	}
+	return rc;
 }
 
 static void json_release(struct jparser *j)
 {
+	for (size_t i = 0; i < j->n_chunks; i++)
+		free(j->chunks[i]);
+	free(j->chunks);
 	free(j->nodes);
 	free(j->kids);
 	free(j->stack);
+	free(j->frames);
 }
 
 struct rd {
@@ -508,7 +407,6 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 		return err_set(err, "cannot read snapshot '%s': %s", path,
 			       errno == EFBIG ? "file too large" : strerror(errno));
 	}
-	strbuf_grow(&sb, 1);
 	if (json_parse(&j, sb.buf, sb.len)) {
 		err_at(err, path, j.prob_line, j.prob_col, "invalid snapshot: %s", j.problem);
 		json_release(&j);
