@@ -104,7 +104,7 @@ check-unit:
 	$(MAKE) SANITIZE=address,undefined all units
 	tests/run unit
 
-bench: all guests
+bench: all guests units
 	tests/bench/run
 
 demo: all guests
