@@ -935,6 +935,108 @@ static void select_hosts(struct balancer *b, int level)
 	}
 }
 
+/* Move candidate i to dest in the load only (lookahead). */
+static void cand_move(struct balancer *b, long i, size_t dest)
+{
+	struct load *l = b->l;
+	struct cand *c = &b->cands[i];
+
+	load_remove_vm(l, c->host, c->vm, c->mem, c->vcpus, c->cpu);
+	load_add_vm(l, dest, c->vm, c->mem, c->vcpus, c->cpu);
+	sums_recompute(l);
+	cand_unlink(b, i);
+	c->host = dest;
+	cand_link(b, i);
+}
+
+/* The best single gain from here: over every movable candidate on a small
+ * cluster, else over the pool of this round's evaluated candidates. */
+static double best_next_gain(struct balancer *b, const size_t *pool, size_t np, double min_gain)
+{
+	double cur = load_score(b->l), best = 0;
+	size_t n = b->exhaustive ? b->nc : np;
+	for (size_t k = 0; k < n; k++) {
+		struct cand *cd = &b->cands[b->exhaustive ? k : pool[k]];
+		double sc;
+		long t;
+		if (cd->moved || cd->cooling)
+			continue;
+		t = best_target(b, cd, &sc, NULL);
+		if (t >= 0 && cur - sc >= min_gain && cur - sc > best)
+			best = cur - sc;
+	}
+	return best;
+}
+
+enum { LOOK_FIRST = 4, LOOK_POOL = 32 };
+
+/* The (at most) k evaluated candidates with the highest gain, best first. */
+static size_t top_by_gain(const struct balancer *b, size_t ne, size_t k, size_t *out)
+{
+	size_t n = 0;
+	for (size_t e = 0; e < ne; e++) {
+		size_t i = b->eval[e], pos;
+		if (n == k && b->cands[i].gain <= b->cands[out[n - 1]].gain)
+			continue;
+		pos = n < k ? n++ : k - 1;
+		while (pos > 0 && b->cands[i].gain > b->cands[out[pos - 1]].gain) {
+			out[pos] = out[pos - 1];
+			pos--;
+		}
+		out[pos] = i;
+	}
+	return n;
+}
+
+/*
+ * This round's move, chosen one move ahead: each of the LOOK_FIRST moves
+ * with the highest gain is made on trial, and the best move that would
+ * follow it is found (among every candidate on a small cluster, else among
+ * the LOOK_POOL best of this round). The first move of the pair that gains
+ * most wins; among pairs within 0.5% of the best, the one whose first move
+ * carries the least memory.
+ */
+static long lookahead_pick(struct balancer *b, size_t ne, double min_gain)
+{
+	size_t first[LOOK_FIRST], pool[LOOK_POOL], nf, np = 0;
+	long target[LOOK_FIRST];
+	double gain[LOOK_FIRST], pair[LOOK_FIRST], best_pair = -1;
+	long pick = -1;
+
+	nf = top_by_gain(b, ne, LOOK_FIRST, first);
+	if (!b->exhaustive)
+		np = top_by_gain(b, ne, LOOK_POOL, pool);
+	for (size_t e = 0; e < nf; e++) {
+		target[e] = b->cands[first[e]].target;
+		gain[e] = b->cands[first[e]].gain;
+	}
+	for (size_t e = 0; e < nf; e++) {
+		struct cand *c = &b->cands[first[e]];
+		size_t from = c->host;
+
+		cand_move(b, (long)first[e], (size_t)target[e]);
+		c->moved = true;
+		pair[e] = gain[e] + best_next_gain(b, pool, np, min_gain);
+		c->moved = false;
+		cand_move(b, (long)first[e], from);
+		if (pair[e] > best_pair)
+			best_pair = pair[e];
+	}
+	for (size_t e = 0; e < nf; e++) {
+		const struct cand *c = &b->cands[first[e]], *pk = pick >= 0 ? &b->cands[first[pick]] : NULL;
+		if (pair[e] < 0.995 * best_pair)
+			continue;
+		if (!pk || c->mem < pk->mem || (c->mem == pk->mem && pair[e] > pair[pick]))
+			pick = (long)e;
+	}
+	/* the trials overwrote what the round found for these candidates */
+	for (size_t e = 0; e < nf; e++) {
+		b->cands[first[e]].target = target[e];
+		b->cands[first[e]].gain = gain[e];
+	}
+	return pick >= 0 ? (long)first[pick] : -1;
+}
+
 /* One balancing round: the move to make, or -1. */
 static long balance_round(struct balancer *b, const struct balance_spec *bs)
 {
@@ -943,9 +1045,7 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 	double cur = load_score(l);
 
 	for (int level = 0; level < N_LEVELS; level++) {
-		double best_gain = 0;
 		size_t ne = 0;
-		long pick = -1;
 
 		if (b->exhaustive) {
 			if (level)
@@ -968,22 +1068,10 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 				if (cd->target < 0 || cd->gain < bs->min_gain)
 					continue;
 				b->eval[ne++] = (size_t)i;
-				if (cd->gain > best_gain)
-					best_gain = cd->gain;
 			}
 		}
-		/* among moves within 10% of the best, the one moving the least memory */
-		for (size_t k = 0; k < ne; k++) {
-			long i = (long)b->eval[k];
-			const struct cand *cd = &b->cands[i], *pk = pick >= 0 ? &b->cands[pick] : NULL;
-			if (cd->gain < 0.9 * best_gain)
-				continue;
-			if (!pk || cd->mem < pk->mem ||
-			    (cd->mem == pk->mem && (cd->gain > pk->gain || (cd->gain == pk->gain && i < pick))))
-				pick = i;
-		}
-		if (pick >= 0)
-			return pick;
+		if (ne)
+			return lookahead_pick(b, ne, bs->min_gain);
 	}
 	return -1;
 }
@@ -1061,10 +1149,10 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 	if (!opt->balance || !bs->enabled)
 		goto out;
 	/*
-	 * Balancing: while the score exceeds the threshold, take the move with
-	 * the highest gain; among moves within 10% of it, the one that moves
-	 * the least memory. Each move must gain at least min-gain. VMs moved in
-	 * this plan or within the cooldown do not move.
+	 * Balancing: while the score exceeds the threshold, take a move chosen
+	 * one move ahead (lookahead_pick): of the moves with the highest gains,
+	 * the one that leaves the best next move. Each move must gain at least
+	 * min-gain. VMs moved in this plan or within the cooldown do not move.
 	 */
 	while (moves < bs->max_migrations && load_score(l) > bs->threshold) {
 		long pick = balance_round(&b, bs);
