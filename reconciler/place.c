@@ -949,14 +949,12 @@ static void cand_move(struct balancer *b, long i, size_t dest)
 	cand_link(b, i);
 }
 
-/* The best single gain from here: over every movable candidate on a small
- * cluster, else over the pool of this round's evaluated candidates. */
+/* The best single gain from here, among the candidates of pool[]. */
 static double best_next_gain(struct balancer *b, const size_t *pool, size_t np, double min_gain)
 {
 	double cur = load_score(b->l), best = 0;
-	size_t n = b->exhaustive ? b->nc : np;
-	for (size_t k = 0; k < n; k++) {
-		struct cand *cd = &b->cands[b->exhaustive ? k : pool[k]];
+	for (size_t k = 0; k < np; k++) {
+		struct cand *cd = &b->cands[pool[k]];
 		double sc;
 		long t;
 		if (cd->moved || cd->cooling)
@@ -991,10 +989,9 @@ static size_t top_by_gain(const struct balancer *b, size_t ne, size_t k, size_t 
 /*
  * This round's move, chosen one move ahead: each of the LOOK_FIRST moves
  * with the highest gain is made on trial, and the best move that would
- * follow it is found (among every candidate on a small cluster, else among
- * the LOOK_POOL best of this round). The first move of the pair that gains
- * most wins; among pairs within 0.5% of the best, the one whose first move
- * carries the least memory.
+ * follow it is found among the LOOK_POOL best candidates of this round. The
+ * first move of the pair that gains most wins; among pairs within 0.5% of
+ * the best, the one whose first move carries the least memory.
  */
 static long lookahead_pick(struct balancer *b, size_t ne, double min_gain)
 {
@@ -1004,8 +1001,7 @@ static long lookahead_pick(struct balancer *b, size_t ne, double min_gain)
 	long pick = -1;
 
 	nf = top_by_gain(b, ne, LOOK_FIRST, first);
-	if (!b->exhaustive)
-		np = top_by_gain(b, ne, LOOK_POOL, pool);
+	np = top_by_gain(b, ne, LOOK_POOL, pool);
 	for (size_t e = 0; e < nf; e++) {
 		target[e] = b->cands[first[e]].target;
 		gain[e] = b->cands[first[e]].gain;
