@@ -113,10 +113,9 @@ demo: all guests
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)
 	install -m 755 vem $(DESTDIR)$(BINDIR)/vem
-	install -m 755 contrib/lab/vem-lab $(DESTDIR)$(BINDIR)/vem-lab
-	if [ -f docs/vem.1 ]; then install -m 644 docs/vem.1 $(DESTDIR)$(MANDIR)/man1/; fi
-	if [ -f docs/vem-cluster.yaml.5 ]; then install -m 644 docs/vem-cluster.yaml.5 $(DESTDIR)$(MANDIR)/man5/; fi
-	if [ -f schema/vem-cluster.schema.json ]; then install -m 644 schema/vem-cluster.schema.json $(DESTDIR)$(DATADIR)/; fi
+	install -m 644 docs/vem.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 docs/vem-cluster.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 schema/vem-cluster.schema.json $(DESTDIR)$(DATADIR)/
 
 clean:
 	rm -rf build build-san build-fuzz vem
