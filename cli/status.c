@@ -72,11 +72,13 @@ static size_t collect_rows(const struct cluster *c, const struct observed *o,
 			   struct vm_row **out)
 {
 	struct vm_row *rows = xcalloc(c->n_vms + o->n_domains + 1, sizeof(*rows));
+	struct obs_vm_index ix;
 	size_t n = 0;
 
+	obs_vm_index_init(&ix, o);
 	for (size_t i = 0; i < c->n_vms; i++) {
 		const struct obs_domain *d[4];
-		size_t k = observed_find_vm(o, c->vms[i].name, d, 4);
+		size_t k = obs_vm_index_find(&ix, c->vms[i].name, d, 4);
 		if (k == 0) {
 			rows[n].name = c->vms[i].name;
 			rows[n].spec = &c->vms[i];
@@ -102,6 +104,7 @@ static size_t collect_rows(const struct cluster *c, const struct observed *o,
 		rows[n].sync = row_sync(NULL, d, &rows[n].why);
 		n++;
 	}
+	obs_vm_index_release(&ix);
 	*out = rows;
 	return n;
 }

@@ -93,9 +93,20 @@ struct observed {
 void observed_release(struct observed *o);
 /* Index of the host with this name, or -1. */
 long observed_host_index(const struct observed *o, const char *name);
-/* Owned domains named vm (a crash mid-migration can leave two); returns count. */
-size_t observed_find_vm(const struct observed *o, const char *vm,
-			const struct obs_domain **out, size_t max);
+/*
+ * Owned domains by VM name (a crash mid-migration can leave two of one VM):
+ * sorted once, so finding a VM's domains is a binary search. The index
+ * points into o and lives no longer than it.
+ */
+struct obs_vm_index {
+	const struct obs_domain **d;
+	size_t n;
+};
+void obs_vm_index_init(struct obs_vm_index *ix, const struct observed *o);
+void obs_vm_index_release(struct obs_vm_index *ix);
+/* The domains of vm (at most max stored in out, in observed order); returns count. */
+size_t obs_vm_index_find(const struct obs_vm_index *ix, const char *vm,
+			 const struct obs_domain **out, size_t max);
 
 /* Snapshot I/O (hv/snapshot.c). JSON as documented in DESIGN.md. */
 int observed_write_json(const struct observed *o, struct strbuf *out);

@@ -73,18 +73,44 @@ long observed_host_index(const struct observed *o, const char *name)
 	return -1;
 }
 
-size_t observed_find_vm(const struct observed *o, const char *vm,
-			const struct obs_domain **out, size_t max)
+static int cmp_dom_vm(const void *a, const void *b)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < o->n_domains; i++) {
-		const struct obs_domain *d = &o->domains[i];
-		if (d->owned && str_eq(d->meta.vm, vm)) {
-			if (n < max)
-				out[n] = d;
-			n++;
-		}
+	const struct obs_domain *x = *(const struct obs_domain *const *)a;
+	const struct obs_domain *y = *(const struct obs_domain *const *)b;
+	int c = strcmp(x->meta.vm, y->meta.vm);
+	return c ? c : x < y ? -1 : x > y;
+}
+
+void obs_vm_index_init(struct obs_vm_index *ix, const struct observed *o)
+{
+	ix->d = xcalloc(o->n_domains + 1, sizeof(*ix->d));
+	ix->n = 0;
+	for (size_t i = 0; i < o->n_domains; i++)
+		if (o->domains[i].owned && o->domains[i].meta.vm)
+			ix->d[ix->n++] = &o->domains[i];
+	qsort(ix->d, ix->n, sizeof(*ix->d), cmp_dom_vm);
+}
+
+void obs_vm_index_release(struct obs_vm_index *ix)
+{
+	free(ix->d);
+	memset(ix, 0, sizeof(*ix));
+}
+
+size_t obs_vm_index_find(const struct obs_vm_index *ix, const char *vm,
+			 const struct obs_domain **out, size_t max)
+{
+	size_t lo = 0, hi = ix->n, n = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ix->d[mid]->meta.vm, vm) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	for (; lo < ix->n && !strcmp(ix->d[lo]->meta.vm, vm); lo++, n++)
+		if (n < max)
+			out[n] = ix->d[lo];
 	return n;
 }
 

@@ -167,49 +167,6 @@ static const struct obs_domain *primary(const struct obs_domain *const *d, size_
 	return best;
 }
 
-/* Owned domains sorted by VM name (then observed order): finding a VM's
- * domains is a binary search, not a scan of every domain. */
-struct vm_index {
-	const struct obs_domain **d;
-	size_t n;
-};
-
-static int cmp_dom_vm(const void *a, const void *b)
-{
-	const struct obs_domain *x = *(const struct obs_domain *const *)a;
-	const struct obs_domain *y = *(const struct obs_domain *const *)b;
-	int c = strcmp(x->meta.vm, y->meta.vm);
-	return c ? c : x < y ? -1 : x > y;
-}
-
-static void vm_index_init(struct vm_index *ix, const struct observed *o)
-{
-	ix->d = xcalloc(o->n_domains + 1, sizeof(*ix->d));
-	ix->n = 0;
-	for (size_t i = 0; i < o->n_domains; i++)
-		if (o->domains[i].owned && o->domains[i].meta.vm)
-			ix->d[ix->n++] = &o->domains[i];
-	qsort(ix->d, ix->n, sizeof(*ix->d), cmp_dom_vm);
-}
-
-/* Like observed_find_vm(). */
-static size_t vm_index_find(const struct vm_index *ix, const char *vm,
-			    const struct obs_domain **out, size_t max)
-{
-	size_t lo = 0, hi = ix->n, n = 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(ix->d[mid]->meta.vm, vm) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < ix->n && !strcmp(ix->d[lo]->meta.vm, vm); lo++, n++)
-		if (n < max)
-			out[n] = ix->d[lo];
-	return n;
-}
-
 static bool any_offline(const struct observed *o)
 {
 	for (size_t i = 0; i < o->n_hosts; i++)
@@ -259,7 +216,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	       struct plan *out, struct errbuf *err)
 {
 	struct load l;
-	struct vm_index ix;
+	struct obs_vm_index ix;
 	const struct vm_spec **creates = xcalloc(c->n_vms + 1, sizeof(*creates));
 	size_t n_creates = 0;
 	bool offline = any_offline(o);
@@ -267,7 +224,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	(void)err;
 	memset(out, 0, sizeof(*out));
 	load_init(&l, c, o);
-	vm_index_init(&ix, o);
+	obs_vm_index_init(&ix, o);
 	out->score = load_score(&l);
 
 	diff_removals(c, o, opt, out, &l);
@@ -278,7 +235,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		const struct vm_spec *vm = &c->vms[i];
 		const struct obs_domain *found[8];
 		const struct obs_domain *d;
-		size_t n = vm_index_find(&ix, vm->name, found, 8);
+		size_t n = obs_vm_index_find(&ix, vm->name, found, 8);
 		struct plan_action a;
 
 		if (n > 8)
@@ -340,7 +297,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 done:
 	out->score_after = load_score(&l);
 	load_release(&l);
-	free(ix.d);
+	obs_vm_index_release(&ix);
 	free(creates);
 	return 0;
 }
