@@ -28,17 +28,30 @@ const char *hv_last_error(void)
 	return last_error;
 }
 
+/*
+ * The userinfo password of a URI: *colon at the ':' before it and *at at the
+ * '@' after it; false when the URI has none (no "user:...@" before the
+ * path).
+ */
+static bool uri_password(const char *uri, const char **colon, const char **at)
+{
+	const char *p = strstr(uri, "://"), *slash;
+
+	if (!p)
+		return false;
+	p += 3;
+	*at = strchr(p, '@');
+	slash = strchr(p, '/');
+	if (!*at || (slash && slash < *at))
+		return false;
+	*colon = memchr(p, ':', (size_t)(*at - p));
+	return *colon != NULL;
+}
+
 char *hv_uri_display(const char *uri)
 {
-	const char *p = strstr(uri, "://"), *at, *colon;
-	if (!p)
-		return xstrdup(uri);
-	p += 3;
-	at = strchr(p, '@');
-	if (!at || strchr(p, '/') < at)
-		return xstrdup(uri);
-	colon = memchr(p, ':', (size_t)(at - p));
-	if (!colon)
+	const char *colon, *at;
+	if (!uri_password(uri, &colon, &at))
 		return xstrdup(uri);
 	return xasprintf("%.*s%s", (int)(colon - uri), uri, at);
 }
@@ -50,18 +63,12 @@ char *hv_uri_display(const char *uri)
  */
 char *hv_error_scrub(const char *uri, const char *msg)
 {
-	const char *p = strstr(uri, "://"), *at = NULL, *colon = NULL;
+	const char *colon, *at;
 	char *pw = NULL;
 	struct strbuf sb = STRBUF_INIT;
 
-	if (p) {
-		p += 3;
-		at = strchr(p, '@');
-		if (at && (!strchr(p, '/') || strchr(p, '/') > at))
-			colon = memchr(p, ':', (size_t)(at - p));
-		if (colon && at > colon + 1)
-			pw = xstrndup(colon + 1, (size_t)(at - colon - 1));
-	}
+	if (uri_password(uri, &colon, &at) && at > colon + 1)
+		pw = xstrndup(colon + 1, (size_t)(at - colon - 1));
 	for (const char *q = msg; *q;) {
 		size_t len = strcspn(q, "\n");
 		const char *e = q + len;

@@ -186,6 +186,12 @@ TEST(credentials_never_shown)
 	s = hv_uri_display("qemu+ssh://root@h/system?keyfile=/k");
 	CHECK_STR(s, "qemu+ssh://root@h/system?keyfile=/k");
 	free(s);
+	s = hv_uri_display("qemu+ssh://root:s3cret@h");   /* no path after the host */
+	CHECK_STR(s, "qemu+ssh://root@h");
+	free(s);
+	s = hv_uri_display("qemu+tcp://h/system?x=a:b@c");   /* '@' only in the query */
+	CHECK_STR(s, "qemu+tcp://h/system?x=a:b@c");
+	free(s);
 	/* ssh quotes user:password@host back in its errors */
 	s = hv_error_scrub("qemu+ssh://root:s3cret@h:22/system",
 			   "Cannot recv data: @@@@@@@@\n@    WARNING    @\n@@@@@@@@\n"
