@@ -239,39 +239,53 @@ void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg)
 /*
  * A cloud-init file stands in the hash by its content, not its path: the
  * same cluster checked out elsewhere (a git source's per-commit work tree,
- * a CI clone) must not look like a change to every VM.
+ * a CI clone) must not look like a change to every VM. Replicas share their
+ * files, so each distinct path is read and hashed once.
  */
-static char *content_ref(const char *path)
+struct content_refs {
+	struct {
+		char *path, *ref;
+	} *e;
+	size_t n, alloc;
+};
+
+static const char *content_ref(struct content_refs *cr, const char *path)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char hex[65];
 
 	if (!path)
 		return NULL;
+	for (size_t i = 0; i < cr->n; i++)
+		if (!strcmp(cr->e[i].path, path))
+			return cr->e[i].ref;
+	ALLOC_GROW(cr->e, cr->n + 1, cr->alloc);
+	cr->e[cr->n].path = xstrdup(path);
 	if (strbuf_read_file(&sb, path, 16u << 20) < 0) {
-		strbuf_release(&sb);
-		return xstrdup(path);
+		cr->e[cr->n].ref = xstrdup(path);
+	} else {
+		sha256_hex(sb.buf, sb.len, hex);
+		cr->e[cr->n].ref = xasprintf("sha256:%s", hex);
 	}
-	sha256_hex(sb.buf, sb.len, hex);
 	strbuf_release(&sb);
-	return xasprintf("sha256:%s", hex);
+	return cr->e[cr->n++].ref;
 }
 
 void cluster_hash_vms(struct cluster *c)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct json_writer w;
+	struct content_refs cr = { 0 };
 	char hex[65];
 
 	for (size_t i = 0; i < c->n_vms; i++) {
 		struct vm_spec *vm = &c->vms[i];
 		struct vm_config cfg = vm->cfg;
-		char *ud = content_ref(cfg.user_data), *md = content_ref(cfg.meta_data),
-		     *nc = content_ref(cfg.network_config);
 
-		cfg.user_data = ud;
-		cfg.meta_data = md;
-		cfg.network_config = nc;
+		/* the refs stay owned by cr; cfg is a shallow copy only written out */
+		cfg.user_data = (char *)content_ref(&cr, vm->cfg.user_data);
+		cfg.meta_data = (char *)content_ref(&cr, vm->cfg.meta_data);
+		cfg.network_config = (char *)content_ref(&cr, vm->cfg.network_config);
 		strbuf_reset(&sb);
 		jw_init(&w, &sb, false);
 		jw_object_begin(&w);
@@ -280,12 +294,14 @@ void cluster_hash_vms(struct cluster *c)
 		jw_key(&w, "config");
 		vm_config_write_json(&w, &cfg);
 		jw_object_end(&w);
-		free(ud);
-		free(md);
-		free(nc);
 		sha256_hex(sb.buf, sb.len, hex);
 		memcpy(vm->spec_hash, hex, 16);
 		vm->spec_hash[16] = '\0';
 	}
 	strbuf_release(&sb);
+	for (size_t i = 0; i < cr.n; i++) {
+		free(cr.e[i].path);
+		free(cr.e[i].ref);
+	}
+	free(cr.e);
 }
