@@ -274,8 +274,6 @@ static void event_loop_start(void)
 struct hv_session *hv_session_open(const struct cluster *c, const struct hv_options *opt)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-
 	struct hv_session *s = xcalloc(1, sizeof(*s));
 	struct connect_group *g = xcalloc(1, sizeof(*g));
 	pthread_condattr_t cattr;
