@@ -183,19 +183,26 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		fprintf(stderr, "vem: the plan was refused; nothing was changed\n");
 		goto out;
 	}
+	rep->held = plan_held(&plan);
 	if (!a->execute) {
-		if (a->detailed_exitcode && plan_changes(&plan))
+		if (a->detailed_exitcode && (plan_changes(&plan) || rep->held))
 			rc = VEM_EXIT_CHANGES;
 		else
 			rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
-		rep->converged = plan_changes(&plan) == 0;
+		rep->converged = plan_changes(&plan) == 0 && !rep->held;
 		rep->partial = partial;
 		goto out;
 	}
 	if (plan_changes(&plan) == 0) {
-		rep->converged = true;
+		rep->converged = !rep->held;
 		rep->partial = partial;
-		rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
+		if (rep->held) {
+			fprintf(stderr, "vem: not converged: %zu change%s held back (see the notes above)\n",
+				rep->held, rep->held == 1 ? "" : "s");
+			rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_ERROR;
+		} else {
+			rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
+		}
 		goto out;
 	}
 	if (!a->yes && !confirm()) {
@@ -213,28 +220,36 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	if (exec_plan(s, c, &obs, &plan, &eo, &res, &err))
 		goto fail;
 	phase("executed the plan", &t);
+	res.rounds = 1;
+	res.held = plan_held(&plan);
+	if (!(eo.stop && *eo.stop) && !res.guard_failed && eo.max_rounds > 1) {
+		eo.max_rounds--;
+		/* res carries the removals of round 1 into the run's budget */
+		if (exec_converge(s, c, &eo, &res, &err))
+			goto fail;
+		phase("observed again", &t);
+	} else {
+		res.converged = false;
+	}
 	rep->actions = res.done + res.failed;
 	rep->failed = res.failed;
-	rep->rounds = 1;
-	if (!(eo.stop && *eo.stop) && eo.max_rounds > 1) {
-		struct exec_result more;
-		memset(&more, 0, sizeof(more));
-		eo.max_rounds--;
-		if (exec_converge(s, c, &eo, &more, &err))
-			goto fail;
-		rep->actions += more.done + more.failed;
-		rep->failed += more.failed;
-		rep->rounds += more.rounds;
-		rep->converged = more.converged;
-		partial = partial || more.partial;
-		phase("observed again", &t);
-	}
+	rep->rounds = res.rounds;
+	rep->converged = res.converged;
+	rep->held = res.held;
+	partial = partial || res.partial;
 	rep->partial = partial;
-	if (vem_verbosity > 0)
+	if (vem_verbosity > 0) {
 		printf("%zu action%s, %zu failed, %s after %d round%s\n", rep->actions,
 		       rep->actions == 1 ? "" : "s", rep->failed,
 		       rep->converged ? "converged" : "not converged", rep->rounds,
 		       rep->rounds == 1 ? "" : "s");
+	}
+	if (res.guard_failed)
+		fprintf(stderr, "vem: stopped: %s\n", "the cluster's lease could not be confirmed; "
+			"no further change was made");
+	if (res.held)
+		fprintf(stderr, "vem: not converged: %zu change%s held back (see the notes above)\n",
+			res.held, res.held == 1 ? "" : "s");
 	if (rep->failed || !rep->converged)
 		rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_ERROR;
 	else

@@ -41,6 +41,7 @@ struct apply_report {
 	char *revision;               /* source revision applied (caller frees) */
 	size_t actions, failed;
 	int rounds;
+	size_t held;                  /* changes held back (budget, consent, unsafe) */
 	bool converged, partial;
 };
 

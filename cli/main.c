@@ -25,7 +25,11 @@
 #define PLAN_HELP \
 	"      --no-prune            keep owned VMs that left the cluster file\n" \
 	"      --allow-empty         allow a cluster file with no VMs (removes all owned VMs)\n" \
-	"      --max-removals N      remove at most N VMs per run (default 10, -1: no cap)\n" \
+	"      --max-removals N      removal budget of one run, all rounds together:\n" \
+	"                            removals and recreates (default 10, -1: no cap)\n" \
+	"      --allow-destroy VM    allow deleting the data disks of VM (a name or a\n" \
+	"                            shell pattern; repeatable): removals and recreates\n" \
+	"                            that delete a data volume are held back otherwise\n" \
 	"      --no-balance          plan no balancing migrations (repairs still happen)\n"
 #define EXEC_HELP \
 	"  -y, --yes                 do not ask before acting\n" \
@@ -168,8 +172,12 @@ enum {
 	LO_REQUIRE_SIGNED = 256, LO_OBSERVED, LO_DETAILED, LO_NO_PRUNE, LO_ALLOW_EMPTY,
 	LO_MAX_REMOVALS, LO_NO_BALANCE, LO_MAX_ROUNDS, LO_PER_HOST, LO_LEASE_WAIT,
 	LO_LEASE_TTL, LO_CONNECT_TIMEOUT, LO_SHUTDOWN_TIMEOUT, LO_SAMPLE, LO_EVERY,
-	LO_JITTER, LO_ONCE,
+	LO_JITTER, LO_ONCE, LO_ALLOW_DESTROY,
 };
+
+/* --allow-destroy patterns (they point into argv) */
+#define MAX_ALLOW_DESTROY 256
+static const char *allow_destroy[MAX_ALLOW_DESTROY];
 
 static const struct {
 	struct option opt;
@@ -183,6 +191,7 @@ static const struct {
 	{ { "no-prune", no_argument, NULL, LO_NO_PRUNE }, OPT_PLAN },
 	{ { "allow-empty", no_argument, NULL, LO_ALLOW_EMPTY }, OPT_PLAN },
 	{ { "max-removals", required_argument, NULL, LO_MAX_REMOVALS }, OPT_PLAN },
+	{ { "allow-destroy", required_argument, NULL, LO_ALLOW_DESTROY }, OPT_PLAN },
 	{ { "no-balance", no_argument, NULL, LO_NO_BALANCE }, OPT_PLAN },
 	{ { "yes", no_argument, NULL, 'y' }, OPT_EXEC },
 	{ { "max-rounds", required_argument, NULL, LO_MAX_ROUNDS }, OPT_EXEC },
@@ -243,6 +252,19 @@ int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command 
 		case LO_ALLOW_EMPTY: a->plan.allow_empty = true; break;
 		case LO_MAX_REMOVALS: parse_int_opt("max-removals", optarg, &a->plan.max_removals, -1, &bad); break;
 		case LO_NO_BALANCE: a->plan.balance = false; break;
+		case LO_ALLOW_DESTROY:
+			if (!*optarg) {
+				fprintf(stderr, "vem %s: --allow-destroy needs a VM name or pattern\n", cmd->name);
+				bad = 1;
+			} else if (a->plan.n_allow_destroy >= MAX_ALLOW_DESTROY) {
+				fprintf(stderr, "vem %s: more than %d --allow-destroy options\n", cmd->name,
+					MAX_ALLOW_DESTROY);
+				bad = 1;
+			} else {
+				allow_destroy[a->plan.n_allow_destroy++] = optarg;
+				a->plan.allow_destroy = allow_destroy;
+			}
+			break;
 		case LO_MAX_ROUNDS: parse_int_opt("max-rounds", optarg, &a->exec.max_rounds, 1, &bad); break;
 		case LO_PER_HOST: parse_int_opt("per-host", optarg, &a->exec.per_host, 1, &bad); break;
 		case LO_LEASE_WAIT: parse_duration_opt("lease-wait", optarg, &a->lease.wait, &bad); break;

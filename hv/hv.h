@@ -162,9 +162,29 @@ int hv_domain_stop(struct hv_session *s, size_t host, const char *name,
  * apply live what can be applied live (memory within max, vcpus within max). */
 int hv_domain_update(struct hv_session *s, size_t host, const struct vm_spec *vm,
 		     bool live, struct errbuf *err);
-/* Stop if running, undefine, delete the volumes vem made for it. */
+/*
+ * Stop if running, undefine, and delete the volumes vem made for it except
+ * the data disks it is told to keep: disk i is kept when i < keep_disks
+ * (a recreate keeps the disks the new spec still has). The cloud-init seed
+ * holds no data and is always deleted, unless keep_disks is HV_KEEP_ALL:
+ * then no volume is touched (a duplicate's volumes may be the primary's, on
+ * shared storage). Volumes whose names vem cannot read are kept unless
+ * keep_disks is 0.
+ */
+#define HV_KEEP_ALL ((size_t)-1)
 int hv_domain_remove(struct hv_session *s, size_t host, const char *name,
-		     struct errbuf *err);
+		     size_t keep_disks, struct errbuf *err);
+/*
+ * What a volume vem made holds, from its name (hv/storage.c names them):
+ * disk i ("...-disk<i>.qcow2") returns i; the cloud-init seed
+ * ("...-seed.iso", rebuilt from the cluster file) returns HV_VOL_SEED;
+ * anything else HV_VOL_OTHER (treated as data).
+ */
+#define HV_VOL_SEED (-1)
+#define HV_VOL_OTHER (-2)
+long hv_volume_kind(const char *path);
+/* Whether hv_domain_remove(..., keep_disks) deletes the volume at path. */
+bool hv_volume_deleted(const char *path, size_t keep_disks);
 
 struct hv_migrate_progress {
 	uint64_t total, remaining;    /* bytes */

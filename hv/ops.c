@@ -259,10 +259,53 @@ out:
 	return rc;
 }
 
-int hv_domain_remove(struct hv_session *s, size_t host, const char *name, struct errbuf *err)
+long hv_volume_kind(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	const char *p;
+	int64_t i;
+	char *num;
+	long rc = HV_VOL_OTHER;
+
+	base = base ? base + 1 : path;
+	if (!str_starts_with(base, "vem-"))
+		return HV_VOL_OTHER;
+	if (str_ends_with(base, "-seed.iso"))
+		return HV_VOL_SEED;
+	if (!str_ends_with(base, ".qcow2") || !(p = strstr(base, "-disk")))
+		return HV_VOL_OTHER;
+	/* the last "-disk<digits>.qcow2" */
+	for (const char *q = p; (q = strstr(q + 1, "-disk")); )
+		p = q;
+	num = xstrndup(p + 5, strlen(p + 5) - strlen(".qcow2"));
+	if (*num && strspn(num, "0123456789") == strlen(num) && strlen(num) < 6 &&
+	    !parse_int64(num, &i))
+		rc = (long)i;
+	free(num);
+	return rc;
+}
+
+bool hv_volume_deleted(const char *path, size_t keep_disks)
+{
+	long k;
+
+	if (keep_disks == HV_KEEP_ALL)
+		return false;
+	k = hv_volume_kind(path);
+	if (k == HV_VOL_SEED)
+		return true;
+	if (k == HV_VOL_OTHER)
+		return keep_disks == 0;
+	return (size_t)k >= keep_disks;
+}
+
+int hv_domain_remove(struct hv_session *s, size_t host, const char *name, size_t keep_disks,
+		     struct errbuf *err)
 {
 	virDomainPtr d;
 	struct vem_meta meta;
+	char **del = NULL;
+	size_t n_del = 0;
 	int rc = -1;
 
 	if (!hv_host_online(s, host))
@@ -278,9 +321,13 @@ int hv_domain_remove(struct hv_session *s, size_t host, const char *name, struct
 	}
 	if (stop_domain(s, host, d, name, err))
 		goto out;
+	del = xcalloc(meta.n_volumes + 1, sizeof(*del));
+	for (size_t i = 0; i < meta.n_volumes; i++)
+		if (hv_volume_deleted(meta.volumes[i], keep_disks))
+			del[n_del++] = meta.volumes[i];
 	/* volumes first: killed before the undefine, the next run removes the
 	 * domain again and finds nothing left to delete */
-	if (meta.n_volumes && storage_delete_volumes(s, host, meta.volumes, meta.n_volumes, err))
+	if (n_del && storage_delete_volumes(s, host, del, n_del, err))
 		goto out;
 	if (virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
 				      VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
@@ -292,6 +339,7 @@ int hv_domain_remove(struct hv_session *s, size_t host, const char *name, struct
 	cache_refresh(s, host, d, NULL, NULL);
 	rc = 0;
 out:
+	free(del);
 	vem_meta_release(&meta);
 	virDomainFree(d);
 	return rc;

@@ -41,7 +41,8 @@ struct run {
 	bool *migrating;        /* a migration touches the host */
 	int migrations;
 	int max_migrations;
-	size_t done, failed;
+	size_t done, failed, removals;
+	bool guard_failed;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_mutex_t print_lock;
@@ -67,7 +68,13 @@ static bool touches(const struct plan_action *a, size_t host)
 
 static bool stop_requested(const struct run *r)
 {
-	return r->opt->stop && *r->opt->stop;
+	return (r->opt->stop && *r->opt->stop) || r->guard_failed;
+}
+
+bool exec_action_guarded(const struct plan_action *a)
+{
+	return a->kind == ACT_REMOVE || a->kind == ACT_MIGRATE ||
+	       (a->kind == ACT_UPDATE && a->impact == IMPACT_RECREATE);
 }
 
 /* Whether job i may start now (lock held). */
@@ -129,6 +136,12 @@ static int run_action(struct run *r, const struct plan_action *a, struct errbuf 
 {
 	struct hv_session *s = r->s;
 
+	if (exec_action_guarded(a) && r->opt->guard && r->opt->guard(r->opt->guard_arg, a, err)) {
+		pthread_mutex_lock(&r->lock);
+		r->guard_failed = true;
+		pthread_mutex_unlock(&r->lock);
+		return -1;
+	}
 	switch (a->kind) {
 	case ACT_CREATE:
 		return hv_domain_create(s, a->host, a->spec, err);
@@ -137,10 +150,10 @@ static int run_action(struct run *r, const struct plan_action *a, struct errbuf 
 	case ACT_STOP:
 		return hv_domain_stop(s, a->host, a->vm, err);
 	case ACT_REMOVE:
-		return hv_domain_remove(s, a->host, a->vm, err);
+		return hv_domain_remove(s, a->host, a->vm, a->keep_disks, err);
 	case ACT_UPDATE:
 		if (a->impact == IMPACT_RECREATE)
-			return hv_domain_remove(s, a->host, a->vm, err) ||
+			return hv_domain_remove(s, a->host, a->vm, a->keep_disks, err) ||
 			       hv_domain_create(s, a->host, a->spec, err) ? -1 : 0;
 		if (hv_domain_update(s, a->host, a->spec, a->impact == IMPACT_LIVE, err))
 			return -1;
@@ -211,6 +224,8 @@ static void *worker(void *arg)
 
 			j->state = JOB_RUNNING;
 			r->busy[a->host]++;
+			r->removals += a->kind == ACT_REMOVE ||
+				       (a->kind == ACT_UPDATE && a->impact == IMPACT_RECREATE);
 			if (a->kind == ACT_MIGRATE) {
 				r->busy[a->dest]++;
 				r->migrating[a->host] = r->migrating[a->dest] = true;
@@ -283,6 +298,8 @@ int exec_plan(struct hv_session *s, const struct cluster *c, const struct observ
 		worker(&r);
 	res->done += r.done;
 	res->failed += r.failed;
+	res->removals += r.removals;
+	res->guard_failed |= r.guard_failed;
 	res->stopped = stop_requested(&r);
 	free(th);
 	free(r.jobs);
@@ -297,13 +314,12 @@ int exec_plan(struct hv_session *s, const struct cluster *c, const struct observ
 int exec_converge(struct hv_session *s, const struct cluster *c, const struct exec_options *opt,
 		  struct exec_result *res, struct errbuf *err)
 {
-	memset(res, 0, sizeof(*res));
 	for (int round = 0; round < opt->max_rounds; round++) {
 		struct observed o;
 		struct plan p;
 		struct plan_options po = opt->plan;
 
-		if (opt->stop && *opt->stop) {
+		if ((opt->stop && *opt->stop) || res->guard_failed) {
 			res->stopped = true;
 			return 0;
 		}
@@ -312,19 +328,28 @@ int exec_converge(struct hv_session *s, const struct cluster *c, const struct ex
 		for (size_t h = 0; h < o.n_hosts; h++)
 			res->partial |= !o.hosts[h].online;
 		po.now = time_now_ms();
+		/* the removal budget is the run's, not the round's */
+		if (po.max_removals >= 0)
+			po.max_removals = res->removals >= (size_t)po.max_removals ? 0 :
+					  po.max_removals - (int)res->removals;
 		if (plan_build(c, &o, &po, &p, err)) {
 			observed_release(&o);
 			return -1;
 		}
+		res->held = plan_held(&p);
 		if (!plan_changes(&p) || p.refused) {
-			res->converged = !p.refused;
+			res->converged = !p.refused && !res->held;
+			if (opt->progress)
+				for (size_t i = 0; i < p.n_notes; i++)
+					fprintf(opt->progress, "note: %s\n", p.notes[i]);
 			plan_release(&p);
 			observed_release(&o);
 			return 0;
 		}
+		res->converged = false;
 		res->rounds++;
 		if (opt->progress) {
-			fprintf(opt->progress, "round %d: %zu action%s\n", round + 2, p.n, p.n == 1 ? "" : "s");
+			fprintf(opt->progress, "round %d: %zu action%s\n", res->rounds, p.n, p.n == 1 ? "" : "s");
 			plan_print(&p, &o, opt->progress);
 		}
 		exec_plan(s, c, &o, &p, opt, res, err);

@@ -19,6 +19,14 @@ struct exec_options {
 	bool dry_run;
 	FILE *progress;          /* one line per action; NULL = silent */
 	volatile int *stop;      /* set to non-zero (SIGTERM) to stop between actions */
+	/*
+	 * Called right before every action that can lose data or run a VM
+	 * twice (remove, recreate, migrate); non-zero fails the action and
+	 * stops the run (the cluster's lease was lost). NULL: none.
+	 */
+	int (*guard)(void *arg, const struct plan_action *a, struct errbuf *err);
+	void *guard_arg;
+	/* plan.max_removals is the budget of the whole run, over all rounds */
 	struct plan_options plan;
 };
 void exec_options_default(struct exec_options *o);
@@ -29,14 +37,21 @@ struct exec_result {
 	bool converged;          /* last observation needs no change */
 	bool partial;            /* some host was offline */
 	bool stopped;            /* interrupted by *stop */
+	bool guard_failed;       /* the guard refused an action: the run stopped */
+	size_t removals;         /* removals and recreates attempted (budget used) */
+	size_t held;             /* changes the last plan held back (plan_held) */
 };
+/* Whether a is guarded (see exec_options.guard). */
+bool exec_action_guarded(const struct plan_action *a);
 
 /* Execute one plan (no re-observation). */
 int exec_plan(struct hv_session *s, const struct cluster *c, const struct observed *o,
 	      const struct plan *p, const struct exec_options *opt,
 	      struct exec_result *res, struct errbuf *err);
 
-/* Observe, plan, execute, repeat until converged or max_rounds. */
+/* Observe, plan, execute, repeat until converged or max_rounds. res
+ * accumulates: a caller that ran a first round itself passes its result,
+ * and the removal budget left is opt->plan.max_removals - res->removals. */
 int exec_converge(struct hv_session *s, const struct cluster *c,
 		  const struct exec_options *opt, struct exec_result *res,
 		  struct errbuf *err);

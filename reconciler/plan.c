@@ -5,6 +5,7 @@
 #include "place.h"
 #include "../util/json.h"
 
+#include <fnmatch.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -51,19 +52,26 @@ void plan_note(struct plan *p, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void plan_action_release(struct plan_action *a)
+{
+	free(a->vm);
+	free(a->reason);
+	for (size_t j = 0; j < a->n_volumes; j++)
+		free(a->volumes[j]);
+	free(a->volumes);
+	for (size_t j = 0; j < a->n_changes; j++) {
+		free(a->changes[j].field);
+		free(a->changes[j].from);
+		free(a->changes[j].to);
+	}
+	free(a->changes);
+	memset(a, 0, sizeof(*a));
+}
+
 void plan_release(struct plan *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		struct plan_action *a = &p->actions[i];
-		free(a->vm);
-		free(a->reason);
-		for (size_t j = 0; j < a->n_changes; j++) {
-			free(a->changes[j].field);
-			free(a->changes[j].from);
-			free(a->changes[j].to);
-		}
-		free(a->changes);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		plan_action_release(&p->actions[i]);
 	free(p->actions);
 	for (size_t i = 0; i < p->n_notes; i++)
 		free(p->notes[i]);
@@ -74,6 +82,39 @@ void plan_release(struct plan *p)
 size_t plan_changes(const struct plan *p)
 {
 	return p->n;
+}
+
+size_t plan_held(const struct plan *p)
+{
+	return p->held_budget + p->held_consent + p->held_unsafe;
+}
+
+static bool counts_as_removal(const struct plan_action *a)
+{
+	return a->kind == ACT_REMOVE || (a->kind == ACT_UPDATE && a->impact == IMPACT_RECREATE);
+}
+
+size_t plan_removals(const struct plan *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += counts_as_removal(&p->actions[i]);
+	return n;
+}
+
+static bool pattern_match(const char *const *pats, size_t n, const char *vm)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!fnmatch(pats[i], vm, 0))
+			return true;
+	return false;
+}
+
+bool plan_destroy_allowed(const struct cluster *c, const struct plan_options *opt,
+			  const char *vm)
+{
+	return pattern_match(opt->allow_destroy, opt->n_allow_destroy, vm) ||
+	       pattern_match((const char *const *)c->allow_destroy, c->n_allow_destroy, vm);
 }
 
 /* ---- the diff ---- */
@@ -89,7 +130,39 @@ static struct plan_action action(enum act_kind k, const char *vm, const struct v
 	a.host = host;
 	a.dest = host;
 	a.after = -1;
+	a.keep_disks = HV_KEEP_ALL;
 	return a;
+}
+
+/* The data volumes of d that removing it with keep_disks deletes. */
+static void set_destroyed(struct plan_action *a, const struct obs_domain *d, size_t keep_disks)
+{
+	a->keep_disks = keep_disks;
+	for (size_t i = 0; i < d->meta.n_volumes; i++) {
+		const char *v = d->meta.volumes[i];
+		if (!hv_volume_deleted(v, keep_disks) || hv_volume_kind(v) == HV_VOL_SEED)
+			continue;
+		a->volumes = xrealloc(a->volumes, (a->n_volumes + 1) * sizeof(*a->volumes));
+		a->volumes[a->n_volumes++] = xstrdup(v);
+	}
+	a->destroys = a->n_volumes > 0;
+}
+
+/* One line per action held back for want of consent, naming what it would delete. */
+static void note_held_destroy(struct plan *p, const struct plan_action *a, const struct observed *o,
+			      const char *what)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < a->n_volumes; i++) {
+		const char *slash = strrchr(a->volumes[i], '/');
+		strbuf_addf(&sb, "%s%s", i ? ", " : "", slash ? slash + 1 : a->volumes[i]);
+	}
+	plan_note(p, "held: %s '%s' on '%s' would delete %zu data volume%s (%s); "
+		  "allow it with --allow-destroy %s or 'allow-destroy: [%s]' in the cluster file",
+		  what, a->vm, o->hosts[a->host].name, a->n_volumes, a->n_volumes == 1 ? "" : "s",
+		  sb.buf, a->vm, a->vm);
+	strbuf_release(&sb);
+	p->held_consent++;
 }
 
 static void add_change(struct plan_action *a, const char *field, char *from, char *to,
@@ -175,10 +248,17 @@ static bool any_offline(const struct observed *o)
 	return false;
 }
 
-static void diff_removals(const struct cluster *c, const struct observed *o,
-			  const struct plan_options *opt, struct plan *p, struct load *l)
+/* Whether the removal budget of opt has room for one more (used so far: n). */
+static bool budget_left(const struct plan_options *opt, size_t n)
 {
-	size_t n_owned = 0, removals = 0, held = 0;
+	return opt->max_removals < 0 || n < (size_t)opt->max_removals;
+}
+
+static void diff_removals(const struct cluster *c, const struct observed *o,
+			  const struct plan_options *opt, struct plan *p, struct load *l,
+			  size_t *removals)
+{
+	size_t n_owned = 0;
 
 	for (size_t i = 0; i < o->n_domains; i++)
 		n_owned += o->domains[i].owned;
@@ -195,21 +275,117 @@ static void diff_removals(const struct cluster *c, const struct observed *o,
 			continue;
 		if (!opt->prune)
 			continue;
-		if (opt->max_removals >= 0 && (int)removals >= opt->max_removals) {
-			held++;
-			continue;
-		}
 		a = action(ACT_REMOVE, d->name, NULL, d->host);
 		a.reason = xstrdup("not in the cluster file");
+		set_destroyed(&a, d, 0);
+		if (a.destroys && !plan_destroy_allowed(c, opt, d->name)) {
+			note_held_destroy(p, &a, o, "removing");
+			plan_action_release(&a);
+			continue;
+		}
+		if (!budget_left(opt, *removals)) {
+			p->held_budget++;
+			plan_action_release(&a);
+			continue;
+		}
 		plan_add(p, &a);
 		if (d->state == DOM_RUNNING)
 			load_remove_vm(l, d->host, NULL, d->max_memory > d->memory ? d->max_memory : d->memory,
 				       d->vcpus, d->cpu_load);
-		removals++;
+		(*removals)++;
 	}
-	if (held)
-		plan_note(p, "%zu more removal%s held back by the cap of %d per run (--max-removals)",
-			  held, held == 1 ? "" : "s", opt->max_removals);
+}
+
+/*
+ * The same libvirt host listed twice (two URIs, one daemon) makes every VM
+ * on it look duplicated, and removing the "duplicate" removes the only
+ * copy: refuse to plan at all, naming both entries.
+ */
+static bool same_host_twice(const struct observed *o, struct plan *p)
+{
+	bool found = false;
+	for (size_t i = 0; i < o->n_hosts; i++) {
+		if (!o->hosts[i].online || !o->hosts[i].host_uuid[0])
+			continue;
+		for (size_t j = i + 1; j < o->n_hosts; j++) {
+			if (!o->hosts[j].online || strcmp(o->hosts[i].host_uuid, o->hosts[j].host_uuid))
+				continue;
+			plan_note(p, "hosts '%s' and '%s' are the same libvirt host (host UUID %s); "
+				  "list each host once", o->hosts[i].name, o->hosts[j].name,
+				  o->hosts[i].host_uuid);
+			found = true;
+		}
+	}
+	if (found)
+		p->refused = true;
+	return found;
+}
+
+/*
+ * Copies of one VM on several hosts (a run killed mid-migration). The copy
+ * that is not the primary is undefined, its volumes kept: on shared storage
+ * they are the primary's own disks. Two running copies are left alone.
+ */
+static bool diff_duplicates(const struct observed *o, const struct obs_domain *const *found,
+			    size_t n, const struct obs_domain *d, const struct plan_options *opt,
+			    struct plan *p, size_t *removals)
+{
+	size_t running = 0;
+
+	for (size_t k = 0; k < n; k++)
+		running += found[k]->state == DOM_RUNNING || found[k]->state == DOM_PAUSED;
+	if (running > 1) {
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t k = 0; k < n; k++)
+			if (found[k]->state == DOM_RUNNING || found[k]->state == DOM_PAUSED)
+				strbuf_addf(&sb, "%s'%s'", sb.len ? ", " : "", o->hosts[found[k]->host].name);
+		plan_note(p, "'%s' runs on %zu hosts (%s); vem does not touch it until one copy "
+			  "is stopped by hand", d->meta.vm ? d->meta.vm : d->name, running, sb.buf);
+		strbuf_release(&sb);
+		p->held_unsafe++;
+		return false;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct plan_action a;
+		if (found[k] == d || !o->hosts[found[k]->host].online)
+			continue;
+		if (!budget_left(opt, *removals)) {
+			p->held_budget++;
+			continue;
+		}
+		a = action(ACT_REMOVE, found[k]->name, NULL, found[k]->host);
+		a.reason = xstrdup("duplicate; its volumes are kept");
+		plan_add(p, &a);
+		(*removals)++;
+	}
+	return true;
+}
+
+/* An owned domain whose spec changed. A recreate keeps the disks the new
+ * spec still has; one that deletes data needs consent, and every recreate
+ * counts against the removal budget. */
+static void diff_update(const struct cluster *c, const struct observed *o,
+			const struct plan_options *opt, const struct vm_spec *vm,
+			const struct obs_domain *d, struct plan *p, size_t *removals)
+{
+	struct plan_action a = action(ACT_UPDATE, vm->name, vm, d->host);
+
+	classify(&a, vm, d);
+	if (a.impact == IMPACT_RECREATE) {
+		set_destroyed(&a, d, vm->cfg.n_disks);
+		if (a.destroys && !plan_destroy_allowed(c, opt, vm->name)) {
+			note_held_destroy(p, &a, o, "recreating");
+			plan_action_release(&a);
+			return;
+		}
+		if (!budget_left(opt, *removals)) {
+			p->held_budget++;
+			plan_action_release(&a);
+			return;
+		}
+		(*removals)++;
+	}
+	plan_add(p, &a);
 }
 
 int plan_build(const struct cluster *c, const struct observed *o, const struct plan_options *opt,
@@ -218,7 +394,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	struct load l;
 	struct obs_vm_index ix;
 	const struct vm_spec **creates = xcalloc(c->n_vms + 1, sizeof(*creates));
-	size_t n_creates = 0;
+	size_t n_creates = 0, removals = 0;
 	bool offline = any_offline(o);
 
 	(void)err;
@@ -227,7 +403,9 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	obs_vm_index_init(&ix, o);
 	out->score = load_score(&l);
 
-	diff_removals(c, o, opt, out, &l);
+	if (same_host_twice(o, out))
+		goto done;
+	diff_removals(c, o, opt, out, &l, &removals);
 	if (out->refused)
 		goto done;
 
@@ -250,20 +428,12 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 			continue;
 		}
 		d = primary(found, n);
-		for (size_t k = 0; k < n; k++) {
-			if (found[k] == d)
-				continue;
-			a = action(ACT_REMOVE, found[k]->name, NULL, found[k]->host);
-			a.reason = xstrdup("duplicate");
-			plan_add(out, &a);
-		}
+		if (n > 1 && !diff_duplicates(o, found, n, d, opt, out, &removals))
+			continue;
 		if (!o->hosts[d->host].online)
 			continue;
-		if (!str_eq(d->meta.spec_hash, vm->spec_hash)) {
-			a = action(ACT_UPDATE, vm->name, vm, d->host);
-			classify(&a, vm, d);
-			plan_add(out, &a);
-		}
+		if (!str_eq(d->meta.spec_hash, vm->spec_hash))
+			diff_update(c, o, opt, vm, d, out, &removals);
 		if (vm->state == VM_RUNNING && d->state != DOM_RUNNING && d->state != DOM_PAUSED) {
 			a = action(ACT_START, vm->name, vm, d->host);
 			plan_add(out, &a);
@@ -294,6 +464,10 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		free(hosts);
 	}
 	balance_plan(&l, opt, out);
+	if (out->held_budget)
+		plan_note(out, "%zu removal%s held back by the removal budget of %d per run "
+			  "(--max-removals)", out->held_budget, out->held_budget == 1 ? "" : "s",
+			  opt->max_removals);
 done:
 	out->score_after = load_score(&l);
 	load_release(&l);
@@ -313,6 +487,7 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 {
 	bool color = use_color(f);
 	size_t count[ACT_MIGRATE + 1] = { 0 };
+	size_t n_destroy = 0;
 	char b[32];
 
 	if (!p->n && !p->n_notes) {
@@ -344,21 +519,37 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 				a->score_before, a->score_after, format_size(a->bytes, b));
 			break;
 		}
-		if (a->reason && a->kind != ACT_MIGRATE && a->kind != ACT_STOP)
+		if (a->reason && a->kind != ACT_MIGRATE)
 			fprintf(f, " (%s)", a->reason);
-		else if (a->kind == ACT_STOP && a->reason)
-			fprintf(f, " (%s)", a->reason);
+		if (a->destroys) {
+			n_destroy++;
+			fprintf(f, " DESTROYS DATA:");
+			for (size_t j = 0; j < a->n_volumes; j++) {
+				const char *slash = strrchr(a->volumes[j], '/');
+				fprintf(f, "%s %s", j ? "," : "", slash ? slash + 1 : a->volumes[j]);
+			}
+		} else if (a->kind == ACT_UPDATE && a->impact == IMPACT_RECREATE &&
+			   a->spec && a->spec->cfg.n_disks) {
+			fprintf(f, " (data disks kept)");
+		}
 		fputs(color && *col ? "\033[0m\n" : "\n", f);
 	}
 	for (size_t i = 0; i < p->n_notes; i++)
 		fprintf(f, "note: %s\n", p->notes[i]);
 	if (!p->n) {
-		fputs("no changes\n", f);
+		if (plan_held(p))
+			fprintf(f, "no changes can be made: %zu held back\n", plan_held(p));
+		else
+			fputs("no changes\n", f);
 		return;
 	}
 	fprintf(f, "Plan: %zu to create, %zu to update, %zu to start, %zu to stop, %zu to remove, "
 		   "%zu to migrate.", count[ACT_CREATE], count[ACT_UPDATE], count[ACT_START],
 		count[ACT_STOP], count[ACT_REMOVE], count[ACT_MIGRATE]);
+	if (n_destroy)
+		fprintf(f, " %zu destroy%s data.", n_destroy, n_destroy == 1 ? "s" : "");
+	if (plan_held(p))
+		fprintf(f, " %zu held back.", plan_held(p));
 	if (count[ACT_MIGRATE] || fabs(p->score - p->score_after) > 1e-9)
 		fprintf(f, " Imbalance %.3f -> %.3f.", p->score, p->score_after);
 	fputc('\n', f);
@@ -372,6 +563,12 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 	jw_object_begin(&w);
 	jw_kv_uint(&w, "changes", p->n);
 	jw_kv_bool(&w, "refused", p->refused);
+	jw_key(&w, "held");
+	jw_object_begin(&w);
+	jw_kv_uint(&w, "budget", p->held_budget);
+	jw_kv_uint(&w, "consent", p->held_consent);
+	jw_kv_uint(&w, "unsafe", p->held_unsafe);
+	jw_object_end(&w);
 	jw_kv_double(&w, "score", p->score);
 	jw_kv_double(&w, "score_after", p->score_after);
 	jw_key(&w, "actions");
@@ -389,6 +586,14 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 			jw_kv_uint(&w, "bytes", a->bytes);
 		}
 		jw_kv_string(&w, "reason", a->reason);
+		if (a->kind == ACT_REMOVE || (a->kind == ACT_UPDATE && a->impact == IMPACT_RECREATE)) {
+			jw_kv_bool(&w, "destroys_data", a->destroys);
+			jw_key(&w, "deletes_volumes");
+			jw_array_begin(&w);
+			for (size_t j = 0; j < a->n_volumes; j++)
+				jw_string(&w, a->volumes[j]);
+			jw_array_end(&w);
+		}
 		if (a->kind == ACT_UPDATE) {
 			jw_kv_string(&w, "impact", impact_name(a->impact));
 			jw_key(&w, "changes");

@@ -47,6 +47,16 @@ struct plan_action {
 	double score_before, score_after;   /* imbalance score around a migration */
 	uint64_t bytes;               /* memory moved by a migration */
 	long after;                   /* index of an action that must finish first, -1 none */
+	/*
+	 * Remove and recreate: the data disks kept (see hv_domain_remove;
+	 * HV_KEEP_ALL for a duplicate's clean-up), and the data volumes the
+	 * action deletes. destroys is true when it deletes any: such an
+	 * action is in the plan only when the user allowed it for this VM.
+	 */
+	size_t keep_disks;
+	char **volumes;
+	size_t n_volumes;
+	bool destroys;
 };
 
 struct plan {
@@ -58,12 +68,27 @@ struct plan {
 	double score;                 /* imbalance score before the plan */
 	double score_after;           /* ... and after it */
 	bool refused;                 /* the plan must not be applied (notes say why) */
+	/* Changes the file asks for that this plan does not make: */
+	size_t held_budget;           /* removals beyond the run's removal budget */
+	size_t held_consent;          /* destructive changes nobody allowed (--allow-destroy) */
+	size_t held_unsafe;           /* VMs vem will not touch (running on two hosts, ...) */
 };
+/* Changes the file asks for that the plan holds back (0 = none). */
+size_t plan_held(const struct plan *p);
 
 struct plan_options {
 	bool prune;                   /* remove owned domains absent from desired (default true) */
 	bool allow_empty;             /* allow an empty desired state */
-	int max_removals;             /* cap per run (default 10; < 0 = unlimited) */
+	/*
+	 * Removal budget: at most this many removals and destructive
+	 * recreates in this plan (default 10; < 0 = unlimited). A run that
+	 * plans several rounds passes what is left of it (exec_converge).
+	 */
+	int max_removals;
+	/* VMs whose data the user allows to be destroyed (fnmatch patterns,
+	 * from --allow-destroy); the cluster file's allow-destroy adds to it. */
+	const char *const *allow_destroy;
+	size_t n_allow_destroy;
 	bool balance;                 /* plan balancing migrations (default: cluster's balance.enabled) */
 	int64_t now;                  /* ms since the epoch, for cooldowns */
 };
@@ -81,6 +106,11 @@ void plan_write_json(const struct plan *p, const struct observed *o,
 		     struct strbuf *out);
 /* Number of actions that change something (0 = "no changes"). */
 size_t plan_changes(const struct plan *p);
+/* Removals and destructive recreates in p (what the removal budget counts). */
+size_t plan_removals(const struct plan *p);
+/* Whether the user allowed vm's data to be destroyed (options or file). */
+bool plan_destroy_allowed(const struct cluster *c, const struct plan_options *opt,
+			  const char *vm);
 
 /* Helpers used by plan_build and by placement/balance. */
 void plan_add(struct plan *p, const struct plan_action *a);   /* copies *a (takes ownership of its strings) */

@@ -298,6 +298,11 @@ static const struct key k_top[] = {
 	{ .name = "vms", .type = K_LIST, .sub = &tbl_vm, .add = add_vm, .doc = "VMs" },
 	{ .name = "balance", .type = K_MAP, .off = offsetof(struct raw_top, balance), .sub = &tbl_balance,
 	  .doc = "load balancing (at most once per cluster)" },
+	{ .name = "allow-destroy", .type = K_STRLIST, .off = offsetof(struct raw_top, allow_destroy),
+	  .off2 = offsetof(struct raw_top, n_allow_destroy), .flags = KF_APPEND,
+	  .doc = "VMs (names or shell patterns such as 'scratch-*') whose disks vem may delete: "
+		 "a removal or a recreate that deletes a data volume is held back unless its VM "
+		 "is listed here or given with --allow-destroy" },
 };
 const struct table tbl_top = {
 	.name = "cluster file", .doc = "a vem cluster description", ARR(k_top)

@@ -32,6 +32,7 @@ enum ktype {
 };
 
 #define KF_REQUIRED 1u
+#define KF_APPEND 2u     /* K_STRLIST: a list given in several files adds up */
 
 /*
  * Keys of a VM configuration, numbered so the loader can remember where
@@ -107,6 +108,8 @@ struct raw_top {
 	struct raw_vm *vms;
 	size_t n_vms, a_vms;
 	struct balance_spec balance;
+	char **allow_destroy;
+	size_t n_allow_destroy;
 };
 
 extern const struct table tbl_top, tbl_host, tbl_image, tbl_vmcfg, tbl_template,

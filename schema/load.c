@@ -383,7 +383,8 @@ static void set_strlist(struct ctx *x, const yaml_node_t *n, const struct key *k
 		problem(x, n, "'%s': expected a list of names, found %s", k->name, node_what(n, b, sizeof(b)));
 		return;
 	}
-	strlist_clear(items, nr);
+	if (!(k->flags & KF_APPEND))
+		strlist_clear(items, nr);
 	if (vm) {
 		free(vm->host_locs);
 		vm->host_locs = NULL;
@@ -1353,6 +1354,7 @@ static struct cluster *resolve(struct ctx *x)
 	build_vms(x, c, bt);
 	MOVE_LIST(c->images, c->n_images, x->top.images, x->top.n_images);
 	c->balance = x->top.balance;
+	MOVE_LIST(c->allow_destroy, c->n_allow_destroy, x->top.allow_destroy, x->top.n_allow_destroy);
 	cluster_hash_vms(c);
 	for (size_t i = 0; i < x->top.n_templates; i++) {
 		vm_config_release(&bt[i].cfg);
@@ -1386,6 +1388,9 @@ static void raw_top_release(struct raw_top *t)
 	}
 	free(t->vms);
 	free(t->cluster);
+	for (size_t i = 0; i < t->n_allow_destroy; i++)
+		free(t->allow_destroy[i]);
+	free(t->allow_destroy);
 	memset(t, 0, sizeof(*t));
 }
 

@@ -155,6 +155,9 @@ void cluster_free(struct cluster *c)
 		placement_release(&c->vms[i].placement);
 	}
 	free(c->vms);
+	for (size_t i = 0; i < c->n_allow_destroy; i++)
+		free(c->allow_destroy[i]);
+	free(c->allow_destroy);
 	free(c->name);
 	free(c->source);
 	free(c->revision);

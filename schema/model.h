@@ -150,6 +150,8 @@ struct cluster {
 	struct vm_spec *vms;    /* expanded, sorted by name */
 	size_t n_vms;
 	struct balance_spec balance;
+	char **allow_destroy;   /* VM name patterns whose data may be destroyed */
+	size_t n_allow_destroy;
 	char *source;           /* where it was loaded from (path or URL) */
 	char *revision;         /* commit id or "sha256:..." of the content */
 	char **files;           /* interned file names used by struct loc */

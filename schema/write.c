@@ -136,6 +136,11 @@ void cluster_write_json(const struct cluster *c, struct strbuf *out)
 		write_vm(&w, &c->vms[i]);
 	jw_array_end(&w);
 	write_balance(&w, &c->balance);
+	jw_key(&w, "allow-destroy");
+	jw_array_begin(&w);
+	for (size_t i = 0; i < c->n_allow_destroy; i++)
+		jw_string(&w, c->allow_destroy[i]);
+	jw_array_end(&w);
 	jw_object_end(&w);
 	strbuf_addc(out, '\n');
 }

@@ -149,7 +149,8 @@ TEST(pruning_and_its_limits)
 	p = build(c, &o, &po);
 	CHECK_INT(count(&p, ACT_REMOVE), 3);
 	CHECK_INT(p.n_notes, 1);
-	CHECK(strstr(p.notes[0], "1 more removal held back by the cap of 3") != NULL);
+	CHECK(strstr(p.notes[0], "1 removal held back by the removal budget of 3 per run") != NULL);
+	CHECK_INT(p.held_budget, 1);
 	plan_release(&p);
 
 	plan_options_default(&po);
@@ -213,7 +214,10 @@ TEST(duplicate_after_crashed_migration)
 	p = build(c, &o, NULL);
 	CHECK_INT(p.n, 1);
 	CHECK(p.actions[0].kind == ACT_REMOVE && p.actions[0].host == 0);
-	CHECK_STR(p.actions[0].reason, "duplicate");
+	CHECK_STR(p.actions[0].reason, "duplicate; its volumes are kept");
+	/* on shared storage the duplicate's volumes are the primary's */
+	CHECK(p.actions[0].keep_disks == HV_KEEP_ALL);
+	CHECK(!p.actions[0].destroys);
 	plan_release(&p);
 	observed_release(&o);
 	cluster_free(c);
@@ -252,6 +256,226 @@ TEST(json_output)
 	cluster_free(c);
 }
 
+
+static void add_volume(struct obs_domain *d, const char *path)
+{
+	d->meta.volumes = xrealloc(d->meta.volumes, (d->meta.n_volumes + 1) * sizeof(char *));
+	d->meta.volumes[d->meta.n_volumes++] = xstrdup(path);
+}
+
+#define POOL "/var/lib/libvirt/images/"
+
+TEST(volume_kinds)
+{
+	CHECK_INT(hv_volume_kind(POOL "vem-t-web-0-disk0.qcow2"), 0);
+	CHECK_INT(hv_volume_kind(POOL "vem-t-web-0-disk12.qcow2"), 12);
+	CHECK_INT(hv_volume_kind("vem-t-my-disk7-vm-disk1.qcow2"), 1);
+	CHECK_INT(hv_volume_kind(POOL "vem-t-web-0-seed.iso"), HV_VOL_SEED);
+	CHECK_INT(hv_volume_kind(POOL "vem-t-web-0-disk.qcow2"), HV_VOL_OTHER);
+	CHECK_INT(hv_volume_kind(POOL "vem-t-web-0-disk1x.qcow2"), HV_VOL_OTHER);
+	CHECK_INT(hv_volume_kind(POOL "vem-t-web-0-disk99999999999999999999.qcow2"), HV_VOL_OTHER);
+	CHECK_INT(hv_volume_kind(POOL "data.qcow2"), HV_VOL_OTHER);
+	CHECK_INT(hv_volume_kind(""), HV_VOL_OTHER);
+	CHECK(hv_volume_deleted(POOL "vem-t-a-seed.iso", 3));
+	CHECK(!hv_volume_deleted(POOL "vem-t-a-seed.iso", HV_KEEP_ALL));
+	CHECK(!hv_volume_deleted(POOL "vem-t-a-disk0.qcow2", 1));
+	CHECK(hv_volume_deleted(POOL "vem-t-a-disk1.qcow2", 1));
+	CHECK(!hv_volume_deleted(POOL "other.img", 1));
+	CHECK(hv_volume_deleted(POOL "other.img", 0));
+}
+
+/* 40 owned VMs leave the file: the budget of 10 holds for the plan, and a
+ * plan given what is left of the run's budget removes nothing more. */
+TEST(removal_budget_is_per_run)
+{
+	struct cluster *c = cl("vms:\n  - {name: keep, template: small}\n");
+	struct observed o;
+	struct plan p;
+	struct plan_options po;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "keep", true, NULL, DOM_RUNNING, 0);
+	for (int i = 0; i < 40; i++) {
+		char n[16];
+		snprintf(n, sizeof(n), "old-%02d", i);
+		obs_add(&o, c, i % 2, n, true, "x", DOM_RUNNING, 0);
+	}
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_REMOVE), 10);
+	CHECK_INT(plan_removals(&p), 10);
+	CHECK_INT(p.held_budget, 30);
+	CHECK_INT(plan_held(&p), 30);
+	plan_release(&p);
+	plan_options_default(&po);
+	po.max_removals = 0;        /* what exec_converge passes once 10 are done */
+	p = build(c, &o, &po);
+	CHECK_INT(count(&p, ACT_REMOVE), 0);
+	CHECK_INT(p.held_budget, 40);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* Adding cloud-init to a VM with a data disk recreates it: the data disk
+ * is kept, nothing is destroyed, but it counts against the budget. */
+TEST(recreate_keeps_data_disks)
+{
+	struct cluster *c = cl("vms:\n  - {name: web, template: small, disks: [{size: 1GiB}],"
+			       " cloud-init: {user-data: examples/clusters/seed/web-user-data}}\n");
+	struct observed o;
+	struct plan p;
+	struct plan_options po;
+	struct obs_domain *d;
+	char *txt;
+	obs_init(&o, c);
+	d = obs_add(&o, c, 0, "web", true, "old", DOM_RUNNING, 0);
+	add_volume(d, POOL "vem-t-web-disk0.qcow2");
+	p = build(c, &o, NULL);
+	CHECK_INT(p.n, 1);
+	CHECK(p.actions[0].kind == ACT_UPDATE && p.actions[0].impact == IMPACT_RECREATE);
+	CHECK_INT(p.actions[0].keep_disks, 1);
+	CHECK(!p.actions[0].destroys);
+	CHECK_INT(plan_removals(&p), 1);
+	txt = plan_text(&p, &o);
+	CHECK(strstr(txt, "(recreate) (data disks kept)") != NULL);
+	free(txt);
+	plan_release(&p);
+	plan_options_default(&po);
+	po.max_removals = 0;
+	p = build(c, &o, &po);
+	CHECK_INT(p.n, 0);
+	CHECK_INT(p.held_budget, 1);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* A recreate that drops a disk deletes its data: held without consent. */
+TEST(destructive_recreate_needs_consent)
+{
+	struct cluster *c = cl("vms:\n  - {name: db, template: small, disks: [{size: 1GiB}]}\n");
+	struct observed o;
+	struct plan p;
+	struct plan_options po;
+	struct obs_domain *d;
+	const char *allow[] = { "d*" };
+	char *txt;
+	obs_init(&o, c);
+	d = obs_add(&o, c, 0, "db", true, "old", DOM_RUNNING, 0);
+	add_volume(d, POOL "vem-t-db-disk0.qcow2");
+	add_volume(d, POOL "vem-t-db-disk1.qcow2");
+	p = build(c, &o, NULL);
+	CHECK_INT(p.n, 0);
+	CHECK_INT(p.held_consent, 1);
+	CHECK_INT(p.n_notes, 1);
+	CHECK_STR(p.notes[0], "held: recreating 'db' on 'h1' would delete 1 data volume "
+		  "(vem-t-db-disk1.qcow2); allow it with --allow-destroy db or "
+		  "'allow-destroy: [db]' in the cluster file");
+	txt = plan_text(&p, &o);
+	CHECK(strstr(txt, "no changes can be made: 1 held back") != NULL);
+	free(txt);
+	plan_release(&p);
+
+	plan_options_default(&po);
+	po.allow_destroy = allow;
+	po.n_allow_destroy = 1;
+	p = build(c, &o, &po);
+	CHECK_INT(p.n, 1);
+	CHECK(p.actions[0].destroys);
+	CHECK_INT(p.actions[0].keep_disks, 1);
+	CHECK_INT(p.actions[0].n_volumes, 1);
+	CHECK_STR(p.actions[0].volumes[0], POOL "vem-t-db-disk1.qcow2");
+	txt = plan_text(&p, &o);
+	CHECK(strstr(txt, "DESTROYS DATA: vem-t-db-disk1.qcow2") != NULL);
+	CHECK(strstr(txt, "1 destroys data.") != NULL);
+	free(txt);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* Removing a VM with data: held; allowed by the file's allow-destroy. */
+TEST(destructive_removal_needs_consent)
+{
+	struct cluster *c = cl("vms:\n  - {name: keep, template: small}\n");
+	struct cluster *c2 = cl("allow-destroy: ['old-*']\nvms:\n  - {name: keep, template: small}\n");
+	struct observed o;
+	struct plan p;
+	struct obs_domain *d;
+	struct strbuf sb = STRBUF_INIT;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "keep", true, NULL, DOM_RUNNING, 0);
+	d = obs_add(&o, c, 1, "old-1", true, "x", DOM_RUNNING, 0);
+	add_volume(d, POOL "vem-t-old-1-disk0.qcow2");
+	add_volume(d, POOL "vem-t-old-1-seed.iso");
+	d = obs_add(&o, c, 1, "scratch", true, "x", DOM_STOPPED, 0);
+	add_volume(d, POOL "vem-t-scratch-seed.iso");   /* no data: no consent needed */
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_REMOVE), 1);
+	CHECK_STR(p.actions[0].vm, "scratch");
+	CHECK(!p.actions[0].destroys);
+	CHECK_INT(p.held_consent, 1);
+	plan_release(&p);
+	p = build(c2, &o, NULL);
+	CHECK_INT(count(&p, ACT_REMOVE), 2);
+	CHECK_INT(p.held_consent, 0);
+	for (size_t i = 0; i < p.n; i++)
+		if (!strcmp(p.actions[i].vm, "old-1")) {
+			CHECK(p.actions[i].destroys);
+			CHECK_INT(p.actions[i].keep_disks, 0);
+			CHECK_INT(p.actions[i].n_volumes, 1);   /* the seed is not data */
+		}
+	plan_write_json(&p, &o, &sb);
+	CHECK(strstr(sb.buf, "\"destroys_data\": true") != NULL);
+	CHECK(strstr(sb.buf, "vem-t-old-1-disk0.qcow2") != NULL);
+	strbuf_release(&sb);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+	cluster_free(c2);
+}
+
+/* One libvirt host under two names: every VM looks duplicated. */
+TEST(same_host_twice_refused)
+{
+	struct cluster *c = cl("vms:\n  - {name: web, template: small}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	snprintf(o.hosts[0].host_uuid, sizeof(o.hosts[0].host_uuid), "%s",
+		 "11111111-2222-3333-4444-555555555555");
+	snprintf(o.hosts[1].host_uuid, sizeof(o.hosts[1].host_uuid), "%s",
+		 "11111111-2222-3333-4444-555555555555");
+	obs_add(&o, c, 0, "web", true, NULL, DOM_RUNNING, 0);
+	obs_add(&o, c, 1, "web", true, NULL, DOM_RUNNING, 0);
+	p = build(c, &o, NULL);
+	CHECK(p.refused);
+	CHECK_INT(p.n, 0);
+	CHECK_STR(p.notes[0], "hosts 'h1' and 'h2' are the same libvirt host (host UUID "
+		  "11111111-2222-3333-4444-555555555555); list each host once");
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* Two running copies of one VM: neither is touched. */
+TEST(running_twice_is_left_alone)
+{
+	struct cluster *c = cl("vms:\n  - {name: web, template: small}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "web", true, NULL, DOM_RUNNING, 0);
+	obs_add(&o, c, 1, "web", true, "old", DOM_RUNNING, 0);
+	p = build(c, &o, NULL);
+	CHECK_INT(p.n, 0);
+	CHECK_INT(p.held_unsafe, 1);
+	CHECK_STR(p.notes[0], "'web' runs on 2 hosts ('h1', 'h2'); vem does not touch it until "
+		  "one copy is stopped by hand");
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	RUN(creates_spread_over_hosts);
@@ -264,5 +488,12 @@ int main(void)
 	RUN(duplicate_after_crashed_migration);
 	RUN(unplaceable_is_explained);
 	RUN(json_output);
+	RUN(volume_kinds);
+	RUN(removal_budget_is_per_run);
+	RUN(recreate_keeps_data_disks);
+	RUN(destructive_recreate_needs_consent);
+	RUN(destructive_removal_needs_consent);
+	RUN(same_host_twice_refused);
+	RUN(running_twice_is_left_alone);
 	return test_done();
 }
