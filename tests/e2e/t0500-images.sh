@@ -134,11 +134,23 @@ test_expect_success 'an interrupted upload (short image volume) is uploaded agai
 	[ "$(virsh_h $free vol-info --pool default --bytes --physical $IMGVOL | awk "/Physical/ {print \$2}")" = "$(stat -c %s "$W/www/base.qcow2")" ]
 '
 
+test_expect_success 'removing a VM with data is held back without consent' '
+	h=$(host_of disk-2)
+	disk_cluster 2
+	rc=0; "$VEM" apply $FAST -f "$F" --yes >"$W/out" 2>&1 || rc=$?
+	cat "$W/out"; [ "$rc" = 1 ] &&
+	grep -q "held: removing .disk-2. on .h$h. would delete 2 data volumes (vem-$C-disk-2-disk0.qcow2, vem-$C-disk-2-disk1.qcow2)" "$W/out" &&
+	grep -q "not converged: 1 change held back" "$W/out" &&
+	[ "$(count_vm disk-2)" = 1 ] &&
+	virsh_h $h vol-list default | grep -q "vem-$C-disk-2-disk1.qcow2"
+'
+
 test_expect_success 'removing a VM deletes its volumes and keeps the shared image' '
 	h=$(host_of disk-2)
 	disk_cluster 2
-	"$VEM" apply $FAST -f "$F" --yes >"$W/out" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes --allow-destroy disk-2 >"$W/out" 2>&1; rc=$?
 	cat "$W/out"; [ "$rc" = 0 ] &&
+	grep -q "DESTROYS DATA: vem-$C-disk-2-disk0.qcow2, vem-$C-disk-2-disk1.qcow2" "$W/out" &&
 	[ "$(count_vm disk-2)" = 0 ] &&
 	virsh_h $h vol-list default >"$W/vols" &&
 	! grep -q "vem-$C-disk-2-" "$W/vols" &&
@@ -161,7 +173,7 @@ test_expect_success 'an overlay left by a killed run is reused' '
 
 test_expect_success 'pruning everything removes every vem volume but the images' '
 	write_cluster "$F" </dev/null
-	"$VEM" apply $FAST -f "$F" --yes --allow-empty >"$W/out" 2>&1; rc=$?
+	"$VEM" apply $FAST -f "$F" --yes --allow-empty --allow-destroy "disk-*" >"$W/out" 2>&1; rc=$?
 	cat "$W/out"; [ "$rc" = 0 ] &&
 	[ "$(all_vms | wc -l)" = 0 ] &&
 	for i in 1 2 3; do
