@@ -108,6 +108,11 @@ static void print_plan(const struct apply_args *a, const struct plan *p,
 	fflush(stdout);
 }
 
+static void report_held(const char *what)
+{
+	fprintf(stderr, "vem: not converged: %s (see the notes above)\n", what);
+}
+
 /* -v -v: how long each phase took */
 static void phase(const char *what, int64_t *t)
 {
@@ -197,8 +202,10 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		rep->converged = !rep->held;
 		rep->partial = partial;
 		if (rep->held) {
-			fprintf(stderr, "vem: not converged: %zu change%s held back (see the notes above)\n",
-				rep->held, rep->held == 1 ? "" : "s");
+			struct strbuf sb = STRBUF_INIT;
+			plan_held_describe(&plan, &sb);
+			report_held(sb.buf);
+			strbuf_release(&sb);
 			rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_ERROR;
 		} else {
 			rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
@@ -221,7 +228,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		goto fail;
 	phase("executed the plan", &t);
 	res.rounds = 1;
-	res.held = plan_held(&plan);
+	exec_result_held(&res, &plan);
 	if (!(eo.stop && *eo.stop) && !res.guard_failed && eo.max_rounds > 1) {
 		eo.max_rounds--;
 		/* res carries the removals of round 1 into the run's budget */
@@ -248,8 +255,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		fprintf(stderr, "vem: stopped: %s\n", "the cluster's lease could not be confirmed; "
 			"no further change was made");
 	if (res.held)
-		fprintf(stderr, "vem: not converged: %zu change%s held back (see the notes above)\n",
-			res.held, res.held == 1 ? "" : "s");
+		report_held(res.held_what);
 	if (rep->failed || !rep->converged)
 		rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_ERROR;
 	else

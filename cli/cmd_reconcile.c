@@ -52,6 +52,8 @@ static const char *round_result(int rc, const struct apply_report *rep)
 {
 	if (stop_flag && rc != VEM_EXIT_OK)
 		return "stopped";
+	if (rep->held && !rep->failed && (rc == VEM_EXIT_ERROR || rc == VEM_EXIT_PARTIAL))
+		return "not converged (changes held back)";
 	switch (rc) {
 	case VEM_EXIT_OK:
 		return "converged";

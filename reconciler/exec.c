@@ -71,6 +71,15 @@ static bool stop_requested(const struct run *r)
 	return (r->opt->stop && *r->opt->stop) || r->guard_failed;
 }
 
+void exec_result_held(struct exec_result *res, const struct plan *p)
+{
+	struct strbuf sb = STRBUF_INIT;
+	res->held = plan_held(p);
+	plan_held_describe(p, &sb);
+	snprintf(res->held_what, sizeof(res->held_what), "%s", sb.buf);
+	strbuf_release(&sb);
+}
+
 bool exec_action_guarded(const struct plan_action *a)
 {
 	return a->kind == ACT_REMOVE || a->kind == ACT_MIGRATE ||
@@ -336,7 +345,7 @@ int exec_converge(struct hv_session *s, const struct cluster *c, const struct ex
 			observed_release(&o);
 			return -1;
 		}
-		res->held = plan_held(&p);
+		exec_result_held(res, &p);
 		if (!plan_changes(&p) || p.refused) {
 			res->converged = !p.refused && !res->held;
 			if (opt->progress)

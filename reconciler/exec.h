@@ -40,7 +40,10 @@ struct exec_result {
 	bool guard_failed;       /* the guard refused an action: the run stopped */
 	size_t removals;         /* removals and recreates attempted (budget used) */
 	size_t held;             /* changes the last plan held back (plan_held) */
+	char held_what[256];     /* ... described (plan_held_describe) */
 };
+/* Record p's held-back changes in res (held, held_what). */
+void exec_result_held(struct exec_result *res, const struct plan *p);
 /* Whether a is guarded (see exec_options.guard). */
 bool exec_action_guarded(const struct plan_action *a);
 

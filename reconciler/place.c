@@ -399,6 +399,35 @@ static bool host_allowed(const struct vm_spec *vm, const struct obs_host *h)
 	return true;
 }
 
+/* Which placement rule rules host out, with the value it asks for. */
+static const char *disallowed_reason(const struct vm_spec *vm, const struct obs_host *h,
+				     char *buf, size_t len)
+{
+	const struct placement_spec *ps = &vm->placement;
+	size_t i;
+
+	for (i = 0; i < ps->n_hosts; i++)
+		if (!strcmp(ps->hosts[i], h->name))
+			break;
+	if (ps->n_hosts && i == ps->n_hosts) {
+		snprintf(buf, len, "not in placement.hosts");
+		return buf;
+	}
+	for (i = 0; i < ps->labels.nr; i++) {
+		const char *k = ps->labels.items[i].key, *v = ps->labels.items[i].value;
+		const char *have = labels_get(&h->labels, k);
+		if (str_eq(have, v))
+			continue;
+		if (have)
+			snprintf(buf, len, "lacks label %s=%s (has %s=%s)", k, v, k, have);
+		else
+			snprintf(buf, len, "lacks label %s=%s", k, v);
+		return buf;
+	}
+	snprintf(buf, len, "not allowed by placement");
+	return buf;
+}
+
 /* Feasibility of adding mem/vcpus for vm on host (vm's own membership of
  * its groups already taken off its host by the caller). The reason is
  * formatted into buf when buf is not NULL; otherwise it is generic. */
@@ -420,6 +449,8 @@ static bool fits(const struct load *l, const struct vm_spec *vm, size_t host, ui
 	if (!host_allowed(vm, h)) {
 		*reason = vm->placement.n_hosts ? "not in placement.hosts or missing a required label"
 						: "missing a required label";
+		if (buf)
+			*reason = disallowed_reason(vm, h, buf, len);
 		return false;
 	}
 	if (hv_resolve_type(vm->cfg.hypervisor, h->hv_caps, &t)) {
@@ -1136,9 +1167,11 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 		t = best_target(&b, cd, &sc, &why);
 		if (t >= 0)
 			add_migration(p, &b, (long)i, (size_t)t, reason);
-		else
+		else {
 			plan_note(p, "cannot move '%s' off %s (%s): no host fits:%s", cd->vm->name,
 				  o->hosts[cd->host].name, reason, why.buf);
+			p->held_unplaceable++;
+		}
 		strbuf_release(&why);
 	}
 

@@ -86,7 +86,25 @@ size_t plan_changes(const struct plan *p)
 
 size_t plan_held(const struct plan *p)
 {
-	return p->held_budget + p->held_consent + p->held_unsafe;
+	return p->held_budget + p->held_consent + p->held_unsafe + p->held_unplaceable +
+	       p->held_blocked;
+}
+
+void plan_held_describe(const struct plan *p, struct strbuf *out)
+{
+	const struct { size_t n; const char *one, *many; } parts[] = {
+		{ p->held_unplaceable, "VM cannot be placed", "VMs cannot be placed" },
+		{ p->held_consent, "change would destroy data without consent (--allow-destroy)",
+		  "changes would destroy data without consent (--allow-destroy)" },
+		{ p->held_budget, "removal is over the removal budget (--max-removals)",
+		  "removals are over the removal budget (--max-removals)" },
+		{ p->held_unsafe, "VM runs on two hosts", "VMs run on two hosts" },
+		{ p->held_blocked, "change cannot be made on its host", "changes cannot be made on their hosts" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+		if (parts[i].n)
+			strbuf_addf(out, "%s%zu %s", out->len ? ", " : "", parts[i].n,
+				    parts[i].n == 1 ? parts[i].one : parts[i].many);
 }
 
 static bool counts_as_removal(const struct plan_action *a)
@@ -368,8 +386,18 @@ static void diff_update(const struct cluster *c, const struct observed *o,
 			const struct plan_options *opt, const struct vm_spec *vm,
 			const struct obs_domain *d, struct plan *p, size_t *removals)
 {
-	struct plan_action a = action(ACT_UPDATE, vm->name, vm, d->host);
+	struct plan_action a;
+	const struct obs_host *h = &o->hosts[d->host];
+	enum hv_type t;
 
+	/* what apply would refuse, the plan says (caps unknown: 0, not checked) */
+	if (h->hv_caps && hv_resolve_type(vm->cfg.hypervisor, h->hv_caps, &t)) {
+		plan_note(p, "cannot update '%s' on '%s': the host does not offer hypervisor '%s'",
+			  vm->name, h->name, hv_type_name(vm->cfg.hypervisor));
+		p->held_blocked++;
+		return;
+	}
+	a = action(ACT_UPDATE, vm->name, vm, d->host);
 	classify(&a, vm, d);
 	if (a.impact == IMPACT_RECREATE) {
 		set_destroyed(&a, d, vm->cfg.n_disks);
@@ -450,8 +478,10 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		place_vms(&l, creates, n_creates, hosts, &why);
 		for (size_t i = 0; i < n_creates; i++) {
 			struct plan_action a;
-			if (hosts[i] < 0)
+			if (hosts[i] < 0) {
+				out->held_unplaceable++;
 				continue;
+			}
 			a = action(ACT_CREATE, creates[i]->name, creates[i], (size_t)hosts[i]);
 			plan_add(out, &a);
 		}
@@ -537,10 +567,14 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 	for (size_t i = 0; i < p->n_notes; i++)
 		fprintf(f, "note: %s\n", p->notes[i]);
 	if (!p->n) {
-		if (plan_held(p))
-			fprintf(f, "no changes can be made: %zu held back\n", plan_held(p));
-		else
+		if (plan_held(p)) {
+			struct strbuf sb = STRBUF_INIT;
+			plan_held_describe(p, &sb);
+			fprintf(f, "no changes can be made; not converged: %s\n", sb.buf);
+			strbuf_release(&sb);
+		} else {
 			fputs("no changes\n", f);
+		}
 		return;
 	}
 	fprintf(f, "Plan: %zu to create, %zu to update, %zu to start, %zu to stop, %zu to remove, "
@@ -548,8 +582,12 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 		count[ACT_STOP], count[ACT_REMOVE], count[ACT_MIGRATE]);
 	if (n_destroy)
 		fprintf(f, " %zu destroy%s data.", n_destroy, n_destroy == 1 ? "s" : "");
-	if (plan_held(p))
-		fprintf(f, " %zu held back.", plan_held(p));
+	if (plan_held(p)) {
+		struct strbuf sb = STRBUF_INIT;
+		plan_held_describe(p, &sb);
+		fprintf(f, " Held back: %s.", sb.buf);
+		strbuf_release(&sb);
+	}
 	if (count[ACT_MIGRATE] || fabs(p->score - p->score_after) > 1e-9)
 		fprintf(f, " Imbalance %.3f -> %.3f.", p->score, p->score_after);
 	fputc('\n', f);
@@ -568,6 +606,8 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 	jw_kv_uint(&w, "budget", p->held_budget);
 	jw_kv_uint(&w, "consent", p->held_consent);
 	jw_kv_uint(&w, "unsafe", p->held_unsafe);
+	jw_kv_uint(&w, "unplaceable", p->held_unplaceable);
+	jw_kv_uint(&w, "blocked", p->held_blocked);
 	jw_object_end(&w);
 	jw_kv_double(&w, "score", p->score);
 	jw_kv_double(&w, "score_after", p->score_after);

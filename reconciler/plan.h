@@ -72,9 +72,13 @@ struct plan {
 	size_t held_budget;           /* removals beyond the run's removal budget */
 	size_t held_consent;          /* destructive changes nobody allowed (--allow-destroy) */
 	size_t held_unsafe;           /* VMs vem will not touch (running on two hosts, ...) */
+	size_t held_unplaceable;      /* VMs no host can take (new, or to move off a host) */
+	size_t held_blocked;          /* changes their host cannot make (hypervisor not offered) */
 };
 /* Changes the file asks for that the plan holds back (0 = none). */
 size_t plan_held(const struct plan *p);
+/* "2 VMs cannot be placed, 1 removal over the budget, ...": what is held back. */
+void plan_held_describe(const struct plan *p, struct strbuf *out);
 
 struct plan_options {
 	bool prune;                   /* remove owned domains absent from desired (default true) */

@@ -233,6 +233,8 @@ TEST(unplaceable_is_explained)
 	CHECK_INT(p.n, 0);
 	CHECK_INT(p.n_notes, 1);
 	CHECK_STR(p.notes[0], "cannot place 'big': h1: needs 16GiB, 4GiB free; h2: needs 16GiB, 4GiB free");
+	CHECK_INT(p.held_unplaceable, 1);
+	CHECK_INT(plan_held(&p), 1);
 	plan_release(&p);
 	observed_release(&o);
 	cluster_free(c);
@@ -371,7 +373,7 @@ TEST(destructive_recreate_needs_consent)
 		  "(vem-t-db-disk1.qcow2); allow it with --allow-destroy db or "
 		  "'allow-destroy: [db]' in the cluster file");
 	txt = plan_text(&p, &o);
-	CHECK(strstr(txt, "no changes can be made: 1 held back") != NULL);
+	CHECK(strstr(txt, "no changes can be made; not converged: 1 change would destroy data without consent (--allow-destroy)") != NULL);
 	free(txt);
 	plan_release(&p);
 
@@ -434,6 +436,49 @@ TEST(destructive_removal_needs_consent)
 	cluster_free(c2);
 }
 
+/* A VM that needs a label no host has is not converged, and says which. */
+TEST(unplaceable_label_is_named)
+{
+	struct cluster *c = cl("vms:\n  - {name: gpu, template: small, placement: {labels: {gpu: 'yes'}}}\n"
+			       "  - {name: ok, template: small}\n");
+	struct observed o;
+	struct plan p;
+	char *txt;
+	obs_init(&o, c);
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 1);
+	CHECK_INT(p.held_unplaceable, 1);
+	CHECK_STR(p.notes[0], "cannot place 'gpu': h1: lacks label gpu=yes; h2: lacks label gpu=yes");
+	txt = plan_text(&p, &o);
+	CHECK(strstr(txt, "Held back: 1 VM cannot be placed.") != NULL);
+	free(txt);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* An update the host cannot make is shown by the plan, not tried. */
+TEST(update_needs_the_hypervisor)
+{
+	struct cluster *c = cl("vms:\n  - {name: x, template: small, hypervisor: kvm}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "x", true, "old", DOM_RUNNING, 0);
+	p = build(c, &o, NULL);
+	CHECK_INT(p.n, 0);
+	CHECK_INT(p.held_blocked, 1);
+	CHECK_STR(p.notes[0], "cannot update 'x' on 'h1': the host does not offer hypervisor 'kvm'");
+	plan_release(&p);
+	o.hosts[0].hv_caps |= 1u << HV_KVM;
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_UPDATE), 1);
+	CHECK_INT(plan_held(&p), 0);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 /* One libvirt host under two names: every VM looks duplicated. */
 TEST(same_host_twice_refused)
 {
@@ -494,6 +539,8 @@ int main(void)
 	RUN(destructive_recreate_needs_consent);
 	RUN(destructive_removal_needs_consent);
 	RUN(same_host_twice_refused);
+	RUN(unplaceable_label_is_named);
+	RUN(update_needs_the_hypervisor);
 	RUN(running_twice_is_left_alone);
 	return test_done();
 }
