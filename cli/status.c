@@ -109,27 +109,30 @@ static size_t collect_rows(const struct cluster *c, const struct observed *o,
 	return n;
 }
 
-static void host_totals(const struct observed *o, size_t h, uint64_t *mem, int *vcpus,
+/* What each host carries, by the rule placement uses (reconciler/place.h):
+ * running, paused and wanted-running domains, at their larger memory. */
+static void host_totals(const struct load *l, size_t h, uint64_t *mem, int *vcpus,
 			double *load, size_t *nvm)
 {
-	*mem = 0;
-	*vcpus = 0;
-	*load = 0;
-	*nvm = 0;
-	for (size_t i = 0; i < o->n_domains; i++) {
-		const struct obs_domain *d = &o->domains[i];
-		if (d->host != h || d->state != DOM_RUNNING)
+	*mem = l->hosts[h].mem_used;
+	*vcpus = l->hosts[h].vcpus_used;
+	*load = l->hosts[h].cpu_load;
+	*nvm = l->hosts[h].n_vms;
+}
+
+/* Rows of VMs that the plan holds back say why ("cannot place ..."). */
+static void explain_held(struct vm_row *rows, size_t n, const struct plan *p)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *why;
+		if (rows[i].sync != SYNC_NO || !(why = plan_held_why(p, rows[i].name)))
 			continue;
-		*mem += d->max_memory > d->memory ? d->max_memory : d->memory;
-		*vcpus += d->vcpus;
-		if (d->cpu_load > 0)
-			*load += d->cpu_load;
-		(*nvm)++;
+		rows[i].why = why;
 	}
 }
 
 static void status_json(const struct cluster *c, const struct observed *o,
-			const struct vm_row *rows, size_t n)
+			const struct load *l, const struct vm_row *rows, size_t n)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct json_writer w;
@@ -174,7 +177,7 @@ static void status_json(const struct cluster *c, const struct observed *o,
 		int vcpus;
 		double load;
 		size_t nvm;
-		host_totals(o, h, &mem, &vcpus, &load, &nvm);
+		host_totals(l, h, &mem, &vcpus, &load, &nvm);
 		jw_object_begin(&w);
 		jw_kv_string(&w, "name", oh->name);
 		jw_kv_string(&w, "uri", oh->uri);
@@ -204,7 +207,7 @@ static const char *short_rev(const char *rev)
 }
 
 static void status_text(const struct cluster *c, const struct observed *o,
-			const struct vm_row *rows, size_t n)
+			const struct load *l, const struct vm_row *rows, size_t n)
 {
 	char b1[32], b2[32], b3[32];
 
@@ -236,7 +239,7 @@ static void status_text(const struct cluster *c, const struct observed *o,
 		double load;
 		size_t nvm;
 		char committed[48], vc[24], ld[16];
-		host_totals(o, h, &mem, &vcpus, &load, &nvm);
+		host_totals(l, h, &mem, &vcpus, &load, &nvm);
 		snprintf(committed, sizeof(committed), "%s (%.0f%%)", format_size(mem, b2),
 			 oh->memory ? 100.0 * (double)mem / (double)oh->memory : 0.0);
 		snprintf(vc, sizeof(vc), "%d", vcpus);
@@ -255,25 +258,36 @@ int cmd_status(int argc, char **argv)
 	struct observed obs;
 	struct cluster *c;
 	struct vm_row *rows = NULL;
+	struct load l;
+	struct plan plan;
+	struct errbuf err = ERRBUF_INIT;
 	size_t n;
 	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_HOSTS,
 			   cli_find("status"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	memset(&obs, 0, sizeof(obs));
+	memset(&plan, 0, sizeof(plan));
 	c = observe_cluster(&a, &obs, 1000);
 	if (!c)
 		return VEM_EXIT_ERROR;
 	n = collect_rows(c, &obs, &rows);
+	load_init(&l, c, &obs);
+	a.plan.balance = false;
+	if (!plan_build(c, &obs, &a.plan, &plan, &err))
+		explain_held(rows, n, &plan);
 	if (a.json)
-		status_json(c, &obs, rows, n);
+		status_json(c, &obs, &l, rows, n);
 	else
-		status_text(c, &obs, rows, n);
+		status_text(c, &obs, &l, rows, n);
 	rc = VEM_EXIT_OK;
 	for (size_t h = 0; h < obs.n_hosts; h++)
 		if (!obs.hosts[h].online)
 			rc = VEM_EXIT_PARTIAL;
 	free(rows);
+	plan_release(&plan);
+	load_release(&l);
+	errbuf_release(&err);
 	observed_release(&obs);
 	cluster_free(c);
 	return rc;

@@ -1168,9 +1168,9 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 		if (t >= 0)
 			add_migration(p, &b, (long)i, (size_t)t, reason);
 		else {
-			plan_note(p, "cannot move '%s' off %s (%s): no host fits:%s", cd->vm->name,
+			plan_hold(p, HELD_UNPLACEABLE, cd->vm->name, true,
+				  "cannot move '%s' off %s (%s): no host fits:%s", cd->vm->name,
 				  o->hosts[cd->host].name, reason, why.buf);
-			p->held_unplaceable++;
 		}
 		strbuf_release(&why);
 	}

@@ -68,8 +68,45 @@ static void plan_action_release(struct plan_action *a)
 	memset(a, 0, sizeof(*a));
 }
 
+void plan_hold(struct plan *p, enum held_kind k, const char *vm, bool note, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	switch (k) {
+	case HELD_UNPLACEABLE: p->held_unplaceable++; break;
+	case HELD_CONSENT: p->held_consent++; break;
+	case HELD_BUDGET: p->held_budget++; break;
+	case HELD_UNSAFE: p->held_unsafe++; break;
+	case HELD_BLOCKED: p->held_blocked++; break;
+	}
+	if (note)
+		plan_note(p, "%s", msg);
+	ALLOC_GROW(p->held, p->n_held + 1, p->held_alloc);
+	p->held[p->n_held].kind = k;
+	p->held[p->n_held].vm = xstrdup(vm);
+	p->held[p->n_held].why = msg;
+	p->n_held++;
+}
+
+const char *plan_held_why(const struct plan *p, const char *vm)
+{
+	for (size_t i = 0; i < p->n_held; i++)
+		if (str_eq(p->held[i].vm, vm))
+			return p->held[i].why;
+	return NULL;
+}
+
 void plan_release(struct plan *p)
 {
+	for (size_t i = 0; i < p->n_held; i++) {
+		free(p->held[i].vm);
+		free(p->held[i].why);
+	}
+	free(p->held);
 	for (size_t i = 0; i < p->n; i++)
 		plan_action_release(&p->actions[i]);
 	free(p->actions);
@@ -175,12 +212,11 @@ static void note_held_destroy(struct plan *p, const struct plan_action *a, const
 		const char *slash = strrchr(a->volumes[i], '/');
 		strbuf_addf(&sb, "%s%s", i ? ", " : "", slash ? slash + 1 : a->volumes[i]);
 	}
-	plan_note(p, "held: %s '%s' on '%s' would delete %zu data volume%s (%s); "
+	plan_hold(p, HELD_CONSENT, a->vm, true, "held: %s '%s' on '%s' would delete %zu data volume%s (%s); "
 		  "allow it with --allow-destroy %s or 'allow-destroy: [%s]' in the cluster file",
 		  what, a->vm, o->hosts[a->host].name, a->n_volumes, a->n_volumes == 1 ? "" : "s",
 		  sb.buf, a->vm, a->vm);
 	strbuf_release(&sb);
-	p->held_consent++;
 }
 
 static void add_change(struct plan_action *a, const char *field, char *from, char *to,
@@ -302,7 +338,7 @@ static void diff_removals(const struct cluster *c, const struct observed *o,
 			continue;
 		}
 		if (!budget_left(opt, *removals)) {
-			p->held_budget++;
+			plan_hold(p, HELD_BUDGET, d->name, false, "removal held back by the removal budget");
 			plan_action_release(&a);
 			continue;
 		}
@@ -357,10 +393,10 @@ static bool diff_duplicates(const struct observed *o, const struct obs_domain *c
 		for (size_t k = 0; k < n; k++)
 			if (found[k]->state == DOM_RUNNING || found[k]->state == DOM_PAUSED)
 				strbuf_addf(&sb, "%s'%s'", sb.len ? ", " : "", o->hosts[found[k]->host].name);
-		plan_note(p, "'%s' runs on %zu hosts (%s); vem does not touch it until one copy "
+		plan_hold(p, HELD_UNSAFE, d->meta.vm ? d->meta.vm : d->name, true,
+			  "'%s' runs on %zu hosts (%s); vem does not touch it until one copy "
 			  "is stopped by hand", d->meta.vm ? d->meta.vm : d->name, running, sb.buf);
 		strbuf_release(&sb);
-		p->held_unsafe++;
 		return false;
 	}
 	for (size_t k = 0; k < n; k++) {
@@ -368,7 +404,8 @@ static bool diff_duplicates(const struct observed *o, const struct obs_domain *c
 		if (found[k] == d || !o->hosts[found[k]->host].online)
 			continue;
 		if (!budget_left(opt, *removals)) {
-			p->held_budget++;
+			plan_hold(p, HELD_BUDGET, found[k]->name, false,
+				  "duplicate clean-up held back by the removal budget");
 			continue;
 		}
 		a = action(ACT_REMOVE, found[k]->name, NULL, found[k]->host);
@@ -392,9 +429,9 @@ static void diff_update(const struct cluster *c, const struct observed *o,
 
 	/* what apply would refuse, the plan says (caps unknown: 0, not checked) */
 	if (h->hv_caps && hv_resolve_type(vm->cfg.hypervisor, h->hv_caps, &t)) {
-		plan_note(p, "cannot update '%s' on '%s': the host does not offer hypervisor '%s'",
+		plan_hold(p, HELD_BLOCKED, vm->name, true,
+			  "cannot update '%s' on '%s': the host does not offer hypervisor '%s'",
 			  vm->name, h->name, hv_type_name(vm->cfg.hypervisor));
-		p->held_blocked++;
 		return;
 	}
 	a = action(ACT_UPDATE, vm->name, vm, d->host);
@@ -407,7 +444,7 @@ static void diff_update(const struct cluster *c, const struct observed *o,
 			return;
 		}
 		if (!budget_left(opt, *removals)) {
-			p->held_budget++;
+			plan_hold(p, HELD_BUDGET, vm->name, false, "recreate held back by the removal budget");
 			plan_action_release(&a);
 			return;
 		}
@@ -478,17 +515,21 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		place_vms(&l, creates, n_creates, hosts, &why);
 		for (size_t i = 0; i < n_creates; i++) {
 			struct plan_action a;
-			if (hosts[i] < 0) {
-				out->held_unplaceable++;
+			if (hosts[i] < 0)
 				continue;
-			}
 			a = action(ACT_CREATE, creates[i]->name, creates[i], (size_t)hosts[i]);
 			plan_add(out, &a);
 		}
+		/* one line per VM that no host takes: "cannot place 'NAME': ..." */
 		if (why.len) {
 			char *save = NULL;
-			for (char *line = strtok_r(why.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-				plan_note(out, "%s", line);
+			for (char *line = strtok_r(why.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+				const char *q = strchr(line, '\'');
+				const char *e = q ? strchr(q + 1, '\'') : NULL;
+				char *vm = e ? xstrndup(q + 1, (size_t)(e - q - 1)) : xstrdup("");
+				plan_hold(out, HELD_UNPLACEABLE, vm, true, "%s", line);
+				free(vm);
+			}
 		}
 		strbuf_release(&why);
 		free(hosts);

@@ -59,6 +59,21 @@ struct plan_action {
 	bool destroys;
 };
 
+/* Why a change the file asks for is not in the plan. */
+enum held_kind {
+	HELD_UNPLACEABLE,     /* no host can take the VM (new, or to move off its host) */
+	HELD_CONSENT,         /* it would destroy data and nobody allowed it */
+	HELD_BUDGET,          /* over the run's removal budget */
+	HELD_UNSAFE,          /* the VM runs on two hosts: vem does not touch it */
+	HELD_BLOCKED,         /* its host cannot make the change (hypervisor not offered) */
+};
+
+struct plan_held {
+	enum held_kind kind;
+	char *vm;
+	char *why;
+};
+
 struct plan {
 	struct plan_action *actions;
 	size_t n, alloc;
@@ -74,6 +89,8 @@ struct plan {
 	size_t held_unsafe;           /* VMs vem will not touch (running on two hosts, ...) */
 	size_t held_unplaceable;      /* VMs no host can take (new, or to move off a host) */
 	size_t held_blocked;          /* changes their host cannot make (hypervisor not offered) */
+	struct plan_held *held;       /* each held-back change, per VM */
+	size_t n_held, held_alloc;
 };
 /* Changes the file asks for that the plan holds back (0 = none). */
 size_t plan_held(const struct plan *p);
@@ -116,8 +133,15 @@ size_t plan_removals(const struct plan *p);
 bool plan_destroy_allowed(const struct cluster *c, const struct plan_options *opt,
 			  const char *vm);
 
+/* Why vm's change is held back, or NULL (the first reason recorded). */
+const char *plan_held_why(const struct plan *p, const char *vm);
+
 /* Helpers used by plan_build and by placement/balance. */
 void plan_add(struct plan *p, const struct plan_action *a);   /* copies *a (takes ownership of its strings) */
 void plan_note(struct plan *p, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Record a held-back change of vm (counted by kind); the message is also a
+ * note unless note is false. */
+void plan_hold(struct plan *p, enum held_kind k, const char *vm, bool note,
+	       const char *fmt, ...) PRINTF_LIKE(5, 6);
 
 #endif
