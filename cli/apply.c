@@ -2,6 +2,7 @@
  * apply.c - validate, plan, apply: source -> desired state -> plan -> act.
  */
 #include "cli.h"
+#include "saved_plan.h"
 #include "../schema/load.h"
 #include "../schema/source.h"
 
@@ -108,6 +109,29 @@ static void print_plan(const struct apply_args *a, const struct plan *p,
 	fflush(stdout);
 }
 
+/* The saved plan still holds: same hosts and domains, same actions. */
+static int check_saved(const struct saved_plan *sp, const struct observed *o,
+		       const struct plan *p)
+{
+	char od[65], ad[65];
+
+	plan_observed_digest(o, od);
+	if (strcmp(od, sp->observed_digest)) {
+		fprintf(stderr, "vem: the saved plan is stale: the hosts changed since it was made "
+			"(domains, their states or sizes); nothing was changed (make a new plan "
+			"with 'vem plan --out')\n");
+		return -1;
+	}
+	plan_digest(p, o, ad);
+	if (strcmp(ad, sp->actions_digest)) {
+		fprintf(stderr, "vem: the saved plan is stale: planning again gives different "
+			"actions (%zu now, %zu saved); nothing was changed (make a new plan with "
+			"'vem plan --out')\n", plan_changes(p), sp->changes);
+		return -1;
+	}
+	return 0;
+}
+
 static void report_held(const char *what)
 {
 	fprintf(stderr, "vem: not converged: %s (see the notes above)\n", what);
@@ -147,6 +171,14 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		return VEM_EXIT_ERROR;
 	rep->revision = xstrdup(c->revision);
 	phase("loaded the cluster file", &t);
+	if (a->saved && (!str_eq(a->saved->cluster, c->name) ||
+			 !str_eq(a->saved->revision, c->revision))) {
+		fprintf(stderr, "vem: the saved plan is stale: it was made for cluster '%s' at "
+			"revision %.19s, the source is now cluster '%s' at revision %.19s; "
+			"nothing was changed (make a new plan with 'vem plan --out')\n",
+			a->saved->cluster, a->saved->revision, c->name, c->revision ? c->revision : "?");
+		goto out;
+	}
 
 	if (a->observed) {
 		if (a->execute) {
@@ -183,7 +215,16 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	if (plan_build(c, &obs, &a->plan, &plan, &err))
 		goto fail;
 	phase("planned", &t);
+	if (a->saved && check_saved(a->saved, &obs, &plan))
+		goto out;
 	print_plan(a, &plan, &obs);
+	if (a->save_to) {
+		if (saved_plan_write(a->save_to, a, c, &obs, &plan, &err))
+			goto fail;
+		if (!a->json && vem_verbosity > 0)
+			printf("saved the plan to %s; 'vem apply %s' carries it out\n", a->save_to,
+			       a->save_to);
+	}
 	if (plan.refused) {
 		fprintf(stderr, "vem: the plan was refused; nothing was changed\n");
 		goto out;
@@ -212,7 +253,8 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		}
 		goto out;
 	}
-	if (!a->yes && !confirm()) {
+	/* a saved plan was reviewed when it was made: that is the approval */
+	if (!a->saved && !a->yes && !confirm()) {
 		if (!isatty(STDIN_FILENO))
 			fprintf(stderr, "vem: not applying: standard input is not a terminal "
 					"and --yes was not given\n");
@@ -229,14 +271,15 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	phase("executed the plan", &t);
 	res.rounds = 1;
 	exec_result_held(&res, &plan);
-	if (!(eo.stop && *eo.stop) && !res.guard_failed && eo.max_rounds > 1) {
+	/* a saved plan is carried out exactly: no further rounds */
+	if (!(eo.stop && *eo.stop) && !res.guard_failed && eo.max_rounds > 1 && !a->saved) {
 		eo.max_rounds--;
 		/* res carries the removals of round 1 into the run's budget */
 		if (exec_converge(s, c, &eo, &res, &err))
 			goto fail;
 		phase("observed again", &t);
 	} else {
-		res.converged = false;
+		res.converged = a->saved && !res.failed && !res.held;
 	}
 	rep->actions = res.done + res.failed;
 	rep->failed = res.failed;
@@ -280,10 +323,15 @@ int cmd_plan(int argc, char **argv)
 	struct cli_opts o;
 	struct apply_report rep;
 	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_PLAN | OPT_HOSTS |
-			   OPT_OBSERVED | OPT_DETAILED, cli_find("plan"), &a, &o);
+			   OPT_OBSERVED | OPT_DETAILED | OPT_SAVE, cli_find("plan"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	a.execute = false;
+	if (a.save_to && a.observed) {
+		fprintf(stderr, "vem plan: --out saves a plan of live hosts; it cannot be used with "
+			"--observed\n");
+		return VEM_EXIT_USAGE;
+	}
 	rc = apply_run(&a, &rep);
 	free(rep.revision);
 	return rc;
@@ -294,11 +342,40 @@ int cmd_apply(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct apply_report rep;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_PLAN | OPT_EXEC | OPT_HOSTS,
+	struct saved_plan sp;
+	struct errbuf err = ERRBUF_INIT;
+	bool source_given;
+	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_PLAN | OPT_EXEC | OPT_HOSTS | OPT_ARGS,
 			   cli_find("apply"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	a.execute = true;
+	if (o.argc > 1) {
+		fprintf(stderr, "vem apply: one saved plan at most, found '%s'\n", o.argv[1]);
+		return VEM_EXIT_USAGE;
+	}
+	if (o.argc == 1) {
+		source_given = o.source_given;
+		if (o.plan_given) {
+			fprintf(stderr, "vem apply: a saved plan carries its own planning options; "
+				"give them to 'vem plan --out' instead\n");
+			return VEM_EXIT_USAGE;
+		}
+		if (saved_plan_read(o.argv[0], &sp, &err)) {
+			err_print(&err, stderr, "vem");
+			errbuf_release(&err);
+			return VEM_EXIT_ERROR;
+		}
+		if (!source_given)
+			a.source = sp.source;
+		saved_plan_options(&sp, &a);
+		a.saved = &sp;
+		a.exec.max_rounds = 1;
+		rc = apply_run(&a, &rep);
+		saved_plan_release(&sp);
+		free(rep.revision);
+		return rc;
+	}
 	rc = apply_run(&a, &rep);
 	free(rep.revision);
 	return rc;

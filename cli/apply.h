@@ -13,6 +13,8 @@
 #include "../reconciler/exec.h"
 #include "../reconciler/lease.h"
 
+struct saved_plan;
+
 enum {
 	VEM_EXIT_OK = 0,        /* done; nothing left to change */
 	VEM_EXIT_ERROR = 1,     /* invalid input, failed actions, not converged */
@@ -30,6 +32,8 @@ struct apply_args {
 	bool yes;                     /* do not ask */
 	bool json;                    /* -o json */
 	bool detailed_exitcode;
+	const char *save_to;          /* plan --out FILE: save the plan for vem apply FILE */
+	const struct saved_plan *saved; /* apply FILE: carry out exactly this plan */
 	struct plan_options plan;
 	struct exec_options exec;
 	struct hv_options hv;

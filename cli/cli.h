@@ -17,6 +17,8 @@ enum {
 	OPT_DETAILED = 1 << 6,   /* --detailed-exitcode */
 	OPT_OUTFILE  = 1 << 7,   /* -o FILE */
 	OPT_EVERY    = 1 << 8,   /* --every --jitter --once */
+	OPT_SAVE     = 1 << 9,   /* plan --out FILE */
+	OPT_ARGS     = 1 << 10,  /* positional arguments (apply PLAN) */
 };
 
 struct cli_opts {
@@ -24,6 +26,8 @@ struct cli_opts {
 	int64_t every;               /* reconcile --every (ms) */
 	int jitter_pct;              /* reconcile --jitter (percent) */
 	bool once;
+	bool source_given;           /* -f was given */
+	bool plan_given;             /* a planning option (OPT_PLAN) was given */
 	int argc;                    /* positional arguments left */
 	char **argv;
 };

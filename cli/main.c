@@ -30,7 +30,9 @@
 	"      --allow-destroy VM    allow deleting the data disks of VM (a name or a\n" \
 	"                            shell pattern; repeatable): removals and recreates\n" \
 	"                            that delete a data volume are held back otherwise\n" \
-	"      --no-balance          plan no balancing migrations (repairs still happen)\n"
+	"      --no-balance          plan no balancing migrations (repairs still happen)\n" \
+	"      --target VM           plan only VM (a VM or group name, or a shell pattern;\n" \
+	"                            repeatable); no balancing or repairs\n"
 #define EXEC_HELP \
 	"  -y, --yes                 do not ask before acting\n" \
 	"      --max-rounds N        observe-plan-act rounds until converged (default 5)\n" \
@@ -63,12 +65,18 @@ static const struct cli_command commands[] = {
 	  "      --observed SNAPSHOT   plan against a saved snapshot; no host is contacted\n"
 	  "  -o, --output json         machine-readable plan\n"
 	  "      --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are\n"
-	  "                            changes, 1 on error\n"
+	  "                            changes (or changes held back), 1 on error\n"
+	  "      --out FILE            save the plan; 'vem apply FILE' carries out exactly\n"
+	  "                            that plan, or refuses if anything changed since\n"
 	  PLAN_HELP HOSTS_HELP },
 	{ "apply", cmd_apply, "change the hosts until they match the cluster file",
-	  "usage: vem apply [-f SOURCE] [-y] [options]\n\n"
+	  "usage: vem apply [-f SOURCE] [-y] [options]\n"
+	  "       vem apply [-f SOURCE] PLANFILE\n\n"
 	  "Take the cluster's lease, observe, show the plan, ask (unless -y), act, then\n"
-	  "observe again and repeat until the cluster converges. One line per action.\n\n"
+	  "observe again and repeat until the cluster converges. One line per action.\n"
+	  "With PLANFILE (saved by 'vem plan --out'), carry out exactly that plan without\n"
+	  "asking, in one round, or refuse and change nothing when the source's revision,\n"
+	  "the hosts or the resulting actions differ from when it was saved.\n\n"
 	  COMMON_HELP EXEC_HELP PLAN_HELP HOSTS_HELP },
 	{ "status", cmd_status, "show the cluster: VMs and hosts",
 	  "usage: vem status [-f SOURCE] [-o json] [--sample DUR]\n\n"
@@ -172,12 +180,13 @@ enum {
 	LO_REQUIRE_SIGNED = 256, LO_OBSERVED, LO_DETAILED, LO_NO_PRUNE, LO_ALLOW_EMPTY,
 	LO_MAX_REMOVALS, LO_NO_BALANCE, LO_MAX_ROUNDS, LO_PER_HOST, LO_LEASE_WAIT,
 	LO_LEASE_TTL, LO_CONNECT_TIMEOUT, LO_SHUTDOWN_TIMEOUT, LO_SAMPLE, LO_EVERY,
-	LO_JITTER, LO_ONCE, LO_ALLOW_DESTROY,
+	LO_JITTER, LO_ONCE, LO_ALLOW_DESTROY, LO_TARGET, LO_OUT,
 };
 
 /* --allow-destroy patterns (they point into argv) */
 #define MAX_ALLOW_DESTROY 256
 static const char *allow_destroy[MAX_ALLOW_DESTROY];
+static const char *targets[MAX_ALLOW_DESTROY];
 
 static const struct {
 	struct option opt;
@@ -192,6 +201,8 @@ static const struct {
 	{ { "allow-empty", no_argument, NULL, LO_ALLOW_EMPTY }, OPT_PLAN },
 	{ { "max-removals", required_argument, NULL, LO_MAX_REMOVALS }, OPT_PLAN },
 	{ { "allow-destroy", required_argument, NULL, LO_ALLOW_DESTROY }, OPT_PLAN },
+	{ { "target", required_argument, NULL, LO_TARGET }, OPT_PLAN },
+	{ { "out", required_argument, NULL, LO_OUT }, OPT_SAVE },
 	{ { "no-balance", no_argument, NULL, LO_NO_BALANCE }, OPT_PLAN },
 	{ { "yes", no_argument, NULL, 'y' }, OPT_EXEC },
 	{ { "max-rounds", required_argument, NULL, LO_MAX_ROUNDS }, OPT_EXEC },
@@ -236,7 +247,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'f': a->source = optarg; break;
+		case 'f': a->source = optarg; o->source_given = true; break;
 		case 'o': o->output = optarg; break;
 		case 'y': a->yes = true; break;
 		case 'v': vem_verbosity++; break;
@@ -248,11 +259,24 @@ int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command 
 		case LO_REQUIRE_SIGNED: a->require_signed_by = optarg; break;
 		case LO_OBSERVED: a->observed = optarg; break;
 		case LO_DETAILED: a->detailed_exitcode = true; break;
-		case LO_NO_PRUNE: a->plan.prune = false; break;
-		case LO_ALLOW_EMPTY: a->plan.allow_empty = true; break;
-		case LO_MAX_REMOVALS: parse_int_opt("max-removals", optarg, &a->plan.max_removals, -1, &bad); break;
-		case LO_NO_BALANCE: a->plan.balance = false; break;
+		case LO_NO_PRUNE: a->plan.prune = false; o->plan_given = true; break;
+		case LO_ALLOW_EMPTY: a->plan.allow_empty = true; o->plan_given = true; break;
+		case LO_OUT: a->save_to = optarg; break;
+		case LO_TARGET:
+			o->plan_given = true;
+			if (!*optarg || a->plan.n_targets >= MAX_ALLOW_DESTROY) {
+				fprintf(stderr, "vem %s: --target needs a VM or group name (at most %d)\n",
+					cmd->name, MAX_ALLOW_DESTROY);
+				bad = 1;
+			} else {
+				targets[a->plan.n_targets++] = optarg;
+				a->plan.targets = targets;
+			}
+			break;
+		case LO_MAX_REMOVALS: o->plan_given = true; parse_int_opt("max-removals", optarg, &a->plan.max_removals, -1, &bad); break;
+		case LO_NO_BALANCE: a->plan.balance = false; o->plan_given = true; break;
 		case LO_ALLOW_DESTROY:
+			o->plan_given = true;
 			if (!*optarg) {
 				fprintf(stderr, "vem %s: --allow-destroy needs a VM name or pattern\n", cmd->name);
 				bad = 1;
@@ -300,7 +324,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command 
 	}
 	o->argc = argc - optind;
 	o->argv = argv + optind;
-	if (o->argc > 0) {
+	if (o->argc > 0 && !(allowed & OPT_ARGS)) {
 		fprintf(stderr, "vem %s: unexpected argument '%s'\nsee 'vem %s --help'\n",
 			cmd->name, o->argv[0], cmd->name);
 		return VEM_EXIT_USAGE;

@@ -165,6 +165,15 @@ static bool pattern_match(const char *const *pats, size_t n, const char *vm)
 	return false;
 }
 
+/* Whether a VM (name, group) is in the --target set (all when empty). */
+static bool targeted(const struct plan_options *opt, const char *vm, const char *group)
+{
+	if (!opt->n_targets)
+		return true;
+	return pattern_match(opt->targets, opt->n_targets, vm) ||
+	       (group && pattern_match(opt->targets, opt->n_targets, group));
+}
+
 bool plan_destroy_allowed(const struct cluster *c, const struct plan_options *opt,
 			  const char *vm)
 {
@@ -327,7 +336,7 @@ static void diff_removals(const struct cluster *c, const struct observed *o,
 		struct plan_action a;
 		if (!d->owned || cluster_vm(c, d->meta.vm) || !o->hosts[d->host].online)
 			continue;
-		if (!opt->prune)
+		if (!opt->prune || !targeted(opt, d->meta.vm ? d->meta.vm : d->name, NULL))
 			continue;
 		a = action(ACT_REMOVE, d->name, NULL, d->host);
 		a.reason = xstrdup("not in the cluster file");
@@ -483,6 +492,8 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 
 		if (n > 8)
 			n = 8;
+		if (!targeted(opt, vm->name, vm->group))
+			continue;
 		if (n == 0) {
 			if (offline) {
 				plan_note(out, "'%s' is not on any reachable host; not creating it while "
@@ -534,7 +545,10 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		strbuf_release(&why);
 		free(hosts);
 	}
-	balance_plan(&l, opt, out);
+	if (opt->n_targets)
+		plan_note(out, "--target: only the VMs named are planned; no balancing or repairs");
+	else
+		balance_plan(&l, opt, out);
 	if (out->held_budget)
 		plan_note(out, "%zu removal%s held back by the removal budget of %d per run "
 			  "(--max-removals)", out->held_budget, out->held_budget == 1 ? "" : "s",
@@ -545,6 +559,53 @@ done:
 	obs_vm_index_release(&ix);
 	free(creates);
 	return 0;
+}
+
+/* ---- digests (saved plans) ---- */
+
+static void digest_text(const struct strbuf *sb, char out[65])
+{
+	sha256_hex(sb->buf, sb->len, out);
+}
+
+void plan_digest(const struct plan *p, const struct observed *o, char out[65])
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_action *a = &p->actions[i];
+		strbuf_addf(&sb, "%s %s %s %s %d %zu %zu", act_kind_name(a->kind), a->vm,
+			    o->hosts[a->host].name, o->hosts[a->dest].name, (int)a->impact,
+			    a->keep_disks, a->n_volumes);
+		for (size_t j = 0; j < a->n_changes; j++)
+			strbuf_addf(&sb, " %s=%s>%s", a->changes[j].field, a->changes[j].from,
+				    a->changes[j].to);
+		for (size_t j = 0; j < a->n_volumes; j++)
+			strbuf_addf(&sb, " -%s", a->volumes[j]);
+		strbuf_addc(&sb, '\n');
+	}
+	digest_text(&sb, out);
+	strbuf_release(&sb);
+}
+
+void plan_observed_digest(const struct observed *o, char out[65])
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < o->n_hosts; i++) {
+		const struct obs_host *h = &o->hosts[i];
+		strbuf_addf(&sb, "host %s %s %d %d %llu %u\n", h->name, h->host_uuid, h->online,
+			    h->cpus, (unsigned long long)h->memory, h->hv_caps);
+	}
+	for (size_t i = 0; i < o->n_domains; i++) {
+		const struct obs_domain *d = &o->domains[i];
+		strbuf_addf(&sb, "dom %s %s %zu %d %d %d %llu %llu %s %zu\n", d->name, d->uuid,
+			    d->host, d->owned, (int)d->state, d->vcpus,
+			    (unsigned long long)d->memory, (unsigned long long)d->max_memory,
+			    d->owned && d->meta.spec_hash ? d->meta.spec_hash : "-", d->meta.n_volumes);
+	}
+	digest_text(&sb, out);
+	strbuf_release(&sb);
 }
 
 /* ---- output ---- */

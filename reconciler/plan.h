@@ -110,6 +110,10 @@ struct plan_options {
 	 * from --allow-destroy); the cluster file's allow-destroy adds to it. */
 	const char *const *allow_destroy;
 	size_t n_allow_destroy;
+	/* --target: only these VMs (names, group names or fnmatch patterns);
+	 * none = all. A targeted plan plans no balancing or repairs. */
+	const char *const *targets;
+	size_t n_targets;
 	bool balance;                 /* plan balancing migrations (default: cluster's balance.enabled) */
 	int64_t now;                  /* ms since the epoch, for cooldowns */
 };
@@ -132,6 +136,15 @@ size_t plan_removals(const struct plan *p);
 /* Whether the user allowed vm's data to be destroyed (options or file). */
 bool plan_destroy_allowed(const struct cluster *c, const struct plan_options *opt,
 			  const char *vm);
+
+/*
+ * Digests for saved plans (vem plan --out, vem apply PLAN): of the plan's
+ * actions, and of the observed state a plan depends on (hosts, domains,
+ * their states, sizes and spec hashes; not the measured load). 64 hex
+ * chars + NUL.
+ */
+void plan_digest(const struct plan *p, const struct observed *o, char out[65]);
+void plan_observed_digest(const struct observed *o, char out[65]);
 
 /* Why vm's change is held back, or NULL (the first reason recorded). */
 const char *plan_held_why(const struct plan *p, const char *vm);

@@ -479,6 +479,63 @@ TEST(update_needs_the_hypervisor)
 	cluster_free(c);
 }
 
+/* --target: only the VMs named (or their group) are planned. */
+TEST(targets_limit_the_plan)
+{
+	struct cluster *c = cl("vms:\n  - {name: web, template: small, replicas: 2}\n"
+			       "  - {name: db, template: small}\n");
+	struct observed o;
+	struct plan p;
+	struct plan_options po;
+	const char *t1[] = { "web" }, *t2[] = { "db", "old" };
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "old", true, "x", DOM_RUNNING, 0);
+	plan_options_default(&po);
+	po.targets = t1;
+	po.n_targets = 1;
+	p = build(c, &o, &po);
+	CHECK_INT(count(&p, ACT_CREATE), 2);
+	CHECK_INT(count(&p, ACT_REMOVE), 0);
+	plan_release(&p);
+	po.targets = t2;
+	po.n_targets = 2;
+	p = build(c, &o, &po);
+	CHECK_INT(count(&p, ACT_CREATE), 1);
+	CHECK_STR(p.actions[p.n - 1].vm, "db");
+	CHECK_INT(count(&p, ACT_REMOVE), 1);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* Saved plans compare digests: of the actions and of what was observed. */
+TEST(digests_follow_what_matters)
+{
+	struct cluster *c = cl("vms:\n  - {name: a, template: small}\n  - {name: b, template: small}\n");
+	struct observed o;
+	struct plan p;
+	char d1[65], d2[65], o1[65], o2[65];
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "a", true, NULL, DOM_RUNNING, 0.5);
+	p = build(c, &o, NULL);
+	plan_digest(&p, &o, d1);
+	plan_observed_digest(&o, o1);
+	CHECK_INT(strlen(d1), 64);
+	o.domains[0].cpu_load = 0.9;            /* the load is not part of it */
+	plan_observed_digest(&o, o2);
+	CHECK_STR(o2, o1);
+	o.domains[0].state = DOM_STOPPED;       /* a state is */
+	plan_observed_digest(&o, o2);
+	CHECK(strcmp(o1, o2) != 0);
+	plan_release(&p);
+	p = build(c, &o, NULL);                 /* now also a start */
+	plan_digest(&p, &o, d2);
+	CHECK(strcmp(d1, d2) != 0);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 /* One libvirt host under two names: every VM looks duplicated. */
 TEST(same_host_twice_refused)
 {
@@ -541,6 +598,8 @@ int main(void)
 	RUN(same_host_twice_refused);
 	RUN(unplaceable_label_is_named);
 	RUN(update_needs_the_hypervisor);
+	RUN(targets_limit_the_plan);
+	RUN(digests_follow_what_matters);
 	RUN(running_twice_is_left_alone);
 	return test_done();
 }
