@@ -46,6 +46,24 @@ static const char cluster_yaml[] =
 	"  - name: h1\n"
 	"    uri: test:///default\n";
 
+/* Three hosts: test:///default is one state shared by all connections of a
+ * process, a node file gives each connection a state of its own. */
+static char node_file[] = "/tmp/vem-test-lease.XXXXXX";
+
+static char *cluster3_yaml(void)
+{
+	int fd = mkstemp(node_file);
+	if (fd < 0 || write(fd, "<node>\n</node>\n", 15) != 15) {
+		perror(node_file);
+		abort();
+	}
+	close(fd);
+	return xasprintf("cluster: lt\nhosts:\n"
+			 "  - name: h1\n    uri: test://%s\n"
+			 "  - name: h2\n    uri: test://%s\n"
+			 "  - name: h3\n    uri: test://%s\n", node_file, node_file, node_file);
+}
+
 static const char other_uuid[] = "0badc0de-0000-4000-8000-000000000001";
 
 struct fixture {
@@ -54,12 +72,12 @@ struct fixture {
 	virConnectPtr conn;
 };
 
-static void fixture_open(struct fixture *f)
+static void fixture_open_yaml(struct fixture *f, const char *yaml)
 {
 	struct errbuf err = ERRBUF_INIT;
 	struct hv_options ho;
 
-	f->c = cfg_load_buffer("lt.yaml", cluster_yaml, strlen(cluster_yaml), &err);
+	f->c = cfg_load_buffer("lt.yaml", yaml, strlen(yaml), &err);
 	if (!f->c) {
 		err_print(&err, stderr, "fixture");
 		abort();
@@ -72,6 +90,11 @@ static void fixture_open(struct fixture *f)
 		fprintf(stderr, "test:///default did not open: %s\n", hv_host_error(f->s, 0));
 		abort();
 	}
+}
+
+static void fixture_open(struct fixture *f)
+{
+	fixture_open_yaml(f, cluster_yaml);
 }
 
 static void fixture_close(struct fixture *f)
@@ -273,6 +296,57 @@ TEST(foreign_holder_with_our_hostname_waits_for_ttl)
 	free(hn);
 	errbuf_release(&err);
 	fixture_close(&f);
+}
+
+/* Three hosts (three connections, three separate states): a dead foreign
+ * holder's leases all expire one ttl after the waiter started to watch, not
+ * one ttl per host; a lease replaced on one host of three is lost. */
+TEST(three_hosts)
+{
+	struct fixture f;
+	struct errbuf err = ERRBUF_INIT;
+	struct lease_options o;
+	struct lease_identity other;
+	struct lease_holder h;
+	struct lease *l;
+	char *hn = hostname_now();
+	char *yaml;
+	int64_t t0, took;
+
+	yaml = cluster3_yaml();
+	fixture_open_yaml(&f, yaml);
+	lease_identity_self(&other);
+	snprintf(other.machine, sizeof(other.machine), "%s", "00000000000000000000000000000001");
+	for (size_t i = 0; i < 3; i++)
+		define_foreign(hv_conn(f.s, i), other_uuid, &other, hn, 1);
+	opts(&o, 600, 5000);
+	t0 = time_mono_ms();
+	l = lease_acquire(f.s, f.c, &o, &err);
+	took = time_mono_ms() - t0;
+	CHECK(l);
+	CHECK(took >= 600);
+	CHECK(took < 1100);
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(lease_holder_read(hv_conn(f.s, i), "lt", &h) == 0 && strcmp(h.uuid, other_uuid));
+		lease_holder_release(&h);
+	}
+	CHECK_INT(lease_check(l, &err), 0);
+	/* one host of three taken over: lost all the same */
+	undefine_lease(hv_conn(f.s, 1));
+	define_foreign(hv_conn(f.s, 1), other_uuid, &other, hn, 1);
+	CHECK_INT(lease_check(l, &err), -1);
+	CHECK(strstr(err_msg(&err), "lease of cluster 'lt' lost: host 'h2' names another holder"));
+	CHECK(lease_lost(l));
+	lease_release(l);
+	CHECK(lease_holder_read(hv_conn(f.s, 1), "lt", &h) == 0 && !strcmp(h.uuid, other_uuid));
+	lease_holder_release(&h);
+	CHECK_INT(lease_holder_read(hv_conn(f.s, 0), "lt", &h), 1);
+	lease_holder_release(&h);
+	free(hn);
+	errbuf_release(&err);
+	fixture_close(&f);
+	unlink(node_file);
+	free(yaml);
 }
 
 /* A renewing holder is never taken, and the counter on the host moves. */
@@ -531,6 +605,7 @@ int main(void)
 	virSetErrorFunc(NULL, quiet);
 	RUN(identity_of_this_process);
 	RUN(foreign_holder_with_our_hostname_waits_for_ttl);
+	RUN(three_hosts);
 	RUN(renewing_holder_keeps_its_lease);
 	RUN(waiter_uses_the_longer_ttl);
 	RUN(replaced_lease_is_lost_and_left_alone);
