@@ -204,5 +204,11 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst,
 /* The libvirt connection of one host (virConnectPtr), for modules such as
  * the lease and image upload that use libvirt directly. NULL when offline. */
 void *hv_conn(struct hv_session *s, size_t host);
+/* The hypervisors host offers: bitmask of (1u << enum hv_type); 0 when
+ * offline or none vem knows (libvirt's test:/// driver offers type 'test'). */
+unsigned hv_host_caps(const struct hv_session *s, size_t host);
+/* Text of the first <tag> or <prefix:tag> element of xml, entities decoded;
+ * NULL when absent. For readers of vem's own metadata (the lease). */
+char *hv_xml_text(const char *xml, const char *tag);
 
 #endif

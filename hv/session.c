@@ -393,3 +393,8 @@ void *hv_conn(struct hv_session *s, size_t host)
 {
 	return host < s->n && s->hosts[host].online ? s->hosts[host].conn : NULL;
 }
+
+unsigned hv_host_caps(const struct hv_session *s, size_t host)
+{
+	return host < s->n && s->hosts[host].online ? s->hosts[host].caps : 0;
+}

@@ -356,3 +356,8 @@ char *hv_domain_xml(const struct cluster *cl, const struct vm_spec *vm, enum hv_
 	}
 	return strbuf_detach(&sb, NULL);
 }
+
+char *hv_xml_text(const char *xml, const char *tag)
+{
+	return xml_text(xml, tag, 0, NULL);
+}
