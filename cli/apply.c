@@ -109,6 +109,14 @@ static void print_plan(const struct apply_args *a, const struct plan *p,
 	fflush(stdout);
 }
 
+/* The executor's guard: before an action that can lose data or run a VM
+ * twice, the lease must still be provably held (reconciler/lease.h). */
+static int lease_guard(void *arg, const struct plan_action *a, struct errbuf *err)
+{
+	(void)a;
+	return lease_check(arg, err);
+}
+
 /* The saved plan still holds: same hosts and domains, same actions. */
 static int check_saved(const struct saved_plan *sp, const struct observed *o,
 		       const struct plan *p)
@@ -264,6 +272,10 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	}
 
 	eo.plan = a->plan;
+	if (lease) {
+		eo.guard = lease_guard;
+		eo.guard_arg = lease;
+	}
 	if (!eo.progress && vem_verbosity > 0)
 		eo.progress = stdout;
 	if (exec_plan(s, c, &obs, &plan, &eo, &res, &err))

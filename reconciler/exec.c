@@ -82,8 +82,9 @@ void exec_result_held(struct exec_result *res, const struct plan *p)
 
 bool exec_action_guarded(const struct plan_action *a)
 {
-	return a->kind == ACT_REMOVE || a->kind == ACT_MIGRATE ||
-	       (a->kind == ACT_UPDATE && a->impact == IMPACT_RECREATE);
+	/* a stop can neither lose data nor run a VM twice; everything else can
+	 * when another vem holds the cluster meanwhile (two creates of one VM) */
+	return a->kind != ACT_STOP;
 }
 
 /* Whether job i may start now (lock held). */

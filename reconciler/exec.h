@@ -21,8 +21,9 @@ struct exec_options {
 	volatile int *stop;      /* set to non-zero (SIGTERM) to stop between actions */
 	/*
 	 * Called right before every action that can lose data or run a VM
-	 * twice (remove, recreate, migrate); non-zero fails the action and
-	 * stops the run (the cluster's lease was lost). NULL: none.
+	 * twice (all but stops: another vem acting meanwhile could create the
+	 * same VM elsewhere); non-zero fails the action and stops the run (the
+	 * cluster's lease was lost). NULL: none.
 	 */
 	int (*guard)(void *arg, const struct plan_action *a, struct errbuf *err);
 	void *guard_arg;
