@@ -232,8 +232,10 @@ static void jclose(struct jparser *j)
 	size_t n = j->n_stack - f->base;
 	struct jnode *self = &j->nodes[f->self];
 
-	ALLOC_GROW(j->kids, j->n_kids + n, j->a_kids);
-	memcpy(j->kids + j->n_kids, j->stack + f->base, n * sizeof(*j->kids));
+	if (n) {   /* an empty container may come before any kids[] exists */
+		ALLOC_GROW(j->kids, j->n_kids + n, j->a_kids);
+		memcpy(j->kids + j->n_kids, j->stack + f->base, n * sizeof(*j->kids));
+	}
 	self->first = (uint32_t)j->n_kids;
 	self->n = (uint32_t)(self->type == J_OBJ ? n / 2 : n);
 	j->n_kids += n;

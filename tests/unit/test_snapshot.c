@@ -42,6 +42,19 @@ TEST(sane_snapshot_loads)
 	free(msg);
 }
 
+/* Empty arrays and objects before any member (found by fuzz_snapshot:
+ * memcpy to NULL + 0 under clang's UBSan). */
+TEST(empty_containers_load)
+{
+	char *msg;
+	CHECK(read_text("{\"hosts\": [], \"domains\": []}", &msg) == 0);
+	free(msg);
+	CHECK(read_text("{\"hosts\": [{\"name\": \"h\", \"labels\": {}, \"hv\": []}], \"domains\": []}",
+			&msg) == 0);
+	CHECK_STR(msg, "");
+	free(msg);
+}
+
 /* hostile: (input, words the error must contain) */
 static const struct {
 	const char *domains;
@@ -139,6 +152,7 @@ TEST(value_count_capped)
 int main(void)
 {
 	RUN(sane_snapshot_loads);
+	RUN(empty_containers_load);
 	RUN(crafted_domain_numbers_refused);
 	RUN(crafted_host_numbers_refused);
 	RUN(vcpu_total_capped);
