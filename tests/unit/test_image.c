@@ -609,9 +609,10 @@ TEST(cloudinit_seed)
 	struct strbuf md = STRBUF_INIT;
 	char *ud = xasprintf("%s/user-data.yaml", tmpdir);
 	char *mdf = xasprintf("%s/meta-data.yaml", tmpdir);
-	char *iso = xasprintf("%s/seed.iso", tmpdir);
+	char *tmp = xasprintf("%s/tmp", tmpdir);
 	char *out = xasprintf("%s/iso-listing", tmpdir);
-	char *listing;
+	char *iso = NULL, *dir = NULL, *listing;
+	struct stat st;
 
 	memset(&vm, 0, sizeof(vm));
 	vm.name = (char *)"web-0";
@@ -635,9 +636,21 @@ TEST(cloudinit_seed)
 		printf("# skip seed ISO: none of genisoimage, xorriso, cloud-localds installed\n");
 		goto out;
 	}
-	CHECK(cloudinit_build_seed("lab", &vm, iso, &e) == 0);
+	/* built under $TMPDIR in a private directory: 0700, the ISO 0600 */
+	CHECK(sh("mkdir -p -m 1777 %s", tmp) == 0);
+	setenv("TMPDIR", tmp, 1);
+	CHECK(cloudinit_build_seed("lab", &vm, &iso, &e) == 0);
+	unsetenv("TMPDIR");
 	err_print(&e, stderr, "unexpected");
+	CHECK(iso && str_starts_with(iso, tmp));
+	if (!iso)
+		goto out;
+	dir = xasprintf("%.*s", (int)(strrchr(iso, '/') - iso), iso);
+	CHECK(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+	CHECK(lstat(iso, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600);
 	CHECK(fsize("%s", iso) > 0);
+	/* the work files are private too (and are removed with the ISO) */
+	CHECK(sh("test \"$(find %s -type f ! -perm 0600 | wc -l)\" = 0", dir) == 0);
 	if (system("command -v isoinfo >/dev/null") == 0) {
 		CHECK(sh("isoinfo -d -i %s > %s && isoinfo -R -f -i %s >> %s", iso, out, iso, out) == 0);
 		listing = slurp("%s", out);
@@ -645,20 +658,31 @@ TEST(cloudinit_seed)
 		CHECK(listing && strstr(listing, "/user-data"));
 		CHECK(listing && strstr(listing, "/meta-data"));
 		CHECK(listing && !strstr(listing, "/network-config"));
+		CHECK(listing && !strstr(listing, "/seed.iso"));
 		free(listing);
 		CHECK(sh("isoinfo -R -i %s -x /user-data | grep -q nginx", iso) == 0);
 		CHECK(sh("isoinfo -R -i %s -x /meta-data | grep -q 'instance-id: lab-web-0'", iso) == 0);
 	} else {
 		printf("# skip ISO content check: isoinfo not installed\n");
 	}
-	/* a missing file is an error naming it */
+	cloudinit_seed_remove(iso);
+	CHECK(!exists("%s", dir));
+	free(iso);
+	iso = NULL;
+	/* a missing file is an error naming it, and nothing is left behind */
 	vm.cfg.network_config = (char *)"/nonexistent/net.yaml";
-	CHECK(cloudinit_build_seed("lab", &vm, iso, &e) == -1);
+	setenv("TMPDIR", tmp, 1);
+	CHECK(cloudinit_build_seed("lab", &vm, &iso, &e) == -1);
+	unsetenv("TMPDIR");
+	CHECK(iso == NULL);
 	CHECK(strstr(err_msg(&e), "/nonexistent/net.yaml"));
+	CHECK(sh("test -z \"$(ls -A %s)\"", tmp) == 0);
 	errbuf_release(&e);
 out:
 	free(ud);
 	free(mdf);
+	free(tmp);
+	free(dir);
 	free(iso);
 	free(out);
 }
