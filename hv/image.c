@@ -39,6 +39,18 @@ void image_options_default(struct image_options *o)
 	o->progress = -1;
 }
 
+/* A size from the environment: bytes, or a number with a unit ("64GiB"). */
+static int env_size(const char *v, uint64_t *out, const char **why)
+{
+	int64_t n;
+	if (!parse_int64(v, &n)) {
+		*why = n > 0 ? NULL : "must be more than 0";
+		*out = (uint64_t)n;
+		return n > 0 ? 0 : -1;
+	}
+	return parse_size(v, out, why);
+}
+
 /* Fill the limits left 0 from the environment or the defaults. */
 static int options_limits(struct image_options *o, struct errbuf *err)
 {
@@ -47,7 +59,7 @@ static int options_limits(struct image_options *o, struct errbuf *err)
 	if (!o->max_bytes) {
 		o->max_bytes = IMAGE_MAX_BYTES;
 		if ((v = getenv("VEM_IMAGE_MAX_BYTES")) && *v &&
-		    (parse_size(v, &o->max_bytes, &why) || !o->max_bytes))
+		    (env_size(v, &o->max_bytes, &why) || !o->max_bytes))
 			return err_set(err, "VEM_IMAGE_MAX_BYTES '%s': %s", v,
 				       why ? why : "must be more than 0");
 	}
@@ -61,7 +73,7 @@ static int options_limits(struct image_options *o, struct errbuf *err)
 	if (!o->min_rate) {
 		o->min_rate = IMAGE_MIN_RATE;
 		if ((v = getenv("VEM_IMAGE_MIN_RATE")) && *v &&
-		    (parse_size(v, &o->min_rate, &why) || !o->min_rate || o->min_rate > LONG_MAX))
+		    (env_size(v, &o->min_rate, &why) || !o->min_rate || o->min_rate > LONG_MAX))
 			return err_set(err, "VEM_IMAGE_MIN_RATE '%s': %s", v,
 				       why ? why : "must be a size per second, more than 0");
 	}

@@ -429,6 +429,10 @@ TEST(size_limits)
 	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
 	CHECK(strstr(err_msg(&e), "larger than the limit of 200KiB"));
 	errbuf_release(&e);
+	setenv("VEM_IMAGE_MAX_BYTES", "150000", 1);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "larger than the limit of 146.5KiB"));
+	errbuf_release(&e);
 	setenv("VEM_IMAGE_MAX_BYTES", "lots", 1);
 	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
 	CHECK(strstr(err_msg(&e), "VEM_IMAGE_MAX_BYTES 'lots'"));
@@ -467,6 +471,17 @@ TEST(slow_servers_stopped)
 	CHECK(time_mono_ms() - t0 < 6000);
 	CHECK(!exists("%s/%s.part", lim_cache, raw_sha));
 	errbuf_release(&e);
+	/* the same deadline from the environment; a bad one is an error */
+	o.timeout_ms = 0;
+	setenv("VEM_IMAGE_TIMEOUT", "1s", 1);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "not finished within 1s"));
+	errbuf_release(&e);
+	setenv("VEM_IMAGE_TIMEOUT", "forever", 1);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "VEM_IMAGE_TIMEOUT 'forever'"));
+	errbuf_release(&e);
+	unsetenv("VEM_IMAGE_TIMEOUT");
 	free(url);
 }
 
