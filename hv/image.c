@@ -478,7 +478,8 @@ static int dl_attempt(const struct image_spec *img, const struct image_options *
 	d.max_bytes = opt->max_bytes;
 	*fatal = false;
 	d.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (d.fd < 0 || fstat(d.fd, &st)) {
+	/* a partial file left by an older vem may be 0644 */
+	if (d.fd < 0 || fstat(d.fd, &st) || (st.st_mode & 077 && fchmod(d.fd, 0600))) {
 		err_set(err, "image '%s': cannot write '%s': %s", img->name, part, strerror(errno));
 		goto out;
 	}
