@@ -84,13 +84,15 @@ units: $(UNIT_BINS) $(TOOL_BINS)
 guests:
 	$(MAKE) -C contrib/lab/guests
 
-# Fuzzing (clang + libFuzzer): the loader.
-FUZZ_BIN := build-fuzz/fuzz_load
-fuzz: $(FUZZ_BIN)
-$(FUZZ_BIN): tests/fuzz/fuzz_load.c $(LIB_SRCS)
+# Fuzzing (clang + libFuzzer): one binary per tests/fuzz/fuzz_*.c (the
+# loader, snapshots); tests/fuzz/run-short runs them all.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+fuzz: $(FUZZ_BINS)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
-		$(PKG_CFLAGS) -DVEM_VERSION='"$(VERSION)"' -o $@ tests/fuzz/fuzz_load.c \
+		$(PKG_CFLAGS) -DVEM_VERSION='"$(VERSION)"' -o $@ $< \
 		$(LIB_SRCS) $(LIBS)
 
 # Tests: unit tests, corpus and examples run from the sanitizer build;

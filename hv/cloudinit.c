@@ -56,9 +56,10 @@ int cloudinit_meta_data(const char *cluster, const struct vm_spec *vm, struct st
 	return 0;
 }
 
+/* Create path (never an existing file, never through a symlink), 0600. */
 static int write_all(const char *path, const char *data, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
 	while (len) {
@@ -124,18 +125,46 @@ static int run_in(const char *dir, char *const argv[], struct strbuf *out)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int cloudinit_build_seed(const char *cluster, const struct vm_spec *vm,
-			 const char *iso_path, struct errbuf *err)
+static const char *const seed_files[] = { "user-data", "meta-data", "network-config",
+					   "seed.iso" };
+
+void cloudinit_seed_remove(const char *iso_path)
 {
-	char dir[] = "/tmp/vem-seed.XXXXXX";
+	const char *slash = iso_path ? strrchr(iso_path, '/') : NULL;
+	char *dir, *p;
+
+	if (!slash)
+		return;
+	dir = xasprintf("%.*s", (int)(slash - iso_path), iso_path);
+	for (size_t i = 0; i < ARRAY_SIZE(seed_files); i++) {
+		p = xasprintf("%s/%s", dir, seed_files[i]);
+		unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+	free(dir);
+}
+
+int cloudinit_build_seed(const char *cluster, const struct vm_spec *vm,
+			 char **iso_path, struct errbuf *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir = xasprintf("%s/vem-seed.XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
 	struct strbuf user = STRBUF_INIT, meta = STRBUF_INIT, net = STRBUF_INIT, out = STRBUF_INIT;
-	char *p = NULL;
+	char *iso = NULL;
 	bool has_net = vm->cfg.network_config != NULL;
 	int status = 127, rc = -1;
+	struct stat st;
 
-	if (!mkdtemp(dir))
-		return err_set(err, "vm '%s': cannot create a temporary directory: %s", vm->name,
-			       strerror(errno));
+	*iso_path = NULL;
+	/* mkdtemp makes the directory 0700 */
+	if (!mkdtemp(dir)) {
+		err_set(err, "vm '%s': cannot create a temporary directory: %s", vm->name,
+			strerror(errno));
+		free(dir);
+		return -1;
+	}
+	iso = xasprintf("%s/seed.iso", dir);
 	if (vm->cfg.user_data) {
 		if (read_small("user-data", vm->cfg.user_data, &user, err))
 			goto out;
@@ -146,20 +175,21 @@ int cloudinit_build_seed(const char *cluster, const struct vm_spec *vm,
 		goto out;
 	if (has_net && read_small("network-config", vm->cfg.network_config, &net, err))
 		goto out;
+	/* the ISO too exists before the tool opens it: 0600, and ours */
 	if (put_file(dir, "user-data", &user, vm, err) ||
 	    put_file(dir, "meta-data", &meta, vm, err) ||
-	    (has_net && put_file(dir, "network-config", &net, vm, err)))
+	    (has_net && put_file(dir, "network-config", &net, vm, err)) ||
+	    put_file(dir, "seed.iso", &out, vm, err))
 		goto out;
-	unlink(iso_path);
 	{
-		char *geniso[] = { "genisoimage", "-output", (char *)iso_path, "-volid", "cidata",
+		char *geniso[] = { "genisoimage", "-output", "seed.iso", "-volid", "cidata",
 				   "-joliet", "-rock", "-quiet", "user-data", "meta-data",
 				   has_net ? "network-config" : NULL, NULL };
-		char *xorriso[] = { "xorriso", "-as", "mkisofs", "-output", (char *)iso_path,
+		char *xorriso[] = { "xorriso", "-as", "mkisofs", "-output", "seed.iso",
 				    "-volid", "cidata", "-joliet", "-rock", "-quiet", "user-data",
 				    "meta-data", has_net ? "network-config" : NULL, NULL };
 		char *localds[] = { "cloud-localds", has_net ? "--network-config=network-config" :
-				    (char *)iso_path, has_net ? (char *)iso_path : "user-data",
+				    "seed.iso", has_net ? "seed.iso" : "user-data",
 				    has_net ? "user-data" : "meta-data", has_net ? "meta-data" : NULL,
 				    NULL };
 		char *const *tools[] = { geniso, xorriso, localds };
@@ -180,16 +210,20 @@ int cloudinit_build_seed(const char *cluster, const struct vm_spec *vm,
 			out.len ? out.buf : "unknown error");
 		goto out;
 	}
+	/* a tool that replaced the file must still leave a private one */
+	if (lstat(iso, &st) || !S_ISREG(st.st_mode) || (st.st_mode & 077 && chmod(iso, 0600))) {
+		err_set(err, "vm '%s': the cloud-init seed '%s' is not a private regular file",
+			vm->name, iso);
+		goto out;
+	}
+	*iso_path = iso;
+	iso = NULL;
 	rc = 0;
 out:
-	for (const char *const *n = (const char *const[]){ "user-data", "meta-data",
-							   "network-config", NULL }; *n; n++) {
-		free(p);
-		p = xasprintf("%s/%s", dir, *n);
-		unlink(p);
-	}
-	rmdir(dir);
-	free(p);
+	if (rc)
+		cloudinit_seed_remove(iso);
+	free(iso);
+	free(dir);
 	strbuf_release(&user);
 	strbuf_release(&meta);
 	strbuf_release(&net);

@@ -19,8 +19,15 @@ bool cloudinit_wanted(const struct vm_config *cfg);
 /* The meta-data vem writes for vm (the user's file plus defaults). */
 int cloudinit_meta_data(const char *cluster, const struct vm_spec *vm, struct strbuf *out,
 			struct errbuf *err);
-/* Build the seed ISO at iso_path (overwritten). */
+/* Build the seed ISO in a new private directory: mkdtemp() under $TMPDIR
+ * (else /tmp), mode 0700, holding the three files and the ISO, each created
+ * with O_EXCL|O_NOFOLLOW and mode 0600, so no other user can read them or
+ * plant a symlink for the ISO tool to follow. *iso_path (caller frees)
+ * names the ISO; cloudinit_seed_remove() deletes it and the directory. On
+ * failure nothing is left behind. */
 int cloudinit_build_seed(const char *cluster, const struct vm_spec *vm,
-			 const char *iso_path, struct errbuf *err);
+			 char **iso_path, struct errbuf *err);
+/* Remove what cloudinit_build_seed() made (iso_path may be NULL). */
+void cloudinit_seed_remove(const char *iso_path);
 
 #endif

@@ -49,6 +49,11 @@ char *hv_error_scrub(const char *uri, const char *msg);
 /* libvirt's last error as text (never NULL). */
 const char *hv_last_error(void);
 
+/* observed_read_json() on text in memory; path names it in errors (the
+ * fuzz target and tests). */
+int observed_read_json_buffer(const char *path, const char *buf, size_t len,
+			      struct observed *o, struct errbuf *err);
+
 /* Metadata and CPU-sample cache (observe.c). */
 struct meta_cache;
 struct meta_cache *meta_cache_load(const char *cluster, const char *dir);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,59 @@ static void curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+#define IMAGE_MAX_BYTES (64ull << 30)
+#define IMAGE_TIMEOUT_MS (6ll * 3600 * 1000)
+#define IMAGE_MIN_RATE 1024
+#define IMAGE_MIN_RATE_SECS 60
+
 void image_options_default(struct image_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->attempts = 3;
 	o->progress = -1;
+}
+
+/* A size from the environment: bytes, or a number with a unit ("64GiB"). */
+static int env_size(const char *v, uint64_t *out, const char **why)
+{
+	int64_t n;
+	if (!parse_int64(v, &n)) {
+		*why = n > 0 ? NULL : "must be more than 0";
+		*out = (uint64_t)n;
+		return n > 0 ? 0 : -1;
+	}
+	return parse_size(v, out, why);
+}
+
+/* Fill the limits left 0 from the environment or the defaults. */
+static int options_limits(struct image_options *o, struct errbuf *err)
+{
+	const char *v, *why = NULL;
+
+	if (!o->max_bytes) {
+		o->max_bytes = IMAGE_MAX_BYTES;
+		if ((v = getenv("VEM_IMAGE_MAX_BYTES")) && *v &&
+		    (env_size(v, &o->max_bytes, &why) || !o->max_bytes))
+			return err_set(err, "VEM_IMAGE_MAX_BYTES '%s': %s", v,
+				       why ? why : "must be more than 0");
+	}
+	if (!o->timeout_ms) {
+		o->timeout_ms = IMAGE_TIMEOUT_MS;
+		if ((v = getenv("VEM_IMAGE_TIMEOUT")) && *v &&
+		    (parse_duration(v, &o->timeout_ms, &why) || o->timeout_ms <= 0))
+			return err_set(err, "VEM_IMAGE_TIMEOUT '%s': %s", v,
+				       why ? why : "must be more than 0");
+	}
+	if (!o->min_rate) {
+		o->min_rate = IMAGE_MIN_RATE;
+		if ((v = getenv("VEM_IMAGE_MIN_RATE")) && *v &&
+		    (env_size(v, &o->min_rate, &why) || !o->min_rate || o->min_rate > LONG_MAX))
+			return err_set(err, "VEM_IMAGE_MIN_RATE '%s': %s", v,
+				       why ? why : "must be a size per second, more than 0");
+	}
+	if (o->min_rate_secs <= 0)
+		o->min_rate_secs = IMAGE_MIN_RATE_SECS;
+	return 0;
 }
 
 int image_hash_file(const char *path, char out[65], struct errbuf *err)
@@ -70,38 +119,132 @@ static uint64_t be64(const unsigned char *p)
 	return v;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* qcow2 (QEMU docs/interop/qcow2.txt): header fields and extension types */
+#define QCOW2_INCOMPAT_DATA_FILE (1ull << 2)
+#define QCOW2_INCOMPAT_KNOWN 0x1full           /* dirty, corrupt, data file, compression, extended L2 */
+#define QCOW2_AUTOCLEAR_DATA_FILE_RAW (1ull << 1)
+#define QCOW2_EXT_DATA_FILE 0x44415441u        /* "DATA": external data file name */
+#define QCOW2_MAX_CLUSTER_BITS 21              /* QEMU's own limit: 2 MiB */
+
+/* Refuse a qcow2 image that names any file outside itself: a backing file,
+ * an external data file (feature bit or header extension). h holds the
+ * first n bytes of the file (its first cluster, or all of a shorter file). */
+static int qcow2_check(const char *path, const unsigned char *h, size_t n, struct errbuf *err)
+{
+	uint32_t version, hlen;
+	uint64_t incompat = 0, autoclear = 0;
+	size_t off;
+
+	if (n < 72)
+		return err_set(err, "image '%s': truncated qcow2 header", path);
+	version = be32(h + 4);
+	if (version != 2 && version != 3)
+		return err_set(err, "image '%s': unknown qcow2 version %u", path, version);
+	if (be64(h + 8) != 0)
+		return err_set(err, "image '%s' names a backing file; vem uses only "
+			       "self-contained images", path);
+	hlen = 72;
+	if (version == 3) {
+		if (n < 104)
+			return err_set(err, "image '%s': truncated qcow2 header", path);
+		incompat = be64(h + 72);
+		autoclear = be64(h + 88);
+		hlen = be32(h + 100);
+		if (hlen < 104 || hlen % 8 || hlen > n)
+			return err_set(err, "image '%s': bad qcow2 header length %u", path, hlen);
+	}
+	if (incompat & QCOW2_INCOMPAT_DATA_FILE || autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW)
+		return err_set(err, "image '%s' keeps its data in an external data file; vem uses "
+			       "only self-contained images", path);
+	if (incompat & ~QCOW2_INCOMPAT_KNOWN)
+		return err_set(err, "image '%s': unknown qcow2 incompatible features 0x%llx", path,
+			       (unsigned long long)(incompat & ~QCOW2_INCOMPAT_KNOWN));
+	/* header extensions, up to the end marker (or the end of the cluster) */
+	for (off = hlen; off + 8 <= n;) {
+		uint32_t type = be32(h + off), len = be32(h + off + 4);
+		if (type == 0)
+			break;
+		if (type == QCOW2_EXT_DATA_FILE)
+			return err_set(err, "image '%s' names an external data file; vem uses only "
+				       "self-contained images", path);
+		if (len > n - off - 8)
+			return err_set(err, "image '%s': a qcow2 header extension runs past the "
+				       "first cluster", path);
+		off += 8 + (((size_t)len + 7) & ~(size_t)7);
+	}
+	return 0;
+}
+
 int image_virtual_size(const char *path, const char *format, uint64_t *size,
 		       struct errbuf *err)
 {
-	unsigned char h[72];
+	unsigned char *h = NULL;
+	size_t want = 104, n = 0;
 	struct stat st;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
 
 	if (fd < 0)
 		return err_set(err, "cannot read '%s': %s", path, strerror(errno));
-	n = read(fd, h, sizeof(h));
 	if (fstat(fd, &st)) {
-		close(fd);
-		return err_set(err, "cannot read '%s': %s", path, strerror(errno));
+		err_set(err, "cannot read '%s': %s", path, strerror(errno));
+		goto out;
 	}
-	close(fd);
+	h = xmalloc(want);
+	/* the header, then (qcow2) its whole first cluster, for the extensions */
+	for (int pass = 0; pass < 2; pass++) {
+		while (n < want) {
+			ssize_t r = read(fd, h + n, want - n);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				err_set(err, "cannot read '%s': %s", path, strerror(errno));
+				goto out;
+			}
+			if (r == 0)
+				break;
+			n += (size_t)r;
+		}
+		if (pass || n < 72 || memcmp(h, "QFI\xfb", 4))
+			break;
+		{
+			uint32_t bits = be32(h + 20);
+			if (bits < 9 || bits > QCOW2_MAX_CLUSTER_BITS) {
+				err_set(err, "image '%s': bad qcow2 cluster size 2^%u", path, bits);
+				goto out;
+			}
+			if (n == want) {
+				want = (size_t)1 << bits;
+				h = xrealloc(h, want);
+			}
+		}
+	}
 	if (n >= 4 && !memcmp(h, "QFI\xfb", 4)) {
-		if (!str_eq(format, "qcow2"))
-			return err_set(err, "image '%s' is qcow2 but its format is given as '%s'",
-				       path, format ? format : "raw");
-		if (n < 32)
-			return err_set(err, "image '%s': truncated qcow2 header", path);
-		if (be64(h + 8) != 0)
-			return err_set(err, "image '%s' names a backing file; vem uses only "
-				       "self-contained images", path);
+		if (!str_eq(format, "qcow2")) {
+			err_set(err, "image '%s' is qcow2 but its format is given as '%s'", path,
+				format ? format : "raw");
+			goto out;
+		}
+		if (qcow2_check(path, h, n, err))
+			goto out;
 		*size = be64(h + 24);
-		return 0;
+		rc = 0;
+		goto out;
 	}
-	if (str_eq(format, "qcow2"))
-		return err_set(err, "image '%s' is not a qcow2 file (no 'QFI' magic)", path);
+	if (str_eq(format, "qcow2")) {
+		err_set(err, "image '%s' is not a qcow2 file (no 'QFI' magic)", path);
+		goto out;
+	}
 	*size = (uint64_t)st.st_size;
-	return 0;
+	rc = 0;
+out:
+	free(h);
+	close(fd);
+	return rc;
 }
 
 static bool is_verified(const char *path)
@@ -177,6 +320,9 @@ struct dl {
 	bool write_failed;
 	int wr_errno;
 	uint64_t range_start;  /* from Content-Range, or UINT64_MAX */
+	uint64_t max_bytes;    /* the whole file may not be larger */
+	uint64_t announced;    /* the size the server announced when too large */
+	bool too_big;
 	CURL *curl;
 	/* progress */
 	int mode;              /* 0 none, 1 lines, 2 bar */
@@ -198,6 +344,23 @@ static size_t dl_header(char *buf, size_t size, size_t nitems, void *opaque)
 		tmp[m] = '\0';
 		if (sscanf(tmp, " bytes %llu-", &a) == 1)
 			d->range_start = a;
+	}
+	if (n > 15 && !strncasecmp(buf, "content-length:", 15)) {
+		char tmp[64];
+		size_t m = n - 15 < sizeof(tmp) - 1 ? n - 15 : sizeof(tmp) - 1;
+		long status = 0;
+		uint64_t base;
+		memcpy(tmp, buf + 15, m);
+		tmp[m] = '\0';
+		curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+		/* the image's own response, not a redirect's or an error page's */
+		base = status == 206 ? (d->range_start != UINT64_MAX ? d->range_start : d->offset) : 0;
+		if ((status == 200 || status == 206) && sscanf(tmp, " %llu", &a) == 1 &&
+		    (a > d->max_bytes || base + a > d->max_bytes)) {
+			d->too_big = true;
+			d->announced = base + a < base ? UINT64_MAX : base + a;
+			return 0;   /* stops the transfer before any byte is written */
+		}
 	}
 	return n;
 }
@@ -228,6 +391,10 @@ static size_t dl_write(char *ptr, size_t size, size_t nmemb, void *opaque)
 	}
 	if (d->status != 200 && d->status != 206 && d->status != 0)
 		return n;   /* an error page: not image data */
+	if (d->offset + d->written + n > d->max_bytes || d->offset + d->written + n < n) {
+		d->too_big = true;   /* more than it announced, or it announced nothing */
+		return 0;
+	}
 	while (n) {
 		ssize_t w = write(d->fd, p, n);
 		if (w < 0 && errno == EINTR)
@@ -290,14 +457,17 @@ static int dl_progress(void *opaque, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
-/* One attempt: 0 = the server sent the whole file; -1 with err otherwise. */
+/* One attempt: 0 = the server sent the whole file; -1 with err otherwise,
+ * *fatal when trying again cannot help (too large, out of time). */
 static int dl_attempt(const struct image_spec *img, const struct image_options *opt,
-		      const char *part, const char *display, int mode, struct errbuf *err)
+		      const char *part, const char *display, int mode, int64_t deadline,
+		      bool *fatal, struct errbuf *err)
 {
 	struct dl d;
 	struct stat st;
-	char curl_err[CURL_ERROR_SIZE] = "", range[32];
+	char curl_err[CURL_ERROR_SIZE] = "", range[32], lim[32];
 	CURLcode cc;
+	int64_t left = deadline - time_mono_ms();
 	int rc = -1;
 	bool http = str_starts_with(img->url, "http://");
 	bool file = str_starts_with(img->url, "file://");
@@ -305,8 +475,11 @@ static int dl_attempt(const struct image_spec *img, const struct image_options *
 	memset(&d, 0, sizeof(d));
 	d.name = img->name;
 	d.range_start = UINT64_MAX;
-	d.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (d.fd < 0 || fstat(d.fd, &st)) {
+	d.max_bytes = opt->max_bytes;
+	*fatal = false;
+	d.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* a partial file left by an older vem may be 0644 */
+	if (d.fd < 0 || fstat(d.fd, &st) || (st.st_mode & 077 && fchmod(d.fd, 0600))) {
 		err_set(err, "image '%s': cannot write '%s': %s", img->name, part, strerror(errno));
 		goto out;
 	}
@@ -315,6 +488,8 @@ static int dl_attempt(const struct image_spec *img, const struct image_options *
 	d.t0 = d.last = time_mono_ms();
 	d.curl = curl_easy_init();
 	curl_easy_setopt(d.curl, CURLOPT_URL, img->url);
+	/* the scheme of the URL only; a redirect never leads to file:// or
+	 * another scheme (libcurl 7.85+: the _STR forms) */
 	curl_easy_setopt(d.curl, CURLOPT_PROTOCOLS_STR, file ? "file" : http ? "http" : "https");
 	curl_easy_setopt(d.curl, CURLOPT_REDIR_PROTOCOLS_STR,
 			 opt->allow_http ? "http,https" : "https");
@@ -323,8 +498,13 @@ static int dl_attempt(const struct image_spec *img, const struct image_options *
 	curl_easy_setopt(d.curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(d.curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(d.curl, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(d.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(d.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(d.curl, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+	curl_easy_setopt(d.curl, CURLOPT_LOW_SPEED_LIMIT, (long)opt->min_rate);
+	curl_easy_setopt(d.curl, CURLOPT_LOW_SPEED_TIME, (long)opt->min_rate_secs);
+	if (opt->max_bytes > d.offset)
+		curl_easy_setopt(d.curl, CURLOPT_MAXFILESIZE_LARGE,
+				 (curl_off_t)(opt->max_bytes - d.offset < INT64_MAX ?
+					      opt->max_bytes - d.offset : INT64_MAX));
 	curl_easy_setopt(d.curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(d.curl, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(d.curl, CURLOPT_USERAGENT, "vem/" VEM_VERSION);
@@ -351,6 +531,18 @@ static int dl_attempt(const struct image_spec *img, const struct image_options *
 		curl_easy_getinfo(d.curl, CURLINFO_RESPONSE_CODE, &d.status);
 	if (mode && (d.written || d.drew))
 		dl_draw(&d, true);
+	if (d.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+		*fatal = true;
+		format_size(opt->max_bytes, lim);
+		if (d.announced)
+			err_set(err, "image '%s': %s announces %llu bytes, more than the limit of %s "
+				"(raise it with VEM_IMAGE_MAX_BYTES)", img->name, display,
+				(unsigned long long)d.announced, lim);
+		else
+			err_set(err, "image '%s': %s is larger than the limit of %s (raise it with "
+				"VEM_IMAGE_MAX_BYTES)", img->name, display, lim);
+		goto out;
+	}
 	if (d.write_failed) {
 		if (d.wr_errno == EPROTO)
 			err_set(err, "image '%s': server resumed at the wrong offset", img->name);
@@ -362,6 +554,21 @@ static int dl_attempt(const struct image_spec *img, const struct image_options *
 	/* the partial file was already complete: the server has nothing more */
 	if (d.status == 416 && d.offset > 0) {
 		rc = 0;
+		goto out;
+	}
+	if (cc == CURLE_OPERATION_TIMEDOUT && time_mono_ms() >= deadline) {
+		char t[32];
+		*fatal = true;
+		err_set(err, "image '%s': download of %s not finished within %s (raise the limit "
+			"with VEM_IMAGE_TIMEOUT)", img->name, display,
+			format_duration(opt->timeout_ms, t));
+		goto out;
+	}
+	if (cc == CURLE_OPERATION_TIMEDOUT && strstr(curl_err, "too slow")) {
+		err_set(err, "image '%s': download of %s stopped after %llu bytes: slower than "
+			"%s/s for %ds (lower the limit with VEM_IMAGE_MIN_RATE)", img->name,
+			display, (unsigned long long)(d.offset + d.written),
+			format_size(opt->min_rate, lim), opt->min_rate_secs);
 		goto out;
 	}
 	if (cc != CURLE_OK) {
@@ -383,6 +590,35 @@ out:
 	return rc;
 }
 
+/* A file:// URL must name a regular file: a FIFO would block the open for
+ * ever, a device (/dev/zero) has no end. */
+static int file_url_check(const struct image_spec *img, const char *display, struct errbuf *err)
+{
+	CURLU *u = curl_url();
+	char *path = NULL;
+	struct stat st;
+	int rc = -1;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, img->url, 0) ||
+	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE)) {
+		err_set(err, "image '%s': cannot parse url '%s'", img->name, display);
+		goto out;
+	}
+	if (stat(path, &st)) {
+		err_set(err, "image '%s': cannot read '%s': %s", img->name, path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(err, "image '%s': '%s' is not a regular file", img->name, path);
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_free(path);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 static bool valid_sha(const char *s)
 {
 	size_t i;
@@ -399,6 +635,8 @@ int image_fetch(const struct image_spec *img, const struct image_options *opt_in
 	char *dir = NULL, *final = NULL, *part = NULL, *lockf = NULL, *display = NULL;
 	char got[65];
 	int lockfd = -1, rc = -1, mode;
+	int64_t deadline;
+	bool file = str_starts_with(img->url, "file://");
 	struct stat st;
 
 	*path = NULL;
@@ -408,6 +646,9 @@ int image_fetch(const struct image_spec *img, const struct image_options *opt_in
 		image_options_default(&opt);
 	if (opt.attempts <= 0)
 		opt.attempts = 3;
+	if (options_limits(&opt, err))
+		return -1;
+	deadline = time_mono_ms() + opt.timeout_ms;
 	if (!valid_sha(img->sha256))
 		return err_set(err, "image '%s': sha256 must be 64 lowercase hex digits", img->name);
 	if (!img->url)
@@ -420,11 +661,13 @@ int image_fetch(const struct image_spec *img, const struct image_options *opt_in
 		goto out;
 	}
 	pthread_once(&curl_once, curl_init_once);
+	if (file && file_url_check(img, display, err))
+		goto out;
 	dir = cache_dir(opt.cache_dir, opt.cache_dir ? "." : "images");
 	final = xasprintf("%s/%s", dir, img->sha256);
 	part = xasprintf("%s/%s.part", dir, img->sha256);
 	lockf = xasprintf("%s/%s.lock", dir, img->sha256);
-	lockfd = open(lockf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	lockfd = open(lockf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX)) {
 		err_set(err, "image '%s': cannot lock '%s': %s", img->name, lockf, strerror(errno));
 		goto out;
@@ -449,11 +692,20 @@ int image_fetch(const struct image_spec *img, const struct image_options *opt_in
 		mode = 0;
 	for (int attempt = 1;; attempt++) {
 		struct errbuf aerr = ERRBUF_INIT;
-		if (dl_attempt(img, &opt, part, display, mode, &aerr) == 0) {
+		bool fatal = false;
+		if (dl_attempt(img, &opt, part, display, mode, deadline, &fatal, &aerr) == 0) {
 			errbuf_release(&aerr);
 			break;
 		}
-		if (attempt >= opt.attempts) {
+		if (fatal) {
+			/* too large or out of time: nothing worth resuming */
+			unlink(part);
+			for (size_t i = 0; i < aerr.nr; i++)
+				err_set(err, "%s", aerr.items[i].msg);
+			errbuf_release(&aerr);
+			goto out;
+		}
+		if (attempt >= opt.attempts || time_mono_ms() >= deadline) {
 			for (size_t i = 0; i < aerr.nr; i++)
 				err_set(err, "%s%s", aerr.items[i].msg,
 					stat(part, &st) == 0 && st.st_size > 0 ?
@@ -470,9 +722,15 @@ int image_fetch(const struct image_spec *img, const struct image_options *opt_in
 		if (stat(part, &st))
 			st.st_size = 0;
 		unlink(part);
-		err_set(err, "image '%s': sha256 mismatch for %s: expected %s, got %s (%lld bytes); "
-			"the download was discarded", img->name, display, img->sha256, got,
-			(long long)st.st_size);
+		/* a local file's hash and size say something about a file the
+		 * cluster file's writer may not be allowed to read */
+		if (file)
+			err_set(err, "image '%s': sha256 mismatch for %s: expected %s; the copy was "
+				"discarded", img->name, display, img->sha256);
+		else
+			err_set(err, "image '%s': sha256 mismatch for %s: expected %s, got %s (%lld "
+				"bytes); the download was discarded", img->name, display, img->sha256,
+				got, (long long)st.st_size);
 		goto out;
 	}
 	if (rename(part, final)) {

@@ -13,8 +13,22 @@
  * is hashed again once per process before its first use. One download per
  * image at a time, across threads and processes (flock on <sha256>.lock).
  *
- * URLs: https:// (certificates verified), file:// (local), and http:// only
- * to loopback addresses unless image_options.allow_http.
+ * URLs: https:// (certificates verified), file:// (a local regular file),
+ * and http:// only to loopback addresses unless image_options.allow_http.
+ * Redirects may lead to https:// only (and http:// with allow_http), never
+ * to file:// or another scheme.
+ *
+ * Limits (each error names the limit and how to raise it):
+ *   size      max_bytes, else $VEM_IMAGE_MAX_BYTES ("100GiB"), else 64GiB;
+ *             checked against Content-Length and again while the bytes come
+ *   time      timeout_ms for the whole fetch (all attempts), else
+ *             $VEM_IMAGE_TIMEOUT ("12h"), else 6h
+ *   rate      an attempt slower than min_rate bytes/s (else $VEM_IMAGE_MIN_RATE,
+ *             else 1KiB) for min_rate_secs (else 60) seconds is stopped and
+ *             retried from where it was
+ * A file that is too large is deleted, not kept for resuming. The hash of a
+ * file:// source that does not match is not printed (the URL may name a
+ * local file its writer could not read).
  * Progress on stderr when vem_verbosity > 0: a bar (bytes, rate, ETA) on a
  * terminal, a plain line every 10 s otherwise.
  */
@@ -28,6 +42,10 @@ struct image_options {
 	bool allow_http;         /* plain http:// to any host */
 	int attempts;            /* resumed attempts per fetch; 0 = 3 */
 	int progress;            /* -1 auto (terminal: bar), 0 none, 1 plain lines, 2 bar */
+	uint64_t max_bytes;      /* 0 = $VEM_IMAGE_MAX_BYTES or 64GiB */
+	int64_t timeout_ms;      /* whole fetch; 0 = $VEM_IMAGE_TIMEOUT or 6h */
+	uint64_t min_rate;       /* bytes/s; 0 = $VEM_IMAGE_MIN_RATE or 1KiB */
+	int min_rate_secs;       /* 0 = 60 */
 };
 void image_options_default(struct image_options *o);
 
@@ -36,7 +54,9 @@ int image_fetch(const struct image_spec *img, const struct image_options *opt,
 		char **path, struct errbuf *err);
 
 /* Virtual disk size of a local image file: the qcow2 header's size, or the
- * file size for raw. Refuses qcow2 files that name a backing file, and a
+ * file size for raw. Refuses qcow2 files that name a backing file or an
+ * external data file (either would make the host open a path the image
+ * names), qcow2 files with incompatible features vem does not know, and a
  * file whose content does not match format. */
 int image_virtual_size(const char *path, const char *format, uint64_t *size,
 		       struct errbuf *err);

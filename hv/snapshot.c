@@ -11,6 +11,17 @@
 #include <yaml.h>
 
 #define SNAPSHOT_MAX_BYTES (512u << 20)
+/* Crafted snapshots must not make the reader allocate without bound nor
+ * hand the planner numbers whose sums overflow: each value has a range
+ * (the cluster file's own ranges where it has one) and the totals a cap. */
+#define SNAPSHOT_MAX_NODES (1u << 23)       /* 250k domains; the BIG bench has 20k */
+#define SNAP_MAX_CPUS 100000                /* per host, as in the cluster file */
+#define SNAP_MAX_VCPUS 4096                 /* per domain, libvirt's own bound */
+#define SNAP_MAX_MEMORY 1000000000000000000LL   /* 1e18 bytes, as in the cluster file */
+#define SNAP_MAX_TIME (1LL << 53)           /* ms since the epoch */
+#define SNAP_MAX_LOAD 1e6                   /* host CPUs busy */
+#define SNAP_MAX_TOTAL_VCPUS (1LL << 30)    /* summed in int by the planner */
+#define SNAP_MAX_TOTAL_MEMORY (1ULL << 62)  /* summed in uint64_t */
 
 int observed_write_json(const struct observed *o, struct strbuf *out)
 {
@@ -162,6 +173,8 @@ static int jadd(struct jparser *j, enum jtype t, const yaml_mark_t *m, uint32_t 
 	} else if (j->n_nodes) {
 		return jfail(j, "text after the JSON value", m);
 	}
+	if (j->n_nodes >= SNAPSHOT_MAX_NODES)
+		return jfail(j, "more than 8388608 values", m);
 	ALLOC_GROW(j->nodes, j->n_nodes + 1, j->a_nodes);
 	n = &j->nodes[j->n_nodes];
 	memset(n, 0, sizeof(*n));
@@ -219,8 +232,10 @@ static void jclose(struct jparser *j)
 	size_t n = j->n_stack - f->base;
 	struct jnode *self = &j->nodes[f->self];
 
-	ALLOC_GROW(j->kids, j->n_kids + n, j->a_kids);
-	memcpy(j->kids + j->n_kids, j->stack + f->base, n * sizeof(*j->kids));
+	if (n) {   /* an empty container may come before any kids[] exists */
+		ALLOC_GROW(j->kids, j->n_kids + n, j->a_kids);
+		memcpy(j->kids + j->n_kids, j->stack + f->base, n * sizeof(*j->kids));
+	}
 	self->first = (uint32_t)j->n_kids;
 	self->n = (uint32_t)(self->type == J_OBJ ? n / 2 : n);
 	j->n_kids += n;
@@ -319,20 +334,36 @@ static const char *str(struct rd *r, const struct jnode *map, const char *key)
 	return n->s;
 }
 
-static int64_t num(struct rd *r, const struct jnode *map, const char *key, int64_t def)
+/* The number at key, def when absent; a value outside [min, max] (or
+ * not a number) is an error and reads as def. max is at most 2^62, so
+ * every accepted double converts to int64_t exactly in range. */
+static int64_t num(struct rd *r, const struct jnode *map, const char *key, int64_t def,
+		   int64_t min, int64_t max)
 {
 	const char *s = str(r, map, key);
-	int64_t v;
+	int64_t v = 0;
 	double d;
+	bool in_range;
 	if (!s)
 		return def;
-	if (!parse_int64(s, &v))
-		return v;
-	if (!parse_double(s, &d))
-		return (int64_t)d;
-	err_at(r->err, r->file, get(r, map, key)->line, get(r, map, key)->col,
-	       "'%s': expected a number, found '%s'", key, s);
-	return def;
+	if (!parse_int64(s, &v)) {
+		in_range = v >= min && v <= max;
+	} else if (!parse_double(s, &d)) {
+		in_range = d >= (double)min && d <= (double)max;
+		if (in_range)
+			v = (int64_t)d;
+	} else {
+		err_at(r->err, r->file, get(r, map, key)->line, get(r, map, key)->col,
+		       "'%s': expected a number, found '%s'", key, s);
+		return def;
+	}
+	if (!in_range) {
+		err_at(r->err, r->file, get(r, map, key)->line, get(r, map, key)->col,
+		       "'%s': %s is out of range (%lld..%lld)", key, s, (long long)min,
+		       (long long)max);
+		return def;
+	}
+	return v;
 }
 
 static bool boolean(struct rd *r, const struct jnode *map, const char *key, bool def)
@@ -356,9 +387,9 @@ static void read_host(struct rd *r, const struct jnode *n, struct obs_host *h)
 	h->uri = xstrdup(str(r, n, "uri"));
 	h->online = boolean(r, n, "online", true);
 	h->error = xstrdup(str(r, n, "error"));
-	h->cpus = (int)num(r, cap, "cpus", 0);
-	h->memory = (uint64_t)num(r, cap, "memory", 0);
-	h->reserve = (uint64_t)num(r, n, "reserve", 0);
+	h->cpus = (int)num(r, cap, "cpus", 0, 0, SNAP_MAX_CPUS);
+	h->memory = (uint64_t)num(r, cap, "memory", 0, 0, SNAP_MAX_MEMORY);
+	h->reserve = (uint64_t)num(r, n, "reserve", 0, 0, SNAP_MAX_MEMORY);
 	h->maintenance = boolean(r, n, "maintenance", false);
 	if (str(r, n, "host_uuid"))
 		snprintf(h->host_uuid, sizeof(h->host_uuid), "%s", str(r, n, "host_uuid"));
@@ -395,6 +426,22 @@ static enum dom_state state_parse(const char *s)
 int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 {
 	struct strbuf sb = STRBUF_INIT;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	if (strbuf_read_file(&sb, path, SNAPSHOT_MAX_BYTES)) {
+		strbuf_release(&sb);
+		return err_set(err, "cannot read snapshot '%s': %s", path,
+			       errno == EFBIG ? "larger than 512MiB" : strerror(errno));
+	}
+	rc = observed_read_json_buffer(path, sb.buf, sb.len, o, err);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int observed_read_json_buffer(const char *path, const char *buf, size_t len,
+			      struct observed *o, struct errbuf *err)
+{
 	struct jparser j;
 	const struct jnode *root, *hosts, *doms;
 	struct rd r = { &j, path, err };
@@ -402,15 +449,11 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 	int rc = -1;
 
 	memset(o, 0, sizeof(*o));
-	if (strbuf_read_file(&sb, path, SNAPSHOT_MAX_BYTES)) {
-		strbuf_release(&sb);
-		return err_set(err, "cannot read snapshot '%s': %s", path,
-			       errno == EFBIG ? "file too large" : strerror(errno));
-	}
-	if (json_parse(&j, sb.buf, sb.len)) {
+	if (len > SNAPSHOT_MAX_BYTES)
+		return err_set(err, "cannot read snapshot '%s': larger than 512MiB", path);
+	if (json_parse(&j, buf, len)) {
 		err_at(err, path, j.prob_line, j.prob_col, "invalid snapshot: %s", j.problem);
 		json_release(&j);
-		strbuf_release(&sb);
 		return -1;
 	}
 	root = &j.nodes[0];
@@ -421,7 +464,7 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 		goto out;
 	}
 	o->cluster = xstrdup(str(&r, root, "cluster"));
-	o->taken_at = num(&r, root, "taken_at", 0);
+	o->taken_at = num(&r, root, "taken_at", 0, 0, SNAP_MAX_TIME);
 	o->n_hosts = hosts->n;
 	o->hosts = xcalloc(o->n_hosts + 1, sizeof(*o->hosts));
 	for (size_t i = 0; i < o->n_hosts; i++)
@@ -429,6 +472,9 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 	if (doms && doms->type == J_ARR) {
 		long last = -1;
 		size_t n = doms->n;
+		int64_t total_vcpus = 0;
+		uint64_t total_mem = 0;
+		bool over = false;
 		o->domains = xcalloc(n + 1, sizeof(*o->domains));
 		for (size_t i = 0; i < n; i++) {
 			const struct jnode *dn = member(&r, doms, i, NULL);
@@ -456,26 +502,41 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 				d->meta.template = xstrdup(str(&r, dn, "template"));
 				d->meta.spec_hash = xstrdup(str(&r, dn, "spec_hash"));
 				d->meta.revision = xstrdup(str(&r, dn, "revision"));
-				d->meta.migrated_at = num(&r, dn, "migrated_at", 0);
+				d->meta.migrated_at = num(&r, dn, "migrated_at", 0, 0, SNAP_MAX_TIME);
 			}
 			d->state = state_parse(str(&r, dn, "state") ? str(&r, dn, "state") : "running");
-			d->vcpus = (int)num(&r, dn, "vcpus", 1);
-			d->memory = (uint64_t)num(&r, dn, "memory", 0);
-			d->max_memory = (uint64_t)num(&r, dn, "max_memory", (int64_t)d->memory);
-			d->cpu_time = (uint64_t)num(&r, dn, "cpu_time", 0);
+			d->vcpus = (int)num(&r, dn, "vcpus", 1, 0, SNAP_MAX_VCPUS);
+			d->memory = (uint64_t)num(&r, dn, "memory", 0, 0, SNAP_MAX_MEMORY);
+			d->max_memory = (uint64_t)num(&r, dn, "max_memory", (int64_t)d->memory, 0,
+							  SNAP_MAX_MEMORY);
+			d->cpu_time = (uint64_t)num(&r, dn, "cpu_time", 0, 0, INT64_C(1) << 62);
 			{
 				const char *cl = str(&r, dn, "cpu_load");
 				double v;
 				d->cpu_load = cl && !parse_double(cl, &v) ? v : -1;
+				if (d->cpu_load != -1 && !(d->cpu_load >= 0 && d->cpu_load <= SNAP_MAX_LOAD)) {
+					const struct jnode *ln = get(&r, dn, "cpu_load");
+					err_at(err, path, ln->line, ln->col, "'cpu_load': %s is out of range "
+					       "(-1 or 0..1000000)", cl);
+					d->cpu_load = -1;
+				}
 			}
 			d->persistent = boolean(&r, dn, "persistent", true);
+			total_vcpus += d->vcpus;
+			total_mem += d->max_memory > d->memory ? d->max_memory : d->memory;
+			if (!over && (total_vcpus > SNAP_MAX_TOTAL_VCPUS ||
+				      total_mem > SNAP_MAX_TOTAL_MEMORY)) {
+				over = true;
+				err_at(err, path, dn->line, dn->col, "the domains' %s add up to more "
+				       "than %s", total_vcpus > SNAP_MAX_TOTAL_VCPUS ? "vcpus" : "memory",
+				       total_vcpus > SNAP_MAX_TOTAL_VCPUS ? "2^30" : "2^62 bytes");
+			}
 			o->n_domains++;
 		}
 	}
 	rc = err->nr > before ? -1 : 0;
 out:
 	json_release(&j);
-	strbuf_release(&sb);
 	if (rc)
 		observed_release(o);
 	return rc;

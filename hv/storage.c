@@ -96,7 +96,8 @@ static long long vol_physical(virStorageVolPtr v)
 }
 
 /* Upload a local file into a new volume called name (deleting a shorter
- * one left by an interrupted upload). Returns the volume. */
+ * one left by an interrupted upload), mode 0600 like the disks: images and
+ * seeds may hold secrets. Returns the volume. */
 static virStorageVolPtr vol_upload(struct hv_session *s, size_t host, virStoragePoolPtr pool,
 				   const char *name, const char *local, bool replace,
 				   struct errbuf *err)
@@ -133,7 +134,7 @@ static virStorageVolPtr vol_upload(struct hv_session *s, size_t host, virStorage
 	strbuf_adds(&xml, "<volume><name>");
 	strbuf_add_xml(&xml, name);
 	strbuf_adds(&xml, "</name><capacity unit='bytes'>0</capacity>"
-			  "<target><format type='raw'/><permissions><mode>0644</mode></permissions>"
+			  "<target><format type='raw'/><permissions><mode>0600</mode></permissions>"
 			  "</target></volume>");
 	v = virStorageVolCreateXML(pool, xml.buf, 0);
 	if (!v) {
@@ -262,21 +263,16 @@ static void meta_add_volume(struct vem_meta *m, char *path)
 static int seed_volume(struct hv_session *s, size_t host, virStoragePoolPtr pool,
 		       const struct vm_spec *vm, struct vem_meta *meta, struct errbuf *err)
 {
-	char tmpl[] = "/tmp/vem-seed-iso.XXXXXX";
 	char *name = xasprintf("vem-%s-%s-seed.iso", s->c->name, vm->name);
 	virStorageVolPtr v = NULL;
-	char *path = NULL;
-	int fd = mkstemp(tmpl), rc = -1;
+	char *path = NULL, *iso = NULL;
+	int rc = -1;
 
-	if (fd < 0) {
-		err_set(err, "vm '%s': cannot create a temporary file: %s", vm->name, strerror(errno));
-		goto out;
-	}
-	close(fd);
-	if (cloudinit_build_seed(s->c->name, vm, tmpl, err))
+	/* built in a private directory, removed once uploaded */
+	if (cloudinit_build_seed(s->c->name, vm, &iso, err))
 		goto out;
 	/* always uploaded again: the user's files may have changed */
-	v = vol_upload(s, host, pool, name, tmpl, true, err);
+	v = vol_upload(s, host, pool, name, iso, true, err);
 	if (!v)
 		goto out;
 	path = virStorageVolGetPath(v);
@@ -288,8 +284,8 @@ static int seed_volume(struct hv_session *s, size_t host, virStoragePoolPtr pool
 	meta_add_volume(meta, path);
 	rc = 0;
 out:
-	if (fd >= 0)
-		unlink(tmpl);
+	cloudinit_seed_remove(iso);
+	free(iso);
 	if (v)
 		virStorageVolFree(v);
 	free(name);

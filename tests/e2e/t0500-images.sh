@@ -5,7 +5,9 @@
 # copy-on-write overlay; a blank disk and a cloud-init seed ISO beside it.
 # The guests boot the idle kernel directly (the image holds no OS: the test
 # checks the storage plumbing, not a distribution). Removing a VM removes
-# its volumes, not the shared image.
+# its volumes, not the shared image. Every volume vem uploads or creates is
+# mode 0600 on the host, and the seed is built in a private directory under
+# $TMPDIR that is gone after the upload.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vem-lib.sh"
 
@@ -13,6 +15,9 @@ lab_up
 clean_lab_domains
 W=$(mktemp -d)
 export VEM_CACHE_DIR=$W/cache
+# vem's scratch files (the seed ISO) go here, where the test can see them
+mkdir -m 1777 "$W/tmp"
+export TMPDIR=$W/tmp
 F=$W/cluster.yaml
 C=e2e$LAB_ID
 
@@ -102,6 +107,31 @@ test_expect_success 'the image is uploaded once per host that needs it' '
 		n=$(virsh_h $i vol-list default | grep -c "$IMGVOL" || true)
 		if vms_on $i | grep -q disk-; then [ "$n" = 1 ]; else [ "$n" = 0 ]; fi || exit 1
 	done
+'
+
+# vol_mode HOST VOLUME: the file mode libvirt reports, and the one on the
+# host's disk (its private /var/lib/libvirt, through its mount namespace)
+vol_mode() {
+	local path pid
+	virsh_h $1 vol-dumpxml --pool default $2 | sed -n "s/.*<mode>\(.*\)<\/mode>.*/\1/p" | head -1
+	path=$(virsh_h $1 vol-path --pool default $2)
+	pid=$(cat "${VEM_LAB_DIR:-/var/lib/vem-lab/$VEM_LAB_ID}/h$1/libvirtd.pid")
+	nsenter -t "$pid" -m stat -c %a "$path"
+}
+
+test_expect_success 'every volume of a VM and the image are mode 0600 on the host' '
+	h=$(host_of disk-0)
+	for vol in $IMGVOL vem-$C-disk-0-disk0.qcow2 vem-$C-disk-0-disk1.qcow2 vem-$C-disk-0-seed.iso; do
+		m=$(vol_mode $h $vol | tr "\n" " ")
+		echo "$vol: $m"
+		[ "$m" = "0600 600 " ] || exit 1
+	done
+'
+
+test_expect_success 'no seed file is left in TMPDIR, and the image cache is private' '
+	ls -la "$W/tmp"
+	[ -z "$(find "$W/tmp" -name "vem-*")" ] &&
+	[ -z "$(find "$VEM_CACHE_DIR/images" -type f -perm /077)" ]
 '
 
 test_expect_success 'the seed ISO is labelled cidata and carries the user-data' '

@@ -1,8 +1,11 @@
 /*
  * Unit tests: the image cache and the cloud-init seed. A python3 HTTP
  * server on 127.0.0.1 (random free port) serves a qcow2 made with
- * qemu-img in three modes: /good/ (honours Range), /trunc/ (announces the
- * full length, sends half and closes), /plain/ (ignores Range).
+ * qemu-img in these modes: /good/ (honours Range), /trunc/ (announces the
+ * full length, sends half and closes), /plain/ (ignores Range), /nolen/
+ * (no Content-Length: sends the file ten times over, then closes), /slow/
+ * (2 bytes a second), /redir-file/, /redir-ftp/ and /redir-http/ (redirect
+ * to file:///etc/passwd, ftp://, or plain http:// on the same server).
  */
 #include "test.h"
 #include "hv/cloudinit.h"
@@ -13,11 +16,11 @@
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/vem-test-image.XXXXXX";
-static char *www, *cache, *port;
+static char *www, *cache, *lim_cache, *port;
 static char qcow_sha[65], raw_sha[65];
 
 static const char server_py[] =
-	"import http.server, sys, os, re\n"
+	"import http.server, sys, os, re, time\n"
 	"root = sys.argv[1]\n"
 	"class H(http.server.BaseHTTPRequestHandler):\n"
 	"    protocol_version = 'HTTP/1.1'\n"
@@ -25,6 +28,11 @@ static const char server_py[] =
 	"    def do_GET(self):\n"
 	"        mode, _, name = self.path.lstrip('/').partition('/')\n"
 	"        rng = self.headers.get('Range')\n"
+	"        if mode.startswith('redir-'):\n"
+	"            to = {'redir-file': 'file:///etc/passwd', 'redir-ftp': 'ftp://127.0.0.1/x',\n"
+	"                  'redir-http': 'http://127.0.0.1:%d/good/%s' % (self.server.server_address[1], name)}[mode]\n"
+	"            self.send_response(302); self.send_header('Location', to)\n"
+	"            self.send_header('Content-Length', '0'); self.end_headers(); return\n"
 	"        with open(os.path.join(root, 'requests'), 'a') as f:\n"
 	"            f.write('%s %s\\n' % (self.path, rng or '-'))\n"
 	"        try:\n"
@@ -44,8 +52,20 @@ static const char server_py[] =
 	"        else:\n"
 	"            self.send_response(200)\n"
 	"        body = data[start:]\n"
+	"        if mode == 'nolen':\n"
+	"            self.send_header('Connection', 'close'); self.end_headers()\n"
+	"            try:\n"
+	"                for i in range(10): self.wfile.write(body)\n"
+	"            except OSError: pass\n"
+	"            self.close_connection = True; return\n"
 	"        self.send_header('Content-Length', str(len(body)))\n"
 	"        self.end_headers()\n"
+	"        if mode == 'slow':\n"
+	"            try:\n"
+	"                for i in range(0, len(body), 2):\n"
+	"                    self.wfile.write(body[i:i + 2]); self.wfile.flush(); time.sleep(1)\n"
+	"            except OSError: pass\n"
+	"            self.close_connection = True; return\n"
 	"        if mode == 'trunc':\n"
 	"            self.wfile.write(body[:len(body) // 2]); self.wfile.flush()\n"
 	"            self.close_connection = True\n"
@@ -144,6 +164,34 @@ static int fetch(const char *mode, const char *file, const char *sha, const char
 	rc = image_fetch(&img, &o, path, e);
 	free(url);
 	return rc;
+}
+
+/* fetch() with caller-set limits, on a fresh cache directory. */
+static int fetch_opt(const char *url, const char *sha, const struct image_options *lim,
+		     char **path, struct errbuf *e)
+{
+	struct image_spec img;
+	struct image_options o = *lim;
+
+	memset(&img, 0, sizeof(img));
+	img.name = (char *)"test";
+	img.url = (char *)url;
+	img.sha256 = (char *)sha;
+	img.format = (char *)"raw";
+	o.progress = 0;
+	if (!o.cache_dir) {
+		/* a fresh cache: the other tests leave the images verified in theirs */
+		sh("rm -rf %s/cache-lim", tmpdir);
+		o.cache_dir = lim_cache;
+	}
+	return image_fetch(&img, &o, path, e);
+}
+
+/* Whether any file in the cache directory is larger than max bytes. */
+static bool cache_has_larger(uint64_t max)
+{
+	return sh("test -z \"$(find %s -type f -size +%lluc)\"", lim_cache,
+		  (unsigned long long)max) != 0;
 }
 
 static int requests_count(void)
@@ -350,6 +398,222 @@ TEST(url_rules_and_formats)
 	free(furl);
 }
 
+TEST(size_limits)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct image_options o;
+	char *path = NULL, *url;
+
+	image_options_default(&o);
+	o.attempts = 3;
+	o.max_bytes = 100000;
+	/* announced larger than the limit: refused before any byte, no retry */
+	url = xasprintf("http://127.0.0.1:%s/good/disk.raw", port);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "announces 300000 bytes, more than the limit of 97.7KiB"));
+	CHECK(strstr(err_msg(&e), "VEM_IMAGE_MAX_BYTES"));
+	CHECK(!exists("%s/%s.part", lim_cache, raw_sha));
+	free(url);
+	errbuf_release(&e);
+	/* no Content-Length, ten times the file: stopped at the limit */
+	o.max_bytes = 400000;
+	url = xasprintf("http://127.0.0.1:%s/nolen/disk.raw", port);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "is larger than the limit of"));
+	CHECK(!exists("%s/%s.part", lim_cache, raw_sha));
+	CHECK(!cache_has_larger(400000));
+	errbuf_release(&e);
+	/* the environment sets the default; a bad value is an error naming it */
+	o.max_bytes = 0;
+	setenv("VEM_IMAGE_MAX_BYTES", "200KiB", 1);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "larger than the limit of 200KiB"));
+	errbuf_release(&e);
+	setenv("VEM_IMAGE_MAX_BYTES", "150000", 1);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "larger than the limit of 146.5KiB"));
+	errbuf_release(&e);
+	setenv("VEM_IMAGE_MAX_BYTES", "lots", 1);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "VEM_IMAGE_MAX_BYTES 'lots'"));
+	errbuf_release(&e);
+	unsetenv("VEM_IMAGE_MAX_BYTES");
+	free(url);
+	CHECK(path == NULL);
+}
+
+TEST(slow_servers_stopped)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct image_options o;
+	char *path = NULL, *url = xasprintf("http://127.0.0.1:%s/slow/disk.raw", port);
+	int64_t t0;
+
+	/* 2 bytes/s against a minimum of 1000 bytes/s over 1 s */
+	image_options_default(&o);
+	o.attempts = 1;
+	o.min_rate = 1000;
+	o.min_rate_secs = 1;
+	t0 = time_mono_ms();
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "slower than 1000B/s for 1s"));
+	CHECK(time_mono_ms() - t0 < 10000);
+	errbuf_release(&e);
+	/* fast enough for the rate limit, not for the overall deadline: no
+	 * retry after the deadline, and nothing kept */
+	o.attempts = 3;
+	o.min_rate = 1;
+	o.timeout_ms = 2000;
+	t0 = time_mono_ms();
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "not finished within 2s"));
+	CHECK(strstr(err_msg(&e), "VEM_IMAGE_TIMEOUT"));
+	CHECK(time_mono_ms() - t0 < 6000);
+	CHECK(!exists("%s/%s.part", lim_cache, raw_sha));
+	errbuf_release(&e);
+	/* the same deadline from the environment; a bad one is an error */
+	o.timeout_ms = 0;
+	setenv("VEM_IMAGE_TIMEOUT", "1s", 1);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "not finished within 1s"));
+	errbuf_release(&e);
+	setenv("VEM_IMAGE_TIMEOUT", "forever", 1);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "VEM_IMAGE_TIMEOUT 'forever'"));
+	errbuf_release(&e);
+	unsetenv("VEM_IMAGE_TIMEOUT");
+	free(url);
+}
+
+TEST(redirects_stay_on_http)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct image_options o;
+	char *path = NULL, *url, passwd_sha[65];
+	const char *modes[] = { "redir-file", "redir-ftp", "redir-http" };
+
+	CHECK(image_hash_file("/etc/passwd", passwd_sha, &e) == 0);
+	image_options_default(&o);
+	o.attempts = 1;
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		url = xasprintf("http://127.0.0.1:%s/%s/disk.raw", port, modes[i]);
+		CHECK(fetch_opt(url, i == 0 ? passwd_sha : raw_sha, &o, &path, &e) == -1);
+		CHECK(path == NULL);
+		if (!strstr(err_msg(&e), "stopped after 0 bytes"))
+			fprintf(stderr, "  %s: %s\n", modes[i], err_msg(&e));
+		CHECK(strstr(err_msg(&e), "stopped after 0 bytes"));
+		errbuf_release(&e);
+		free(url);
+	}
+	CHECK(!exists("%s/%s", lim_cache, passwd_sha));
+	/* the control: with allow_http the same plain http redirect is followed */
+	o.allow_http = true;
+	url = xasprintf("http://127.0.0.1:%s/redir-http/disk.raw", port);
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == 0);
+	err_print(&e, stderr, "unexpected");
+	free(path);
+	free(url);
+	errbuf_release(&e);
+}
+
+TEST(file_urls_bounded)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct image_options o;
+	char *path = NULL, *url, *fifo = xasprintf("%s/fifo", tmpdir);
+	char *c2 = xasprintf("%s/cache-file2", tmpdir);
+	const char *bad = "00000000000000000000000000000000000000000000000000000000000000bb";
+	int64_t t0 = time_mono_ms();
+
+	image_options_default(&o);
+	o.cache_dir = c2;
+	o.attempts = 1;
+	/* a device without end, a FIFO that blocks open(): refused at once */
+	CHECK(fetch_opt("file:///dev/zero", bad, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "'/dev/zero' is not a regular file"));
+	errbuf_release(&e);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	url = xasprintf("file://%s", fifo);
+	CHECK(fetch_opt(url, bad, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "is not a regular file"));
+	errbuf_release(&e);
+	free(url);
+	CHECK(time_mono_ms() - t0 < 5000);
+	/* a mismatch does not tell the local file's hash nor its size */
+	url = xasprintf("file://%s/disk.raw", www);
+	CHECK(fetch_opt(url, bad, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "sha256 mismatch"));
+	CHECK(!strstr(err_msg(&e), raw_sha));
+	CHECK(!strstr(err_msg(&e), "300000"));
+	errbuf_release(&e);
+	/* and the size limit holds for local files too */
+	o.max_bytes = 1000;
+	CHECK(fetch_opt(url, raw_sha, &o, &path, &e) == -1);
+	CHECK(strstr(err_msg(&e), "larger than the limit of 1000B"));
+	CHECK(!exists("%s/%s.part", c2, raw_sha));
+	errbuf_release(&e);
+	free(url);
+	free(fifo);
+	free(c2);
+	CHECK(path == NULL);
+}
+
+/* qcow2 images that point outside themselves, made by qemu-img or by
+ * patching a clean image's header. */
+TEST(qcow2_external_files_refused)
+{
+	static const struct {
+		const char *make;     /* shell, in tmpdir, makes q.qcow2 */
+		const char *want;     /* error, or NULL: accepted */
+	} cases[] = {
+		{ "qemu-img create -q -f qcow2 q.qcow2 1M", NULL },
+		{ "qemu-img create -q -f qcow2 -o compat=0.10 q.qcow2 1M", NULL },
+		{ "qemu-img create -q -f qcow2 -o data_file=$PWD/ext.raw q.qcow2 1M",
+		  "external data file" },
+		{ "qemu-img create -q -f qcow2 -o data_file=$PWD/ext.raw,data_file_raw=on q.qcow2 1M",
+		  "external data file" },
+		/* the feature bit alone, the header extension alone */
+		{ "qemu-img create -q -f qcow2 q.qcow2 1M && printf '\\004' | "
+		  "dd of=q.qcow2 bs=1 seek=79 conv=notrunc 2>/dev/null", "external data file" },
+		{ "qemu-img create -q -f qcow2 q.qcow2 1M && printf 'DATA' | "
+		  "dd of=q.qcow2 bs=1 seek=112 conv=notrunc 2>/dev/null", "names an external data file" },
+		/* an unknown incompatible feature, a runaway extension length */
+		{ "qemu-img create -q -f qcow2 q.qcow2 1M && printf '\\001' | "
+		  "dd of=q.qcow2 bs=1 seek=72 conv=notrunc 2>/dev/null", "unknown qcow2 incompatible" },
+		{ "qemu-img create -q -f qcow2 q.qcow2 1M && printf '\\377\\377\\377\\377' | "
+		  "dd of=q.qcow2 bs=1 seek=116 conv=notrunc 2>/dev/null", "runs past" },
+		/* a cluster size QEMU itself refuses, a header length past the cluster */
+		{ "qemu-img create -q -f qcow2 q.qcow2 1M && printf '\\036' | "
+		  "dd of=q.qcow2 bs=1 seek=23 conv=notrunc 2>/dev/null", "bad qcow2 cluster size" },
+		{ "qemu-img create -q -f qcow2 q.qcow2 1M && printf '\\377\\377' | "
+		  "dd of=q.qcow2 bs=1 seek=102 conv=notrunc 2>/dev/null", "bad qcow2 header length" },
+		{ "qemu-img create -q -f qcow2 base.qcow2 1M && "
+		  "qemu-img create -q -f qcow2 -b /etc/hostname -F raw q.qcow2 1M", "backing file" },
+		{ "head -c 50 /dev/zero > q.qcow2 && printf 'QFI\\373' | "
+		  "dd of=q.qcow2 bs=1 conv=notrunc 2>/dev/null", "truncated qcow2 header" },
+	};
+	char *q = xasprintf("%s/q.qcow2", tmpdir);
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct errbuf e = ERRBUF_INIT;
+		uint64_t size = 0;
+		int rc;
+		if (sh("cd %s && rm -f q.qcow2 ext.raw && %s", tmpdir, cases[i].make)) {
+			CHECK(!"could not make the image");
+			continue;
+		}
+		rc = image_virtual_size(q, "qcow2", &size, &e);
+		if (cases[i].want ? rc != -1 || !strstr(err_msg(&e), cases[i].want) : rc != 0) {
+			fprintf(stderr, "  case %zu: rc %d: %s\n", i, rc, err_msg(&e));
+			CHECK(!"unexpected result");
+		}
+		if (!cases[i].want)
+			CHECK_INT(size, 1 << 20);
+		errbuf_release(&e);
+	}
+	free(q);
+}
+
 TEST(cloudinit_seed)
 {
 	struct errbuf e = ERRBUF_INIT;
@@ -357,9 +621,10 @@ TEST(cloudinit_seed)
 	struct strbuf md = STRBUF_INIT;
 	char *ud = xasprintf("%s/user-data.yaml", tmpdir);
 	char *mdf = xasprintf("%s/meta-data.yaml", tmpdir);
-	char *iso = xasprintf("%s/seed.iso", tmpdir);
+	char *tmp = xasprintf("%s/tmp", tmpdir);
 	char *out = xasprintf("%s/iso-listing", tmpdir);
-	char *listing;
+	char *iso = NULL, *dir = NULL, *listing;
+	struct stat st;
 
 	memset(&vm, 0, sizeof(vm));
 	vm.name = (char *)"web-0";
@@ -383,9 +648,21 @@ TEST(cloudinit_seed)
 		printf("# skip seed ISO: none of genisoimage, xorriso, cloud-localds installed\n");
 		goto out;
 	}
-	CHECK(cloudinit_build_seed("lab", &vm, iso, &e) == 0);
+	/* built under $TMPDIR in a private directory: 0700, the ISO 0600 */
+	CHECK(sh("mkdir -p -m 1777 %s", tmp) == 0);
+	setenv("TMPDIR", tmp, 1);
+	CHECK(cloudinit_build_seed("lab", &vm, &iso, &e) == 0);
+	unsetenv("TMPDIR");
 	err_print(&e, stderr, "unexpected");
+	CHECK(iso && str_starts_with(iso, tmp));
+	if (!iso)
+		goto out;
+	dir = xasprintf("%.*s", (int)(strrchr(iso, '/') - iso), iso);
+	CHECK(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+	CHECK(lstat(iso, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600);
 	CHECK(fsize("%s", iso) > 0);
+	/* the work files are private too (and are removed with the ISO) */
+	CHECK(sh("test \"$(find %s -type f ! -perm 0600 | wc -l)\" = 0", dir) == 0);
 	if (system("command -v isoinfo >/dev/null") == 0) {
 		CHECK(sh("isoinfo -d -i %s > %s && isoinfo -R -f -i %s >> %s", iso, out, iso, out) == 0);
 		listing = slurp("%s", out);
@@ -393,20 +670,31 @@ TEST(cloudinit_seed)
 		CHECK(listing && strstr(listing, "/user-data"));
 		CHECK(listing && strstr(listing, "/meta-data"));
 		CHECK(listing && !strstr(listing, "/network-config"));
+		CHECK(listing && !strstr(listing, "/seed.iso"));
 		free(listing);
 		CHECK(sh("isoinfo -R -i %s -x /user-data | grep -q nginx", iso) == 0);
 		CHECK(sh("isoinfo -R -i %s -x /meta-data | grep -q 'instance-id: lab-web-0'", iso) == 0);
 	} else {
 		printf("# skip ISO content check: isoinfo not installed\n");
 	}
-	/* a missing file is an error naming it */
+	cloudinit_seed_remove(iso);
+	CHECK(!exists("%s", dir));
+	free(iso);
+	iso = NULL;
+	/* a missing file is an error naming it, and nothing is left behind */
 	vm.cfg.network_config = (char *)"/nonexistent/net.yaml";
-	CHECK(cloudinit_build_seed("lab", &vm, iso, &e) == -1);
+	setenv("TMPDIR", tmp, 1);
+	CHECK(cloudinit_build_seed("lab", &vm, &iso, &e) == -1);
+	unsetenv("TMPDIR");
+	CHECK(iso == NULL);
 	CHECK(strstr(err_msg(&e), "/nonexistent/net.yaml"));
+	CHECK(sh("test -z \"$(ls -A %s)\"", tmp) == 0);
 	errbuf_release(&e);
 out:
 	free(ud);
 	free(mdf);
+	free(tmp);
+	free(dir);
 	free(iso);
 	free(out);
 }
@@ -422,6 +710,7 @@ int main(void)
 	}
 	www = xasprintf("%s/www", tmpdir);
 	cache = xasprintf("%s/cache", tmpdir);
+	lim_cache = xasprintf("%s/cache-lim", tmpdir);
 	if (system("command -v python3 >/dev/null && command -v qemu-img >/dev/null")) {
 		printf("# skip image downloads: python3 or qemu-img not installed\n");
 		goto seed;
@@ -466,6 +755,11 @@ int main(void)
 	RUN(bad_prefix_not_used);
 	RUN(corrupted_cache_refetched);
 	RUN(url_rules_and_formats);
+	RUN(size_limits);
+	RUN(slow_servers_stopped);
+	RUN(redirects_stay_on_http);
+	RUN(file_urls_bounded);
+	RUN(qcow2_external_files_refused);
 	sh("kill $(cat %s/server.pid)", tmpdir);
 seed:
 	RUN(cloudinit_seed);
@@ -473,6 +767,7 @@ seed:
 		sh("rm -rf %s", tmpdir);
 	free(www);
 	free(cache);
+	free(lim_cache);
 	free(port);
 	return test_done();
 }

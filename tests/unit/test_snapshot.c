@@ -1,0 +1,160 @@
+/*
+ * Unit tests: reading observed-state snapshots that someone crafted. Every
+ * input here is hostile; each must be refused with an error that names the
+ * key and the limit, never loaded with a wrapped or truncated number.
+ */
+#include "test.h"
+#include "hv/hv_priv.h"
+
+static const char *host_ok =
+	"{\"name\": \"h1\", \"uri\": \"test:///default\", \"capacity\": {\"cpus\": 4, \"memory\": 1024}}";
+
+/* Read text as a snapshot; on failure *msg (caller frees) holds the errors. */
+static int read_text(const char *text, char **msg)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct observed o;
+	int rc = observed_read_json_buffer("snap.json", text, strlen(text), &o, &e);
+
+	*msg = xstrdup(e.nr ? err_msg(&e) : "");
+	if (rc == 0)
+		observed_release(&o);
+	errbuf_release(&e);
+	return rc;
+}
+
+/* A snapshot of one host and the given domains (JSON objects, comma-separated). */
+static int read_domains(const char *domains, char **msg)
+{
+	char *text = xasprintf("{\"cluster\": \"c\", \"hosts\": [%s], \"domains\": [%s]}",
+			       host_ok, domains);
+	int rc = read_text(text, msg);
+	free(text);
+	return rc;
+}
+
+TEST(sane_snapshot_loads)
+{
+	char *msg;
+	CHECK(read_domains("{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": 4096, "
+			   "\"memory\": 1e9, \"cpu_load\": 0.5}", &msg) == 0);
+	CHECK_STR(msg, "");
+	free(msg);
+}
+
+/* Empty arrays and objects before any member (found by fuzz_snapshot:
+ * memcpy to NULL + 0 under clang's UBSan). */
+TEST(empty_containers_load)
+{
+	char *msg;
+	CHECK(read_text("{\"hosts\": [], \"domains\": []}", &msg) == 0);
+	free(msg);
+	CHECK(read_text("{\"hosts\": [{\"name\": \"h\", \"labels\": {}, \"hv\": []}], \"domains\": []}",
+			&msg) == 0);
+	CHECK_STR(msg, "");
+	free(msg);
+}
+
+/* hostile: (input, words the error must contain) */
+static const struct {
+	const char *domains;
+	const char *want;
+} bad_domains[] = {
+	/* wraps to 1 when cast to int */
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": 4294967297}", "'vcpus': 4294967297 is out of range (0..4096)" },
+	/* two of these overflow an int when summed per host */
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": 2147483647}", "'vcpus': 2147483647 is out of range" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": -5}", "'vcpus': -5 is out of range" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": 1e300}", "'vcpus': 1e300 is out of range" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": 99999999999999999999999}", "out of range" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"memory\": -1}", "'memory': -1 is out of range" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"memory\": 1.8e19}", "'memory': 1.8e19 is out of range" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"max_memory\": 9223372036854775807}", "'max_memory'" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"cpu_time\": -9223372036854775808}", "'cpu_time'" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"owned\": true, \"migrated_at\": -9223372036854775807}",
+	  "'migrated_at'" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"cpu_load\": 1e200}", "'cpu_load': 1e200 is out of range" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"cpu_load\": -3}", "'cpu_load'" },
+	{ "{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": \"many\"}", "'vcpus': expected a number" },
+};
+
+/* Whether text (domains only, or a whole snapshot) is refused with want. */
+static bool refused(const char *text, bool domains_only, const char *want)
+{
+	char *msg;
+	int rc = domains_only ? read_domains(text, &msg) : read_text(text, &msg);
+	bool ok = rc == -1 && strstr(msg, want);
+
+	if (!ok)
+		fprintf(stderr, "  input %s: rc %d, errors: %s\n", text, rc, msg);
+	free(msg);
+	return ok;
+}
+
+TEST(crafted_domain_numbers_refused)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(bad_domains); i++)
+		CHECK(refused(bad_domains[i].domains, true, bad_domains[i].want));
+}
+
+TEST(crafted_host_numbers_refused)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad[] = {
+		{ "{\"hosts\": [{\"name\": \"h\", \"capacity\": {\"cpus\": 4294967300}}]}",
+		  "'cpus': 4294967300 is out of range (0..100000)" },
+		{ "{\"hosts\": [{\"name\": \"h\", \"capacity\": {\"cpus\": -1}}]}", "'cpus'" },
+		{ "{\"hosts\": [{\"name\": \"h\", \"capacity\": {\"memory\": 1e30}}]}", "'memory'" },
+		{ "{\"hosts\": [{\"name\": \"h\", \"reserve\": -1}]}", "'reserve'" },
+		{ "{\"taken_at\": -9223372036854775808, \"hosts\": []}", "'taken_at'" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(refused(bad[i].text, false, bad[i].want));
+}
+
+/* Many domains, each in range, whose vCPUs together overflow an int. */
+TEST(vcpu_total_capped)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *msg;
+	/* 2^30 / 4096 = 262144 domains reach the cap; one more is over */
+	for (int i = 0; i <= 262144; i++)
+		strbuf_addf(&sb, "%s{\"name\":\"d%d\",\"host\":\"h1\",\"vcpus\":4096}", i ? "," : "", i);
+	CHECK(read_domains(sb.buf, &msg) == -1);
+	CHECK(strstr(msg, "the domains' vcpus add up to more than 2^30"));
+	free(msg);
+	strbuf_release(&sb);
+}
+
+/* A value budget: a big flat array is refused before it is all allocated. */
+TEST(value_count_capped)
+{
+	size_t n = (1u << 23) + 10;
+	char *text = xmalloc(2 * n + 16), *p = text, *msg;
+
+	p += snprintf(p, 16, "{\"hosts\":[");
+	for (size_t i = 0; i < n; i++) {
+		*p++ = '0';
+		*p++ = ',';
+	}
+	p[-1] = ']';
+	*p++ = '}';
+	*p = '\0';
+	CHECK(read_text(text, &msg) == -1);
+	CHECK(strstr(msg, "invalid snapshot: more than 8388608 values"));
+	free(msg);
+	free(text);
+}
+
+int main(void)
+{
+	RUN(sane_snapshot_loads);
+	RUN(empty_containers_load);
+	RUN(crafted_domain_numbers_refused);
+	RUN(crafted_host_numbers_refused);
+	RUN(vcpu_total_capped);
+	RUN(value_count_capped);
+	return test_done();
+}
