@@ -10,6 +10,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#define SNAP_MAX_VOLUMES 256    /* per domain */
 #define SNAPSHOT_MAX_BYTES (512u << 20)
 /* Crafted snapshots must not make the reader allocate without bound nor
  * hand the planner numbers whose sums overflow: each value has a range
@@ -79,6 +80,11 @@ int observed_write_json(const struct observed *o, struct strbuf *out)
 			jw_kv_string(&w, "spec_hash", d->meta.spec_hash);
 			jw_kv_string(&w, "revision", d->meta.revision);
 			jw_kv_int(&w, "migrated_at", d->meta.migrated_at);
+			jw_key(&w, "volumes");
+			jw_array_begin(&w);
+			for (size_t k = 0; k < d->meta.n_volumes; k++)
+				jw_string(&w, d->meta.volumes[k]);
+			jw_array_end(&w);
 		}
 		jw_kv_string(&w, "state", dom_state_name(d->state));
 		jw_kv_int(&w, "vcpus", d->vcpus);
@@ -415,6 +421,20 @@ static void read_host(struct rd *r, const struct jnode *n, struct obs_host *h)
 	}
 }
 
+/* An owned domain's volumes (what removing it would delete). */
+static void read_volumes(struct rd *r, const struct jnode *arr, struct vem_meta *m)
+{
+	if (!arr || arr->type != J_ARR)
+		return;
+	for (size_t i = 0; i < arr->n && i < SNAP_MAX_VOLUMES; i++) {
+		const struct jnode *v = member(r, arr, i, NULL);
+		if (v->type != J_STR)
+			continue;
+		m->volumes = xrealloc(m->volumes, (m->n_volumes + 1) * sizeof(*m->volumes));
+		m->volumes[m->n_volumes++] = xstrdup(v->s);
+	}
+}
+
 static enum dom_state state_parse(const char *s)
 {
 	for (int i = DOM_RUNNING; i <= DOM_OTHER; i++)
@@ -503,6 +523,7 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 				d->meta.spec_hash = xstrdup(str(&r, dn, "spec_hash"));
 				d->meta.revision = xstrdup(str(&r, dn, "revision"));
 				d->meta.migrated_at = num(&r, dn, "migrated_at", 0, 0, SNAP_MAX_TIME);
+				read_volumes(&r, get(&r, dn, "volumes"), &d->meta);
 			}
 			d->state = state_parse(str(&r, dn, "state") ? str(&r, dn, "state") : "running");
 			d->vcpus = (int)num(&r, dn, "vcpus", 1, 0, SNAP_MAX_VCPUS);

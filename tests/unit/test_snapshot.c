@@ -42,6 +42,31 @@ TEST(sane_snapshot_loads)
 	free(msg);
 }
 
+/* An owned domain's volumes survive the round trip, so an offline plan
+ * knows what a removal would delete. */
+TEST(volumes_round_trip)
+{
+	const char *text = "{\"cluster\": \"c\", \"hosts\": [{\"name\": \"h1\", \"uri\": \"test:///default\"}], "
+		"\"domains\": [{\"name\": \"db\", \"host\": \"h1\", \"owned\": true, \"vm\": \"db\", "
+		"\"volumes\": [\"/p/vem-c-db-disk0.qcow2\", \"/p/vem-c-db-seed.iso\", 7]}]}";
+	struct errbuf e = ERRBUF_INIT;
+	struct observed o, o2;
+	struct strbuf sb = STRBUF_INIT;
+
+	CHECK(observed_read_json_buffer("snap.json", text, strlen(text), &o, &e) == 0);
+	CHECK_INT(o.n_domains, 1);
+	CHECK_INT(o.domains[0].meta.n_volumes, 2);
+	CHECK_STR(o.domains[0].meta.volumes[0], "/p/vem-c-db-disk0.qcow2");
+	observed_write_json(&o, &sb);
+	CHECK(observed_read_json_buffer("snap2.json", sb.buf, sb.len, &o2, &e) == 0);
+	CHECK_INT(o2.domains[0].meta.n_volumes, 2);
+	CHECK_STR(o2.domains[0].meta.volumes[1], "/p/vem-c-db-seed.iso");
+	observed_release(&o);
+	observed_release(&o2);
+	strbuf_release(&sb);
+	errbuf_release(&e);
+}
+
 /* Empty arrays and objects before any member (found by fuzz_snapshot:
  * memcpy to NULL + 0 under clang's UBSan). */
 TEST(empty_containers_load)
@@ -151,6 +176,7 @@ TEST(value_count_capped)
 int main(void)
 {
 	RUN(sane_snapshot_loads);
+	RUN(volumes_round_trip);
 	RUN(empty_containers_load);
 	RUN(crafted_domain_numbers_refused);
 	RUN(crafted_host_numbers_refused);
