@@ -325,15 +325,45 @@ static void *watch_migration(void *arg)
 		}
 		if (w->progress && virDomainGetJobInfo(w->dom, &info) == 0 &&
 		    info.type != VIR_DOMAIN_JOB_NONE) {
+			/* data = memory + the disks libvirt copies */
 			struct hv_migrate_progress p;
-			p.total = info.memTotal;
-			p.remaining = info.memRemaining;
+			p.total = info.dataTotal;
+			p.remaining = info.dataRemaining;
 			p.elapsed = (int64_t)info.timeElapsed;
-			p.rate = info.timeElapsed ? (double)info.memProcessed * 1000.0 / (double)info.timeElapsed : 0;
+			p.rate = info.timeElapsed ? (double)info.dataProcessed * 1000.0 / (double)info.timeElapsed : 0;
 			w->progress(w->opaque, &p);
 		}
 	}
 	return NULL;
+}
+
+/*
+ * After a migration with host-local disks: once dst runs the domain and src
+ * has none left, the source's copies of its volumes go. A failure here is
+ * a warning, not a failed move (the VM runs on dst with its data).
+ */
+static void migrate_drop_source(struct hv_session *s, size_t src, size_t dst, const char *name,
+				virDomainPtr nd, const struct vem_meta *meta)
+{
+	struct errbuf err = ERRBUF_INIT;
+	virDomainPtr left;
+
+	if (virDomainIsActive(nd) != 1) {
+		fprintf(stderr, "warning: '%s' is not running on host '%s' after its migration: "
+			"its volumes on host '%s' are kept\n", name, s->c->hosts[dst].name,
+			s->c->hosts[src].name);
+		return;
+	}
+	left = virDomainLookupByName(s->hosts[src].conn, name);
+	if (left) {
+		virDomainFree(left);
+		fprintf(stderr, "warning: host '%s' still defines '%s' after its migration: its "
+			"volumes there are kept\n", s->c->hosts[src].name, name);
+		return;
+	}
+	if (storage_delete_volumes(s, src, meta->volumes, meta->n_volumes, &err))
+		err_print(&err, stderr, "warning");
+	errbuf_release(&err);
 }
 
 int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *name,
@@ -347,8 +377,11 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 	pthread_t th;
 	bool watching;
 	struct vem_meta meta;
+	struct storage_move mv;
 	unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
 	int rc = -1;
+
+	memset(&mv, 0, sizeof(mv));
 
 	if (!hv_host_online(s, dst))
 		return err_set(err, "cannot migrate '%s': host '%s' is offline", name, s->c->hosts[dst].name);
@@ -363,6 +396,20 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 	if (bandwidth)
 		virTypedParamsAddULLong(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_BANDWIDTH,
 					bandwidth / (1024 * 1024) ? bandwidth / (1024 * 1024) : 1);
+	if (meta.n_volumes) {
+		/* host-local disks: made on dst first, then copied by libvirt */
+		char *dxml = virDomainGetXMLDesc(d, 0);
+		int prc = dxml ? storage_move_prepare(s, src, dst, name, dxml, &meta, &mv, err) :
+			  op_fail(s, src, name, err, "cannot read the XML of");
+		free(dxml);
+		if (prc)
+			goto out;
+		for (size_t i = 0; i < mv.n_copy; i++)
+			virTypedParamsAddString(&params, &nparams, &maxparams,
+						VIR_MIGRATE_PARAM_MIGRATE_DISKS, mv.copy[i]);
+		if (mv.n_copy)
+			flags |= VIR_MIGRATE_NON_SHARED_INC;
+	}
 	memset(&w, 0, sizeof(w));
 	w.dom = d;
 	w.timeout = timeout;
@@ -380,6 +427,7 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 		err_set(err, "migration of '%s' from '%s' to '%s' failed: %s; %s", name,
 			s->c->hosts[src].name, s->c->hosts[dst].name, why,
 			still ? "it keeps running on the source" : "check its state on the source");
+		storage_move_undo(s, dst, name, &mv, err);
 		goto out;
 	}
 	/* record the move, on the running domain and its persistent config */
@@ -393,8 +441,11 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 	}
 	cache_refresh(s, dst, nd, NULL, NULL);
 	cache_refresh(s, src, d, NULL, NULL);
+	if (meta.n_volumes)
+		migrate_drop_source(s, src, dst, name, nd, &meta);
 	rc = 0;
 out:
+	storage_move_release(&mv);
 	virTypedParamsFree(params, nparams);
 	vem_meta_release(&meta);
 	if (nd)
