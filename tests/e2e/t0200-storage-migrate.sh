@@ -137,6 +137,7 @@ test_expect_success 'h1 keeps no volume of the moved VMs, the targets have their
 test_expect_success 'the data written before the move is on the blank disk after it' '
 	for vm in dsk-0 dsk-1; do
 		h=$(host_of $vm)
+		[ "$h" = 2 ] || [ "$h" = 3 ] || { echo "$vm is on h$h"; exit 1; }
 		rm -f "$W/got.qcow2"
 		virsh_h $h vol-download --pool default vem-$C-$vm-disk1.qcow2 "$W/got.qcow2" &&
 		has_pattern "$W/got.qcow2" 1M 2M &&
@@ -148,6 +149,7 @@ test_expect_success 'the data written before the move is on the blank disk after
 test_expect_success 'the seed moved with the VM and still carries the user-data' '
 	command -v isoinfo >/dev/null || { echo "isoinfo missing: skipping content check"; exit 0; }
 	h=$(host_of dsk-0)
+	[ "$h" = 2 ] || [ "$h" = 3 ] || { echo "dsk-0 is on h$h"; exit 1; }
 	virsh_h $h vol-download --pool default vem-$C-dsk-0-seed.iso "$W/seed.iso" &&
 	isoinfo -R -i "$W/seed.iso" -x /user-data | grep -q "echo hello"
 '
