@@ -339,11 +339,12 @@ static void *watch_migration(void *arg)
 
 /*
  * After a migration with host-local disks: once dst runs the domain and src
- * has none left, the source's copies of its volumes go. A failure here is
+ * has none left, the source's copies of its volumes go (never a volume of a
+ * shared pool: that is the one dst uses). A failure here is
  * a warning, not a failed move (the VM runs on dst with its data).
  */
 static void migrate_drop_source(struct hv_session *s, size_t src, size_t dst, const char *name,
-				virDomainPtr nd, const struct vem_meta *meta)
+				virDomainPtr nd, const struct storage_move *mv)
 {
 	struct errbuf err = ERRBUF_INIT;
 	virDomainPtr left;
@@ -361,7 +362,7 @@ static void migrate_drop_source(struct hv_session *s, size_t src, size_t dst, co
 			"volumes there are kept\n", s->c->hosts[src].name, name);
 		return;
 	}
-	if (storage_delete_volumes(s, src, meta->volumes, meta->n_volumes, &err))
+	if (storage_delete_volumes(s, src, mv->local, mv->n_local, &err))
 		err_print(&err, stderr, "warning");
 	errbuf_release(&err);
 }
@@ -441,8 +442,8 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 	}
 	cache_refresh(s, dst, nd, NULL, NULL);
 	cache_refresh(s, src, d, NULL, NULL);
-	if (meta.n_volumes)
-		migrate_drop_source(s, src, dst, name, nd, &meta);
+	if (mv.n_local)
+		migrate_drop_source(s, src, dst, name, nd, &mv);
 	rc = 0;
 out:
 	storage_move_release(&mv);

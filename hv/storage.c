@@ -548,6 +548,9 @@ void storage_move_release(struct storage_move *mv)
 		free(mv->copy[i]);
 	for (size_t i = 0; i < mv->n_created; i++)
 		free(mv->created[i]);
+	for (size_t i = 0; i < mv->n_local; i++)
+		free(mv->local[i]);
+	free(mv->local);
 	free(mv->copy);
 	free(mv->created);
 	memset(mv, 0, sizeof(*mv));
@@ -717,6 +720,32 @@ out:
 	return rc;
 }
 
+/* Name of the pool holding sv (caller frees), or NULL. */
+static char *vol_pool_name(virStorageVolPtr sv)
+{
+	virStoragePoolPtr p = virStoragePoolLookupByVolume(sv);
+	const char *n = p ? virStoragePoolGetName(p) : NULL;
+	char *name = n ? xstrdup(n) : NULL;
+
+	if (p)
+		virStoragePoolFree(p);
+	return name;
+}
+
+/* A volume of a shared pool: dst must see it at the same path. */
+static int move_shared(struct hv_session *s, size_t src, size_t dst, const char *spath,
+		       const char *pool, struct errbuf *err)
+{
+	virStorageVolPtr dv = virStorageVolLookupByPath(s->hosts[dst].conn, spath);
+
+	if (!dv)
+		return err_set(err, "pool '%s' is declared shared, but host '%s' has no volume '%s' "
+			       "(host '%s' has): is the pool really shared?", pool,
+			       host_name(s, dst), spath, host_name(s, src));
+	virStorageVolFree(dv);
+	return 0;
+}
+
 /* Make on dst the counterpart of vem volume spath of src used as disk dk. */
 static int move_volume(struct hv_session *s, size_t src, size_t dst, virStoragePoolPtr dpool,
 		       const char *spath, const struct storage_disk *dk,
@@ -725,7 +754,8 @@ static int move_volume(struct hv_session *s, size_t src, size_t dst, virStorageP
 	virStorageVolPtr sv = virStorageVolLookupByPath(s->hosts[src].conn, spath), dv = NULL;
 	const char *name = NULL;
 	char *xml = NULL, *fmt = NULL, *backing = NULL, *bfmt = NULL;
-	char *path = NULL;
+	char *path = NULL, *pool = NULL;
+	const char *dpname = virStoragePoolGetName(dpool);
 	virStorageVolInfo info;
 	int rc = -1;
 
@@ -735,6 +765,17 @@ static int move_volume(struct hv_session *s, size_t src, size_t dst, virStorageP
 			hv_last_error());
 		goto out;
 	}
+	pool = vol_pool_name(sv);
+	if (storage_pool_shared(&s->c->storage, pool)) {
+		rc = move_shared(s, src, dst, spath, pool, err);
+		goto out;
+	}
+	if (storage_pool_shared(&s->c->storage, dpname)) {
+		err_set(err, "volume '%s' is host-local (pool '%s') and is never copied onto "
+			"pool '%s', declared shared", spath, pool ? pool : "?", dpname);
+		goto out;
+	}
+	strv_push(&mv->local, &mv->n_local, xstrdup(spath));
 	if (dk->readonly) {
 		/* libvirt copies no read-only disk: vem copies it */
 		path = vol_copy(s, src, dst, sv, dpool, name, err);
@@ -782,6 +823,7 @@ out:
 	free(backing);
 	free(bfmt);
 	free(path);
+	free(pool);
 	return rc;
 }
 

@@ -34,7 +34,9 @@ bool storage_vm_needs_volumes(const struct vm_spec *vm);
  * the path it has on src; the move is refused otherwise. Volumes of that
  * name already on dst, where dst has no domain of the VM, are leftovers of a
  * move that did not finish: the running domain on src is the primary copy,
- * so they are replaced.
+ * so they are replaced. Volumes in a pool the cluster file declares shared
+ * (storage: shared-pools) are neither made, copied nor dropped: dst must
+ * see them at the same path. Nothing is ever copied onto a shared pool.
  * After a failed migration storage_move_undo() deletes what prepare made on
  * dst (never while dst has a domain of that name). Images are kept: they
  * are shared by every VM using them.
@@ -44,6 +46,8 @@ struct storage_move {
 	size_t n_copy;
 	char **created;       /* volume paths made on dst */
 	size_t n_created;
+	char **local;         /* volume paths on src that the move copies (dropped after) */
+	size_t n_local;
 	uint64_t copy_bytes;  /* bytes allocated in the copied volumes on src */
 	uint64_t seed_bytes;  /* bytes of read-only volumes copied by vem itself */
 };

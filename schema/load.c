@@ -1353,6 +1353,8 @@ static struct cluster *resolve(struct ctx *x)
 	build_vms(x, c, bt);
 	MOVE_LIST(c->images, c->n_images, x->top.images, x->top.n_images);
 	c->balance = x->top.balance;
+	c->storage = x->top.storage;
+	memset(&x->top.storage, 0, sizeof(x->top.storage));
 	cluster_hash_vms(c);
 	for (size_t i = 0; i < x->top.n_templates; i++) {
 		vm_config_release(&bt[i].cfg);
@@ -1385,6 +1387,7 @@ static void raw_top_release(struct raw_top *t)
 		free(t->vms[i].host_locs);
 	}
 	free(t->vms);
+	storage_spec_release(&t->storage);
 	free(t->cluster);
 	memset(t, 0, sizeof(*t));
 }

@@ -137,6 +137,22 @@ void cluster_release_hosts_images(struct cluster *c)
 	c->n_images = 0;
 }
 
+void storage_spec_release(struct storage_spec *st)
+{
+	for (size_t i = 0; i < st->n_shared_pools; i++)
+		free(st->shared_pools[i]);
+	free(st->shared_pools);
+	memset(st, 0, sizeof(*st));
+}
+
+bool storage_pool_shared(const struct storage_spec *st, const char *pool)
+{
+	for (size_t i = 0; pool && i < st->n_shared_pools; i++)
+		if (!strcmp(st->shared_pools[i], pool))
+			return true;
+	return false;
+}
+
 void cluster_free(struct cluster *c)
 {
 	if (!c)
@@ -155,6 +171,7 @@ void cluster_free(struct cluster *c)
 		placement_release(&c->vms[i].placement);
 	}
 	free(c->vms);
+	storage_spec_release(&c->storage);
 	free(c->name);
 	free(c->source);
 	free(c->revision);

@@ -163,6 +163,26 @@ TEST(capabilities_parsed)
 		"<domain type='kvm'/></arch></guest></capabilities>", uuid);
 	CHECK(caps == ((1u << HV_QEMU) | (1u << HV_KVM)));
 	CHECK_STR(uuid, "5ee1ab00-0001-4000-8000-000000000002");
+	CHECK(hv_caps_parse("<capabilities><host/></capabilities>", uuid) == 0);
+}
+
+/* libvirt's test driver offers every type (it defines them all), so that
+ * test:///default hosts can take VMs; read from the driver itself. */
+TEST(capabilities_of_the_test_driver)
+{
+	virConnectPtr conn = virConnectOpen("test:///default");
+	char *xml = conn ? virConnectGetCapabilities(conn) : NULL;
+	char uuid[37];
+	enum hv_type t;
+	unsigned caps;
+
+	CHECK(xml != NULL);
+	caps = xml ? hv_caps_parse(xml, uuid) : 0;
+	CHECK(caps == ((1u << HV_KVM) | (1u << HV_QEMU) | (1u << HV_XEN) | (1u << HV_LXC)));
+	CHECK(hv_resolve_type(HV_AUTO, caps, &t) == 0 && t == HV_KVM);
+	free(xml);
+	if (conn)
+		virConnectClose(conn);
 }
 
 TEST(uuid_mark_and_stability)
@@ -239,6 +259,7 @@ int main(void)
 	RUN(test_driver_accepts_qemu_xml);
 	RUN(resolve_type_from_capabilities);
 	RUN(capabilities_parsed);
+	RUN(capabilities_of_the_test_driver);
 	RUN(uuid_mark_and_stability);
 	RUN(credentials_never_shown);
 	RUN(metadata_round_trip);
