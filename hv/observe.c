@@ -270,7 +270,8 @@ void meta_cache_save(struct meta_cache *mc)
 	for (size_t i = 0; i < mc->n; i++) {
 		struct cache_entry *e = &mc->e[i];
 		const struct vem_meta *m = &e->meta;
-		bool meta = e->has_meta && clean_field(m->cluster) && clean_field(m->vm) &&
+		/* blocks are not in the file: such metadata is read from libvirt */
+		bool meta = e->has_meta && !m->n_blocks && clean_field(m->cluster) && clean_field(m->vm) &&
 			    clean_field(m->template) && clean_field(m->spec_hash) && clean_field(m->revision);
 		if (!e->used)
 			continue;

@@ -682,9 +682,11 @@ static int move_backing(struct hv_session *s, size_t src, size_t dst, virStorage
 	uint64_t vsize;
 	int rc = -1;
 
-	if (!str_starts_with(base, "vem-image-"))
-		return err_set(err, "backing store '%s' was not made by vem: make it present on "
-			       "host '%s' at the same path first", backing, host_name(s, dst));
+	if (!str_starts_with(base, "vem-image-")) {
+		err_set(err, "backing store '%s' was not made by vem: make it present on "
+			"host '%s' at the same path first", backing, host_name(s, dst));
+		return HV_ERR_DETERMINISTIC;
+	}
 	if (img) {
 		path = image_volume(s, dst, dpool, img, &vsize, err);
 	} else {
@@ -708,6 +710,7 @@ static int move_backing(struct hv_session *s, size_t src, size_t dst, virStorage
 		err_set(err, "host '%s' keeps image '%s' at '%s', host '%s' at '%s': the pools must "
 			"have the same target path", host_name(s, dst), base, path,
 			host_name(s, src), backing);
+		rc = HV_ERR_DETERMINISTIC;
 		goto out;
 	}
 	rc = 0;
@@ -738,10 +741,12 @@ static int move_shared(struct hv_session *s, size_t src, size_t dst, const char 
 {
 	virStorageVolPtr dv = virStorageVolLookupByPath(s->hosts[dst].conn, spath);
 
-	if (!dv)
-		return err_set(err, "pool '%s' is declared shared, but host '%s' has no volume '%s' "
-			       "(host '%s' has): is the pool really shared?", pool,
-			       host_name(s, dst), spath, host_name(s, src));
+	if (!dv) {
+		err_set(err, "pool '%s' is declared shared, but host '%s' has no volume '%s' "
+			"(host '%s' has): is the pool really shared?", pool,
+			host_name(s, dst), spath, host_name(s, src));
+		return HV_ERR_DETERMINISTIC;
+	}
 	virStorageVolFree(dv);
 	return 0;
 }
@@ -773,6 +778,7 @@ static int move_volume(struct hv_session *s, size_t src, size_t dst, virStorageP
 	if (storage_pool_shared(&s->c->storage, dpname)) {
 		err_set(err, "volume '%s' is host-local (pool '%s') and is never copied onto "
 			"pool '%s', declared shared", spath, pool ? pool : "?", dpname);
+		rc = HV_ERR_DETERMINISTIC;
 		goto out;
 	}
 	strv_push(&mv->local, &mv->n_local, xstrdup(spath));
@@ -788,10 +794,12 @@ static int move_volume(struct hv_session *s, size_t src, size_t dst, virStorageP
 		if (!str_eq(fmt, "qcow2")) {
 			err_set(err, "host '%s': volume '%s' is '%s', not qcow2", host_name(s, src),
 				spath, fmt ? fmt : "of no format");
+			rc = HV_ERR_DETERMINISTIC;
 			goto out;
 		}
-		if (backing && move_backing(s, src, dst, dpool, backing, err))
+		if (backing && (rc = move_backing(s, src, dst, dpool, backing, err)))
 			goto out;
+		rc = -1;
 		/* a leftover of a move that did not finish: src is the primary */
 		dv = virStorageVolLookupByName(dpool, name);
 		if (dv && virStorageVolDelete(dv, 0) < 0) {
@@ -810,6 +818,7 @@ static int move_volume(struct hv_session *s, size_t src, size_t dst, virStorageP
 		err_set(err, "host '%s' would keep volume '%s' at '%s', host '%s' keeps it at '%s': "
 			"the pools must have the same target path", host_name(s, dst), name, path,
 			host_name(s, src), spath);
+		rc = HV_ERR_DETERMINISTIC;
 		goto out;
 	}
 	rc = 0;
@@ -850,8 +859,12 @@ int storage_move_prepare(struct hv_session *s, size_t src, size_t dst, const cha
 		goto out;
 	}
 	dpool = pool_open(s, dst, err);
-	if (!dpool)
+	if (!dpool) {
+		virErrorPtr e = virGetLastError();
+		if (e && e->code == VIR_ERR_NO_STORAGE_POOL)
+			rc = HV_ERR_DETERMINISTIC;
 		goto out;
+	}
 	virStoragePoolRefresh(dpool, 0);
 	for (size_t i = 0; i < meta->n_volumes; i++) {
 		/* a volume no disk uses goes with the VM all the same, read-only */
@@ -863,9 +876,10 @@ int storage_move_prepare(struct hv_session *s, size_t src, size_t dst, const cha
 				dk = &disks[j];
 		if (dk && !dk->readonly && !dk->target) {
 			err_set(err, "disk '%s' has no target device", dk->path);
+			rc = HV_ERR_DETERMINISTIC;
 			goto out;
 		}
-		if (move_volume(s, src, dst, dpool, meta->volumes[i], dk ? dk : &none, mv, err))
+		if ((rc = move_volume(s, src, dst, dpool, meta->volumes[i], dk ? dk : &none, mv, err)))
 			goto out;
 	}
 	rc = 0;

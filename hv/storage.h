@@ -52,7 +52,9 @@ struct storage_move {
 	uint64_t seed_bytes;  /* bytes of read-only volumes copied by vem itself */
 };
 void storage_move_release(struct storage_move *mv);
-/* dom_xml: the domain's XML on src; meta: its vem metadata (volumes). */
+/* dom_xml: the domain's XML on src; meta: its vem metadata (volumes).
+ * 0, -1, or HV_ERR_DETERMINISTIC (paths differ, a pool is missing or
+ * declared shared where it is not, ...: trying again cannot help). */
 int storage_move_prepare(struct hv_session *s, size_t src, size_t dst, const char *vm,
 			 const char *dom_xml, const struct vem_meta *meta,
 			 struct storage_move *mv, struct errbuf *err);

@@ -680,6 +680,8 @@ struct cand {
 	double cpu;
 	bool moved;                /* by this plan */
 	bool cooling;              /* migrated within the cooldown */
+	const struct vem_meta *meta;   /* its metadata (blocked moves) */
+	int64_t now;
 	long prev, next;           /* the candidates on the same host */
 	long target;               /* best destination in this round, -1 none */
 	double gain;
@@ -771,6 +773,16 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 		double sc;
 		if (h == c->host)
 			continue;
+		if (c->meta && c->meta->n_blocks) {
+			const struct vem_block *bl = vem_meta_blocked(c->meta, l->o->hosts[h].name, c->now,
+								      l->c->revision);
+			if (bl) {
+				if (why)
+					strbuf_addf(why, "%s %s: an earlier move failed: %s", why->len ? ";" : "",
+						    l->o->hosts[h].name, bl->why);
+				continue;
+			}
+		}
 		if (!fits(l, c->vm, h, c->mem, c->vcpus, &r, why ? buf : NULL, sizeof(buf))) {
 			if (why)
 				strbuf_addf(why, "%s %s: %s", why->len ? ";" : "", l->o->hosts[h].name, r);
@@ -1118,6 +1130,8 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 		cd->vcpus = d->vcpus;
 		cd->cpu = d->cpu_load > 0 ? d->cpu_load : 0;
 		cd->cooling = d->meta.migrated_at && opt->now - d->meta.migrated_at < bs->cooldown;
+		cd->meta = &d->meta;
+		cd->now = opt->now;
 		b.nc++;
 	}
 	qsort(b.cands, b.nc, sizeof(*b.cands), cmp_cand_name);

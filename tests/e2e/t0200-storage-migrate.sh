@@ -176,4 +176,45 @@ test_expect_success 'a move that times out leaves the VM on its host and no volu
 		{ echo "state after the failed move:"; all_vms; vols_on 1; exit 1; }
 '
 
+# to_h1 [EXTRA-YAML]: the cluster with h2 and h3 in maintenance
+to_h1() {
+	BAL="$1" dsk_cluster running h2 &&
+	sed -i "/name: h3\$/,/labels/ s/^\\(    labels:.*\\)\$/\\1\\n    maintenance: true/" "$F"
+}
+
+test_expect_success 'a deterministic failure is tried once, not in every round' '
+	# the file says pool default is shared: it is not, so h1 lacks the disks
+	to_h1 "storage: {shared-pools: [default]}" &&
+	rc=0; "$VEM" apply $FAST -f "$F" --yes >"$W/out" 2>&1 || rc=$?
+	cat "$W/out"
+	[ "$rc" != 0 ] &&
+	[ "$(grep -c "migrate dsk-0 .* failed" "$W/out")" = 1 ] &&
+	[ "$(grep -c "migrate dsk-1 .* failed" "$W/out")" = 1 ] &&
+	grep -q "is declared shared, but host .h1. has no volume" "$W/out" &&
+	[ "$(count_vm dsk-0)" = 1 ] && [ "$(count_vm dsk-1)" = 1 ] &&
+	[ -z "$(vms_on 1 | grep "^dsk-")" ] && [ -z "$(vols_on 1)" ]
+'
+
+test_expect_success 'status shows the blocked move; the next plan does not propose it' '
+	"$VEM" status -f "$F" >"$W/status" 2>&1
+	cat "$W/status"
+	grep -q "move to h1 blocked for .*declared shared" "$W/status" &&
+	"$VEM" plan -f "$F" >"$W/plan" 2>&1
+	cat "$W/plan"
+	! grep -q "migrate dsk-" "$W/plan" &&
+	grep -q "an earlier move failed" "$W/plan"
+'
+
+test_expect_success 'an edited cluster file ends the block: both move to h1' '
+	to_h1 &&
+	"$VEM" apply $FAST -f "$F" --yes >"$W/out" 2>&1; rc=$?
+	cat "$W/out"; [ "$rc" = 0 ] &&
+	[ "$(running_on 1 | grep -c "^dsk-")" = 2 ] &&
+	[ "$(vols_on 1 | wc -l)" = 6 ] &&
+	[ -z "$(vols_on 2)" ] && [ -z "$(vols_on 3)" ] &&
+	for vm in dsk-0 dsk-1; do
+		[ "$(virsh_h 1 domstate --reason $vm)" = "running (migrated)" ] || exit 1
+	done
+'
+
 test_done
