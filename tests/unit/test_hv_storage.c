@@ -320,7 +320,7 @@ TEST(move_shared_pool)
 	struct storage_move mv;
 
 	CHECK(make_vol(s, 0, "default", "vem-lab-web-disk0.qcow2"));
-	CHECK(storage_move_prepare(s, 0, 1, "web", web_xml, &m, &mv, &err) == -1);
+	CHECK(storage_move_prepare(s, 0, 1, "web", web_xml, &m, &mv, &err) == HV_ERR_DETERMINISTIC);
 	CHECK(strstr(err_msg(&err), "pool 'default' is declared shared, but host 'h2' has no "
 		     "volume '/vt/vem-lab-web-disk0.qcow2'") != NULL);
 	CHECK(!has_vol(s, 1, path));
@@ -355,7 +355,7 @@ TEST(move_never_onto_shared)
 	memcpy(strstr(xml, "/vt/"), "/vl/", 4);
 	CHECK(p != NULL);
 	CHECK(make_vol(s, 0, "local", "vem-lab-web-disk0.qcow2"));
-	CHECK(storage_move_prepare(s, 0, 1, "web", xml, &m, &mv, &err) == -1);
+	CHECK(storage_move_prepare(s, 0, 1, "web", xml, &m, &mv, &err) == HV_ERR_DETERMINISTIC);
 	CHECK(strstr(err_msg(&err), "is host-local (pool 'local') and is never copied onto "
 		     "pool 'default', declared shared") != NULL);
 	CHECK_INT(mv.n_created, 0);
