@@ -22,6 +22,8 @@ struct hv_host {
 	char host_uuid[37];
 	char *hostname;
 	unsigned caps;
+	bool no_bulk_stats;         /* its driver lacks virConnectGetAllDomainStats (LXC):
+				     * observed with per-domain calls (observe.c) */
 };
 
 struct hv_session {
