@@ -82,6 +82,9 @@ struct obs_domain {
 	uint64_t max_memory;      /* bytes */
 	uint64_t cpu_time;        /* ns, cumulative */
 	double cpu_load;          /* host CPUs busy (1.0 = one core), -1 unknown */
+	uint64_t disk_bytes;      /* bytes on disk of the volumes vem made for it (what
+				   * a move copies unless their pool is shared); 0 none
+				   * or unknown */
 };
 
 struct obs_host {

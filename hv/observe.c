@@ -519,6 +519,32 @@ static void finish_domain(struct host_obs *ho, virDomainPtr dom, struct obs_doma
 	take_sample(ho, d);
 }
 
+/* Bytes on disk of the block devices of r that are volumes vem made. */
+static uint64_t volume_bytes(const virDomainStatsRecordPtr r, const struct vem_meta *m)
+{
+	unsigned int n = 0;
+	uint64_t sum = 0;
+
+	if (!m->n_volumes || virTypedParamsGetUInt(r->params, r->nparams, "block.count", &n) != 1)
+		return 0;
+	for (unsigned int i = 0; i < n && i < 1024; i++) {
+		char key[48];
+		const char *path = NULL;
+		unsigned long long v;
+		snprintf(key, sizeof(key), "block.%u.path", i);
+		if (virTypedParamsGetString(r->params, r->nparams, key, &path) != 1 || !path)
+			continue;
+		snprintf(key, sizeof(key), "block.%u.physical", i);
+		for (size_t k = 0; k < m->n_volumes; k++)
+			if (!strcmp(m->volumes[k], path) &&
+			    virTypedParamsGetULLong(r->params, r->nparams, key, &v) == 1) {
+				sum += v;
+				break;
+			}
+	}
+	return sum;
+}
+
 /* Per-domain observation, for drivers without virConnectGetAllDomainStats. */
 static void observe_each(struct host_obs *ho, virConnectPtr conn)
 {
@@ -550,7 +576,7 @@ static void *observe_host(void *arg)
 	virDomainStatsRecordPtr *recs = NULL;
 	int n;
 	unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-			 VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU;
+			 VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BLOCK;
 
 	if (s->hosts[ho->host].no_bulk_stats) {
 		observe_each(ho, conn);
@@ -594,6 +620,8 @@ static void *observe_host(void *arg)
 		if (!d->memory || !d->vcpus || !have_cpu)
 			fill_from_info(r->dom, d, false, !have_cpu);
 		finish_domain(ho, r->dom, d);
+		if (d->owned)
+			d->disk_bytes = volume_bytes(r, &d->meta);
 	}
 	virDomainStatsRecordListFree(recs);
 	return NULL;
