@@ -166,6 +166,19 @@ static void status_json(const struct cluster *c, const struct observed *o,
 			jw_bool(&w, r->sync == SYNC_YES);
 		jw_kv_string(&w, "why", r->why);
 		jw_kv_string(&w, "revision", r->d && r->d->owned ? r->d->meta.revision : NULL);
+		jw_key(&w, "blocked_moves");
+		jw_array_begin(&w);
+		for (size_t k = 0; r->d && r->d->owned && k < r->d->meta.n_blocks; k++) {
+			const struct vem_block *bl = &r->d->meta.blocks[k];
+			if (bl->until <= time_now_ms())
+				continue;
+			jw_object_begin(&w);
+			jw_kv_string(&w, "host", bl->host);
+			jw_kv_int(&w, "until", bl->until);
+			jw_kv_string(&w, "why", bl->why);
+			jw_object_end(&w);
+		}
+		jw_array_end(&w);
 		jw_object_end(&w);
 	}
 	jw_array_end(&w);
@@ -229,6 +242,14 @@ static void status_text(const struct cluster *c, const struct observed *o,
 		       r->d && r->d->owned && r->d->meta.revision ? short_rev(r->d->meta.revision) : "",
 		       r->sync == SYNC_UNMANAGED ? "(not managed by vem)" : "",
 		       r->why ? "  # " : "", r->why ? r->why : "");
+		/* moves that failed deterministically and are not proposed again yet */
+		for (size_t k = 0; r->d && r->d->owned && k < r->d->meta.n_blocks; k++) {
+			const struct vem_block *bl = &r->d->meta.blocks[k];
+			int64_t left = bl->until - time_now_ms();
+			if (left > 0)
+				printf("  move to %s blocked for %s: %s\n", bl->host,
+				       format_duration(left, b3), bl->why);
+		}
 	}
 	printf("\n%-8s %-8s %4s %10s %18s %10s %6s %4s\n", "HOST", "STATE", "CPUS", "MEMORY",
 	       "COMMITTED", "VCPUS", "LOAD", "VMS");

@@ -36,6 +36,16 @@ enum dom_state {
 };
 const char *dom_state_name(enum dom_state s);   /* "running", "stopped", ... */
 
+/* A move of the domain to host that failed for a reason trying again
+ * cannot fix (unsafe migration, a hypervisor or pool the host lacks): no
+ * plan proposes it again before until. */
+struct vem_block {
+	char *host;
+	int64_t until;         /* ms since the epoch */
+	char *revision;        /* of the cluster file then; another one ends the block */
+	char *why;
+};
+
 /* vem's metadata in a domain it owns. */
 struct vem_meta {
 	char *cluster;
@@ -47,8 +57,17 @@ struct vem_meta {
 	int64_t migrated_at;   /* last live migration, 0 = never */
 	char **volumes;        /* storage volume paths vem made for it */
 	size_t n_volumes;
+	struct vem_block *blocks;  /* failed moves not to repeat (newest per host) */
+	size_t n_blocks;
 };
 void vem_meta_release(struct vem_meta *m);
+/* The block on moving m's domain to host at time now under cluster file
+ * revision (NULL: any), or NULL. */
+const struct vem_block *vem_meta_blocked(const struct vem_meta *m, const char *host, int64_t now,
+					 const char *revision);
+/* Record (or renew) a block on host until until (revision may be NULL). */
+void vem_meta_block(struct vem_meta *m, const char *host, int64_t until, const char *revision,
+		    const char *why);
 
 struct obs_domain {
 	char *name;
@@ -63,6 +82,9 @@ struct obs_domain {
 	uint64_t max_memory;      /* bytes */
 	uint64_t cpu_time;        /* ns, cumulative */
 	double cpu_load;          /* host CPUs busy (1.0 = one core), -1 unknown */
+	uint64_t disk_bytes;      /* bytes on disk of the volumes vem made for it (what
+				   * a move copies unless their pool is shared); 0 none
+				   * or unknown */
 };
 
 struct obs_host {
@@ -192,10 +214,19 @@ struct hv_migrate_progress {
 	int64_t elapsed;              /* ms */
 };
 typedef void (*hv_progress_fn)(void *opaque, const struct hv_migrate_progress *p);
+/* An operation's return value when trying again cannot help until
+ * something changes (plain failures return -1 and may be retried). */
+#define HV_ERR_DETERMINISTIC (-2)
+
 /*
  * Live-migrate name from host src to host dst: persistent on dst, undefined
  * on src. bandwidth in bytes/s (0 = unlimited), timeout in ms (0 = none): on
  * timeout the job is aborted and the VM keeps running on src.
+ * Disks in host-local pools move with it (storage.h: storage_move_prepare);
+ * the source's copies are deleted once dst runs it.
+ * A deterministic failure returns HV_ERR_DETERMINISTIC and records a block
+ * on the domain's metadata (struct vem_block) for balance.cooldown (at
+ * least 10 minutes); a successful move clears the blocks.
  */
 int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst,
 		      const char *name, uint64_t bandwidth, int64_t timeout,

@@ -22,6 +22,8 @@ struct hv_host {
 	char host_uuid[37];
 	char *hostname;
 	unsigned caps;
+	bool no_bulk_stats;         /* its driver lacks virConnectGetAllDomainStats (LXC):
+				     * observed with per-domain calls (observe.c) */
 };
 
 struct hv_session {
@@ -36,8 +38,13 @@ struct hv_session {
 /* UUIDs of vem's domains: the cluster mark, then a hash of the VM name. */
 void hv_uuid_for(const char *cluster, const char *vm, char out[37]);
 bool hv_uuid_marked(const char *cluster, const char *uuid);
-/* The <vem:vm> element. */
+/* The <vem:vm> element (for <metadata> in a domain's XML). */
 void hv_meta_xml(struct strbuf *sb, const struct vem_meta *m, const char *indent);
+/* The same without prefix and namespace declaration, the form
+ * virDomainSetMetadata takes (it adds the namespace itself). */
+void hv_meta_xml_bare(struct strbuf *sb, const struct vem_meta *m);
+/* Replace the vem metadata of d (flags: VIR_DOMAIN_AFFECT_*); 0 / -1. */
+int hv_meta_set(virDomainPtr d, const struct vem_meta *m, unsigned flags);
 int hv_meta_parse(const char *xml, struct vem_meta *m);
 void vem_meta_copy(struct vem_meta *dst, const struct vem_meta *src);
 /* Capabilities XML -> bitmask of (1 << enum hv_type), host UUID. */
@@ -46,6 +53,10 @@ unsigned hv_caps_parse(const char *caps_xml, char host_uuid[37]);
 char *hv_uri_display(const char *uri);
 /* msg as one line with uri's password masked. */
 char *hv_error_scrub(const char *uri, const char *msg);
+/* Whether libvirt error code (virErrorNumber) is one that trying again
+ * cannot fix: unsafe migration, unsupported operation or configuration, a
+ * missing pool, network or hypervisor, incompatible CPU. */
+bool hv_error_deterministic(int code);
 /* libvirt's last error as text (never NULL). */
 const char *hv_last_error(void);
 

@@ -17,6 +17,12 @@
  * window is asked for, a second bulk call is made after the window; with no
  * window and no usable sample the load is unknown (-1). Samples older than
  * SAMPLE_MAX_AGE are not used.
+ *
+ * Drivers without bulk stats (LXC answers "not supported") are observed
+ * with virConnectListAllDomains and virDomainGetInfo per domain, which give
+ * the same figures; a host found so is remembered for the session. What a
+ * driver's bulk stats leave out (libvirt's test driver reports the state
+ * only) is taken from virDomainGetInfo too.
  */
 #include "hv_priv.h"
 
@@ -270,7 +276,8 @@ void meta_cache_save(struct meta_cache *mc)
 	for (size_t i = 0; i < mc->n; i++) {
 		struct cache_entry *e = &mc->e[i];
 		const struct vem_meta *m = &e->meta;
-		bool meta = e->has_meta && clean_field(m->cluster) && clean_field(m->vm) &&
+		/* blocks are not in the file: such metadata is read from libvirt */
+		bool meta = e->has_meta && !m->n_blocks && clean_field(m->cluster) && clean_field(m->vm) &&
 			    clean_field(m->template) && clean_field(m->spec_hash) && clean_field(m->revision);
 		if (!e->used)
 			continue;
@@ -461,6 +468,106 @@ static void take_sample(struct host_obs *ho, struct obs_domain *d)
 	pthread_mutex_unlock(&s->cache_lock);
 }
 
+/* A new observed domain of dom (NULL for a lease or nameless domain). */
+static struct obs_domain *add_domain(struct host_obs *ho, virDomainPtr dom)
+{
+	const char *name = virDomainGetName(dom);
+	struct obs_domain *d;
+
+	if (!name || str_starts_with(name, "vem-lease-"))
+		return NULL;
+	ALLOC_GROW(ho->d, ho->n + 1, ho->alloc);
+	d = &ho->d[ho->n++];
+	memset(d, 0, sizeof(*d));
+	d->name = xstrdup(name);
+	d->host = ho->host;
+	d->persistent = true;
+	virDomainGetUUIDString(dom, d->uuid);
+	return d;
+}
+
+/*
+ * What the bulk stats lack, from per-domain calls: all of it where the
+ * driver has no bulk stats (LXC: "not supported"), memory and vCPUs where
+ * it reports the state only (libvirt's test driver). virDomainGetInfo gives
+ * the same figures: state, cpu time, current and maximum memory (KiB), vCPUs.
+ */
+static void fill_from_info(virDomainPtr dom, struct obs_domain *d, bool state, bool cpu)
+{
+	virDomainInfo info;
+
+	if (virDomainGetInfo(dom, &info) < 0)
+		return;
+	if (state)
+		d->state = map_state(info.state);
+	if (cpu)
+		d->cpu_time = info.cpuTime;
+	if (!d->memory)
+		d->memory = (uint64_t)info.memory * 1024;
+	if (!d->max_memory)
+		d->max_memory = (uint64_t)info.maxMem * 1024;
+	if (!d->vcpus)
+		d->vcpus = info.nrVirtCpu;
+}
+
+static void finish_domain(struct host_obs *ho, virDomainPtr dom, struct obs_domain *d)
+{
+	if (!d->max_memory)
+		d->max_memory = d->memory;
+	if (!ho->second && hv_uuid_marked(ho->s->c->name, d->uuid))
+		read_meta(ho, dom, d);
+	take_sample(ho, d);
+}
+
+/* Bytes on disk of the block devices of r that are volumes vem made. */
+static uint64_t volume_bytes(const virDomainStatsRecordPtr r, const struct vem_meta *m)
+{
+	unsigned int n = 0;
+	uint64_t sum = 0;
+
+	if (!m->n_volumes || virTypedParamsGetUInt(r->params, r->nparams, "block.count", &n) != 1)
+		return 0;
+	for (unsigned int i = 0; i < n && i < 1024; i++) {
+		char key[48];
+		const char *path = NULL;
+		unsigned long long v;
+		snprintf(key, sizeof(key), "block.%u.path", i);
+		if (virTypedParamsGetString(r->params, r->nparams, key, &path) != 1 || !path)
+			continue;
+		snprintf(key, sizeof(key), "block.%u.physical", i);
+		for (size_t k = 0; k < m->n_volumes; k++)
+			if (!strcmp(m->volumes[k], path) &&
+			    virTypedParamsGetULLong(r->params, r->nparams, key, &v) == 1) {
+				sum += v;
+				break;
+			}
+	}
+	return sum;
+}
+
+/* Per-domain observation, for drivers without virConnectGetAllDomainStats. */
+static void observe_each(struct host_obs *ho, virConnectPtr conn)
+{
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(conn, &doms, 0);
+
+	ho->sampled_at = time_now_ms();
+	if (n < 0) {
+		ho->error = xasprintf("cannot list the domains of host '%s': %s",
+				      ho->s->c->hosts[ho->host].name, hv_last_error());
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct obs_domain *d = add_domain(ho, doms[i]);
+		if (d) {
+			fill_from_info(doms[i], d, true, true);
+			finish_domain(ho, doms[i], d);
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+}
+
 static void *observe_host(void *arg)
 {
 	struct host_obs *ho = arg;
@@ -469,47 +576,52 @@ static void *observe_host(void *arg)
 	virDomainStatsRecordPtr *recs = NULL;
 	int n;
 	unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-			 VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU;
+			 VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BLOCK;
 
+	if (s->hosts[ho->host].no_bulk_stats) {
+		observe_each(ho, conn);
+		return NULL;
+	}
 	n = virConnectGetAllDomainStats(conn, stats, &recs, 0);
 	ho->sampled_at = time_now_ms();
 	if (n < 0) {
+		virErrorPtr e = virGetLastError();
+		if (e && e->code == VIR_ERR_NO_SUPPORT) {
+			s->hosts[ho->host].no_bulk_stats = true;
+			observe_each(ho, conn);
+			return NULL;
+		}
 		ho->error = xasprintf("cannot list the domains of host '%s': %s",
 				      s->c->hosts[ho->host].name, hv_last_error());
 		return NULL;
 	}
 	for (int i = 0; i < n; i++) {
 		virDomainStatsRecordPtr r = recs[i];
-		const char *name = virDomainGetName(r->dom);
-		struct obs_domain *d;
+		struct obs_domain *d = add_domain(ho, r->dom);
 		unsigned long long v;
 		int st = 0;
 		unsigned int u;
+		bool have_cpu = false;
 
-		if (!name || str_starts_with(name, "vem-lease-"))
+		if (!d)
 			continue;
-		ALLOC_GROW(ho->d, ho->n + 1, ho->alloc);
-		d = &ho->d[ho->n++];
-		memset(d, 0, sizeof(*d));
-		d->name = xstrdup(name);
-		d->host = ho->host;
-		virDomainGetUUIDString(r->dom, d->uuid);
 		virTypedParamsGetInt(r->params, r->nparams, "state.state", &st);
 		d->state = map_state(st);
-		d->persistent = true;
-		if (virTypedParamsGetULLong(r->params, r->nparams, "cpu.time", &v) == 1)
+		if (virTypedParamsGetULLong(r->params, r->nparams, "cpu.time", &v) == 1) {
 			d->cpu_time = v;
+			have_cpu = true;
+		}
 		if (virTypedParamsGetULLong(r->params, r->nparams, "balloon.current", &v) == 1)
 			d->memory = v * 1024;
 		if (virTypedParamsGetULLong(r->params, r->nparams, "balloon.maximum", &v) == 1)
 			d->max_memory = v * 1024;
 		if (virTypedParamsGetUInt(r->params, r->nparams, "vcpu.current", &u) == 1)
 			d->vcpus = (int)u;
-		if (!d->max_memory)
-			d->max_memory = d->memory;
-		if (!ho->second && hv_uuid_marked(s->c->name, d->uuid))
-			read_meta(ho, r->dom, d);
-		take_sample(ho, d);
+		if (!d->memory || !d->vcpus || !have_cpu)
+			fill_from_info(r->dom, d, false, !have_cpu);
+		finish_domain(ho, r->dom, d);
+		if (d->owned)
+			d->disk_bytes = volume_bytes(r, &d->meta);
 	}
 	virDomainStatsRecordListFree(recs);
 	return NULL;

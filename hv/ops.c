@@ -63,6 +63,18 @@ static void cache_refresh(struct hv_session *s, size_t host, virDomainPtr d,
 	pthread_mutex_unlock(&s->cache_lock);
 }
 
+int hv_meta_set(virDomainPtr d, const struct vem_meta *m, unsigned flags)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int rc;
+
+	hv_meta_xml_bare(&sb, m);
+	rc = virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, sb.buf, VEM_META_PREFIX,
+				  VEM_META_NS, flags);
+	strbuf_release(&sb);
+	return rc < 0 ? -1 : 0;
+}
+
 static char *build_xml(struct hv_session *s, size_t host, const struct vm_spec *vm,
 		       const struct vem_meta *meta, struct errbuf *err)
 {
@@ -233,11 +245,7 @@ int hv_domain_update(struct hv_session *s, size_t host, const struct vm_spec *vm
 	virDomainSetAutostart(d, vm->cfg.autostart ? 1 : 0);
 	if (live && virDomainIsActive(d) == 1) {
 		/* the running domain's metadata too, so observation sees the new hash */
-		struct strbuf sb = STRBUF_INIT;
-		hv_meta_xml(&sb, &meta, "");
-		virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, sb.buf, VEM_META_PREFIX,
-				     VEM_META_NS, VIR_DOMAIN_AFFECT_LIVE);
-		strbuf_release(&sb);
+		hv_meta_set(d, &meta, VIR_DOMAIN_AFFECT_LIVE);
 		if (virDomainSetVcpusFlags(d, (unsigned)vm->cfg.vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 			virErrorPtr e = virGetLastError();
 			if (!e || e->code != VIR_ERR_OPERATION_INVALID) {
@@ -347,6 +355,41 @@ out:
 
 /* ---- live migration ---- */
 
+bool hv_error_deterministic(int code)
+{
+	switch (code) {
+	case VIR_ERR_MIGRATE_UNSAFE:          /* no shared storage, unsafe cache mode */
+	case VIR_ERR_NO_SUPPORT:              /* the driver does not implement it */
+	case VIR_ERR_OPERATION_UNSUPPORTED:
+	case VIR_ERR_CONFIG_UNSUPPORTED:      /* hypervisor, machine, device the host lacks */
+	case VIR_ERR_ARGUMENT_UNSUPPORTED:
+	case VIR_ERR_NO_STORAGE_POOL:
+	case VIR_ERR_NO_NETWORK:
+	case VIR_ERR_CPU_INCOMPATIBLE:
+	case VIR_ERR_XML_ERROR:
+	case VIR_ERR_XML_DETAIL:
+	case VIR_ERR_INVALID_ARG:
+		return true;
+	default:                              /* connection, I/O, timeouts, aborts, ... */
+		return false;
+	}
+}
+
+/* Remember on the domain (live and config) that moving it to dst failed
+ * deterministically; plans skip that move until the block ends. */
+static void migrate_block(struct hv_session *s, size_t src, size_t dst, virDomainPtr d,
+			  struct vem_meta *meta, const char *why)
+{
+	int64_t cooldown = s->c->balance.cooldown > 600000 ? s->c->balance.cooldown : 600000;
+
+	vem_meta_block(meta, s->c->hosts[dst].name, time_now_ms() + cooldown, s->c->revision, why);
+	if (hv_meta_set(d, meta, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG) &&
+	    hv_meta_set(d, meta, VIR_DOMAIN_AFFECT_CURRENT))
+		fprintf(stderr, "warning: cannot record on '%s' that its move to '%s' failed: %s\n",
+			meta->vm, s->c->hosts[dst].name, hv_last_error());
+	cache_refresh(s, src, d, NULL, NULL);
+}
+
 struct migrate_watch {
 	virDomainPtr dom;
 	int64_t timeout;
@@ -373,15 +416,46 @@ static void *watch_migration(void *arg)
 		}
 		if (w->progress && virDomainGetJobInfo(w->dom, &info) == 0 &&
 		    info.type != VIR_DOMAIN_JOB_NONE) {
+			/* data = memory + the disks libvirt copies */
 			struct hv_migrate_progress p;
-			p.total = info.memTotal;
-			p.remaining = info.memRemaining;
+			p.total = info.dataTotal;
+			p.remaining = info.dataRemaining;
 			p.elapsed = (int64_t)info.timeElapsed;
-			p.rate = info.timeElapsed ? (double)info.memProcessed * 1000.0 / (double)info.timeElapsed : 0;
+			p.rate = info.timeElapsed ? (double)info.dataProcessed * 1000.0 / (double)info.timeElapsed : 0;
 			w->progress(w->opaque, &p);
 		}
 	}
 	return NULL;
+}
+
+/*
+ * After a migration with host-local disks: once dst runs the domain and src
+ * has none left, the source's copies of its volumes go (never a volume of a
+ * shared pool: that is the one dst uses). A failure here is
+ * a warning, not a failed move (the VM runs on dst with its data).
+ */
+static void migrate_drop_source(struct hv_session *s, size_t src, size_t dst, const char *name,
+				virDomainPtr nd, const struct storage_move *mv)
+{
+	struct errbuf err = ERRBUF_INIT;
+	virDomainPtr left;
+
+	if (virDomainIsActive(nd) != 1) {
+		fprintf(stderr, "warning: '%s' is not running on host '%s' after its migration: "
+			"its volumes on host '%s' are kept\n", name, s->c->hosts[dst].name,
+			s->c->hosts[src].name);
+		return;
+	}
+	left = virDomainLookupByName(s->hosts[src].conn, name);
+	if (left) {
+		virDomainFree(left);
+		fprintf(stderr, "warning: host '%s' still defines '%s' after its migration: its "
+			"volumes there are kept\n", s->c->hosts[src].name, name);
+		return;
+	}
+	if (storage_delete_volumes(s, src, mv->local, mv->n_local, &err))
+		err_print(&err, stderr, "warning");
+	errbuf_release(&err);
 }
 
 int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *name,
@@ -395,8 +469,11 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 	pthread_t th;
 	bool watching;
 	struct vem_meta meta;
+	struct storage_move mv;
 	unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
 	int rc = -1;
+
+	memset(&mv, 0, sizeof(mv));
 
 	if (!hv_host_online(s, dst))
 		return err_set(err, "cannot migrate '%s': host '%s' is offline", name, s->c->hosts[dst].name);
@@ -411,6 +488,24 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 	if (bandwidth)
 		virTypedParamsAddULLong(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_BANDWIDTH,
 					bandwidth / (1024 * 1024) ? bandwidth / (1024 * 1024) : 1);
+	if (meta.n_volumes) {
+		/* host-local disks: made on dst first, then copied by libvirt */
+		char *dxml = virDomainGetXMLDesc(d, 0);
+		int prc = dxml ? storage_move_prepare(s, src, dst, name, dxml, &meta, &mv, err) :
+			  op_fail(s, src, name, err, "cannot read the XML of");
+		free(dxml);
+		if (prc == HV_ERR_DETERMINISTIC) {
+			migrate_block(s, src, dst, d, &meta, err_msg(err));
+			rc = prc;
+		}
+		if (prc)
+			goto out;
+		for (size_t i = 0; i < mv.n_copy; i++)
+			virTypedParamsAddString(&params, &nparams, &maxparams,
+						VIR_MIGRATE_PARAM_MIGRATE_DISKS, mv.copy[i]);
+		if (mv.n_copy)
+			flags |= VIR_MIGRATE_NON_SHARED_INC;
+	}
 	memset(&w, 0, sizeof(w));
 	w.dom = d;
 	w.timeout = timeout;
@@ -423,26 +518,43 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 		pthread_join(th, NULL);
 	if (!nd) {
 		int st = 0, reason;
-		const char *why = w.timed_out ? "timed out, aborted" : hv_last_error();
+		virErrorPtr e = virGetLastError();
+		bool fixed = !w.timed_out && e && hv_error_deterministic(e->code);
+		char *why = xstrdup(w.timed_out ? "timed out, aborted" : hv_last_error());
 		bool still = virDomainGetState(d, &st, &reason, 0) == 0 && st == VIR_DOMAIN_RUNNING;
-		err_set(err, "migration of '%s' from '%s' to '%s' failed: %s; %s", name,
+		err_set(err, "migration of '%s' from '%s' to '%s' failed: %s; %s%s", name,
 			s->c->hosts[src].name, s->c->hosts[dst].name, why,
-			still ? "it keeps running on the source" : "check its state on the source");
+			still ? "it keeps running on the source" : "check its state on the source",
+			fixed ? " (not tried again until something changes)" : "");
+		storage_move_undo(s, dst, name, &mv, err);
+		if (fixed) {
+			migrate_block(s, src, dst, d, &meta, why);
+			rc = HV_ERR_DETERMINISTIC;
+		}
+		free(why);
 		goto out;
 	}
-	/* record the move, on the running domain and its persistent config */
+	/* record the move, on the running domain and its persistent config;
+	 * blocks end with a move that worked */
 	meta.migrated_at = time_now_ms();
-	{
-		struct strbuf sb = STRBUF_INIT;
-		hv_meta_xml(&sb, &meta, "");
-		virDomainSetMetadata(nd, VIR_DOMAIN_METADATA_ELEMENT, sb.buf, VEM_META_PREFIX,
-				     VEM_META_NS, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
-		strbuf_release(&sb);
+	for (size_t i = 0; i < meta.n_blocks; i++) {
+		free(meta.blocks[i].host);
+		free(meta.blocks[i].revision);
+		free(meta.blocks[i].why);
 	}
+	free(meta.blocks);
+	meta.blocks = NULL;
+	meta.n_blocks = 0;
+	if (hv_meta_set(nd, &meta, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG))
+		fprintf(stderr, "warning: cannot record the move on '%s': %s\n", name,
+			hv_last_error());
 	cache_refresh(s, dst, nd, NULL, NULL);
 	cache_refresh(s, src, d, NULL, NULL);
+	if (mv.n_local)
+		migrate_drop_source(s, src, dst, name, nd, &mv);
 	rc = 0;
 out:
+	storage_move_release(&mv);
 	virTypedParamsFree(params, nparams);
 	vem_meta_release(&meta);
 	if (nd)

@@ -106,6 +106,10 @@ unsigned hv_caps_parse(const char *xml, char host_uuid[37])
 	for (size_t i = 0; i < ARRAY_SIZE(pats); i++)
 		if (strstr(xml, pats[i].pat))
 			caps |= 1u << pats[i].t;
+	/* libvirt's test:/// driver defines and "runs" domains of every type:
+	 * a sandbox, and the rootless tier of the tests */
+	if (strstr(xml, "<domain type='test'") || strstr(xml, "<domain type=\"test\""))
+		caps |= (1u << HV_KVM) | (1u << HV_QEMU) | (1u << HV_XEN) | (1u << HV_LXC);
 	host_uuid[0] = '\0';
 	p = strstr(xml, "<host>");
 	if (p && (p = strstr(p, "<uuid>")))

@@ -16,6 +16,7 @@
  * ever deleted.
  */
 #include "storage.h"
+#include "storage_priv.h"
 #include "cloudinit.h"
 #include "hv_priv.h"
 #include "image.h"
@@ -391,5 +392,530 @@ int storage_delete_volumes(struct hv_session *s, size_t host, char *const *paths
 		}
 		virStorageVolFree(v);
 	}
+	return rc;
+}
+
+/* ---- moving a VM's volumes with a live migration ---- */
+
+/* The XML-escaped text [p, end) unescaped. */
+static char *xml_unescape(const char *p, const char *end)
+{
+	static const struct { const char *e; char c; } ents[] = {
+		{ "&lt;", '<' }, { "&gt;", '>' }, { "&amp;", '&' },
+		{ "&quot;", '"' }, { "&apos;", '\'' } };
+	struct strbuf sb = STRBUF_INIT;
+
+	while (p < end) {
+		size_t k;
+		for (k = 0; *p == '&' && k < ARRAY_SIZE(ents); k++) {
+			size_t l = strlen(ents[k].e);
+			if ((size_t)(end - p) >= l && !strncmp(p, ents[k].e, l)) {
+				strbuf_addc(&sb, ents[k].c);
+				p += l;
+				break;
+			}
+		}
+		if (*p != '&' || k == ARRAY_SIZE(ents))
+			strbuf_addc(&sb, *p++);
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+/* The first <elem ...> start tag in [p, end): its start, or NULL. */
+static const char *xml_find_tag(const char *p, const char *end, const char *elem)
+{
+	size_t l = strlen(elem);
+
+	while (p && p < end && (p = memchr(p, '<', (size_t)(end - p)))) {
+		p++;
+		if ((size_t)(end - p) > l && !strncmp(p, elem, l) &&
+		    strchr(" \t\n/>", p[l]))
+			return p - 1;
+	}
+	return NULL;
+}
+
+/* Attribute attr of the start tag at tag (within end); NULL when absent. */
+static char *xml_tag_attr(const char *tag, const char *end, const char *attr)
+{
+	const char *gt = memchr(tag, '>', (size_t)(end - tag));
+	size_t l = strlen(attr);
+
+	if (!gt)
+		return NULL;
+	for (const char *p = tag; p + l + 2 < gt; p++) {
+		const char *q;
+		if (!strchr(" \t\n", *p) || strncmp(p + 1, attr, l) || p[l + 1] != '=' ||
+		    (p[l + 2] != '\'' && p[l + 2] != '"'))
+			continue;
+		q = memchr(p + l + 3, p[l + 2], (size_t)(gt - (p + l + 3)));
+		return q ? xml_unescape(p + l + 3, q) : NULL;
+	}
+	return NULL;
+}
+
+/* Text of the first <elem> in [p, end); NULL when absent. */
+static char *xml_elem_text(const char *p, const char *end, const char *elem)
+{
+	const char *t = xml_find_tag(p, end, elem), *gt, *close;
+
+	if (!t || !(gt = memchr(t, '>', (size_t)(end - t))) || gt[-1] == '/')
+		return NULL;
+	close = strstr(gt + 1, "</");
+	return close && close <= end ? xml_unescape(gt + 1, close) : NULL;
+}
+
+/* [*start, *end) of the next <elem>...</elem> (or <elem/>) from p. */
+static bool xml_next_elem(const char *p, const char *elem, const char **start,
+			  const char **end)
+{
+	const char *t = xml_find_tag(p, p + strlen(p), elem), *gt;
+	char close[32];
+
+	if (!t || !(gt = strchr(t, '>')))
+		return false;
+	*start = t;
+	if (gt[-1] == '/') {
+		*end = gt + 1;
+		return true;
+	}
+	snprintf(close, sizeof(close), "</%s>", elem);
+	*end = strstr(gt, close);
+	if (!*end)
+		return false;
+	*end += strlen(close);
+	return true;
+}
+
+size_t storage_disks_parse(const char *dom_xml, struct storage_disk **out)
+{
+	const char *p = dom_xml, *start, *end;
+	size_t n = 0;
+
+	*out = NULL;
+	while (xml_next_elem(p, "disk", &start, &end)) {
+		const char *src = xml_find_tag(start, end, "source");
+		const char *tgt = xml_find_tag(start, end, "target");
+		char *path = src ? xml_tag_attr(src, end, "file") : NULL;
+		if (path) {
+			*out = xrealloc(*out, (n + 1) * sizeof(**out));
+			(*out)[n].path = path;
+			(*out)[n].target = tgt ? xml_tag_attr(tgt, end, "dev") : NULL;
+			(*out)[n].readonly = xml_find_tag(start, end, "readonly") != NULL;
+			n++;
+		}
+		p = end;
+	}
+	return n;
+}
+
+void storage_disks_free(struct storage_disk *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(d[i].path);
+		free(d[i].target);
+	}
+	free(d);
+}
+
+void storage_vol_xml_parse(const char *vol_xml, char **format, char **backing,
+			   char **backing_format)
+{
+	const char *end = vol_xml + strlen(vol_xml), *t, *bs, *bend;
+	const char *tend;
+
+	*format = *backing = *backing_format = NULL;
+	/* <volume>'s own <target> comes before <backingStore> */
+	bs = xml_find_tag(vol_xml, end, "backingStore");
+	tend = bs ? bs : end;
+	t = xml_find_tag(vol_xml, tend, "target");
+	if (t && (t = xml_find_tag(t, tend, "format")))
+		*format = xml_tag_attr(t, tend, "type");
+	if (bs && xml_next_elem(bs, "backingStore", &bs, &bend)) {
+		*backing = xml_elem_text(bs, bend, "path");
+		if ((t = xml_find_tag(bs, bend, "format")))
+			*backing_format = xml_tag_attr(t, bend, "type");
+	}
+}
+
+void storage_move_release(struct storage_move *mv)
+{
+	for (size_t i = 0; i < mv->n_copy; i++)
+		free(mv->copy[i]);
+	for (size_t i = 0; i < mv->n_created; i++)
+		free(mv->created[i]);
+	for (size_t i = 0; i < mv->n_local; i++)
+		free(mv->local[i]);
+	free(mv->local);
+	free(mv->copy);
+	free(mv->created);
+	memset(mv, 0, sizeof(*mv));
+}
+
+static void strv_push(char ***v, size_t *n, char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(char *));
+	(*v)[(*n)++] = s;
+}
+
+/* Copy volume sv of host src into a new volume called name on dst (a
+ * leftover of that name is replaced). Returns the new volume's path. */
+static char *vol_copy(struct hv_session *s, size_t src, size_t dst, virStorageVolPtr sv,
+		      virStoragePoolPtr dpool, const char *name, struct errbuf *err)
+{
+	virStreamPtr in = NULL, out = NULL;
+	virStorageVolPtr dv = NULL;
+	struct strbuf xml = STRBUF_INIT;
+	long long size = vol_physical(sv);
+	char *path = NULL, *buf = xmalloc(256 * 1024);
+	bool ok = false;
+
+	if (size < 0) {
+		err_set(err, "host '%s': cannot read the size of volume '%s': %s",
+			host_name(s, src), name, hv_last_error());
+		goto out;
+	}
+	dv = virStorageVolLookupByName(dpool, name);
+	if (dv && virStorageVolDelete(dv, 0) < 0) {
+		err_set(err, "host '%s': cannot delete volume '%s': %s", host_name(s, dst), name,
+			hv_last_error());
+		goto out;
+	}
+	if (dv)
+		virStorageVolFree(dv);
+	strbuf_adds(&xml, "<volume><name>");
+	strbuf_add_xml(&xml, name);
+	strbuf_adds(&xml, "</name><capacity unit='bytes'>0</capacity>"
+			  "<target><format type='raw'/><permissions><mode>0644</mode></permissions>"
+			  "</target></volume>");
+	dv = virStorageVolCreateXML(dpool, xml.buf, 0);
+	if (!dv) {
+		err_set(err, "host '%s': cannot create volume '%s': %s", host_name(s, dst), name,
+			hv_last_error());
+		goto out;
+	}
+	path = virStorageVolGetPath(dv);
+	in = virStreamNew(s->hosts[src].conn, 0);
+	out = virStreamNew(s->hosts[dst].conn, 0);
+	if (!path || !in || !out ||
+	    virStorageVolDownload(sv, in, 0, (unsigned long long)size, 0) < 0 ||
+	    virStorageVolUpload(dv, out, 0, (unsigned long long)size, 0) < 0) {
+		err_set(err, "cannot copy volume '%s' from host '%s' to host '%s': %s", name,
+			host_name(s, src), host_name(s, dst), hv_last_error());
+		goto out;
+	}
+	for (;;) {
+		int n = virStreamRecv(in, buf, 256 * 1024);
+		if (n < 0)
+			break;
+		if (n == 0) {
+			ok = true;
+			break;
+		}
+		for (int off = 0; off < n;) {
+			int w = virStreamSend(out, buf + off, (size_t)(n - off));
+			if (w < 0)
+				goto copied;
+			off += w;
+		}
+	}
+copied:
+	if (!ok || virStreamFinish(in) < 0 || virStreamFinish(out) < 0) {
+		if (ok)
+			ok = false;
+		else {
+			virStreamAbort(in);
+			virStreamAbort(out);
+		}
+		err_set(err, "copy of volume '%s' from host '%s' to host '%s' failed: %s", name,
+			host_name(s, src), host_name(s, dst), hv_last_error());
+		goto out;
+	}
+	virStoragePoolRefresh(dpool, 0);
+	ok = true;
+out:
+	if (in)
+		virStreamFree(in);
+	if (out)
+		virStreamFree(out);
+	if (!ok && dv)
+		virStorageVolDelete(dv, 0);
+	if (dv)
+		virStorageVolFree(dv);
+	if (!ok) {
+		free(path);
+		path = NULL;
+	}
+	strbuf_release(&xml);
+	free(buf);
+	return path;
+}
+
+/* The image spec whose volume is named base (vem-image-<sha16>.<fmt>). */
+static const struct image_spec *image_by_volume(const struct cluster *c, const char *base)
+{
+	for (size_t i = 0; i < c->n_images; i++) {
+		const struct image_spec *img = &c->images[i];
+		char *name = xasprintf("vem-image-%.16s.%s", img->sha256,
+				       img->format ? img->format : "qcow2");
+		bool hit = str_eq(name, base);
+		free(name);
+		if (hit)
+			return img;
+	}
+	return NULL;
+}
+
+/* Make the backing image at path `backing` of host src present on dst. */
+static int move_backing(struct hv_session *s, size_t src, size_t dst, virStoragePoolPtr dpool,
+			const char *backing, struct errbuf *err)
+{
+	const char *slash = strrchr(backing, '/');
+	const char *base = slash ? slash + 1 : backing;
+	const struct image_spec *img = image_by_volume(s->c, base);
+	virStorageVolPtr sv = NULL, dv = NULL;
+	char *path = NULL;
+	uint64_t vsize;
+	int rc = -1;
+
+	if (!str_starts_with(base, "vem-image-")) {
+		err_set(err, "backing store '%s' was not made by vem: make it present on "
+			"host '%s' at the same path first", backing, host_name(s, dst));
+		return HV_ERR_DETERMINISTIC;
+	}
+	if (img) {
+		path = image_volume(s, dst, dpool, img, &vsize, err);
+	} else {
+		/* the cluster file no longer names it: take it from src */
+		dv = virStorageVolLookupByName(dpool, base);
+		sv = virStorageVolLookupByPath(s->hosts[src].conn, backing);
+		if (dv && sv && vol_physical(dv) == vol_physical(sv)) {
+			path = virStorageVolGetPath(dv);
+		} else if (sv) {
+			pthread_mutex_lock(&upload_lock);
+			path = vol_copy(s, src, dst, sv, dpool, base, err);
+			pthread_mutex_unlock(&upload_lock);
+		} else {
+			err_set(err, "host '%s': cannot find backing store '%s': %s",
+				host_name(s, src), backing, hv_last_error());
+		}
+	}
+	if (!path)
+		goto out;
+	if (!str_eq(path, backing)) {
+		err_set(err, "host '%s' keeps image '%s' at '%s', host '%s' at '%s': the pools must "
+			"have the same target path", host_name(s, dst), base, path,
+			host_name(s, src), backing);
+		rc = HV_ERR_DETERMINISTIC;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sv)
+		virStorageVolFree(sv);
+	if (dv)
+		virStorageVolFree(dv);
+	free(path);
+	return rc;
+}
+
+/* Name of the pool holding sv (caller frees), or NULL. */
+static char *vol_pool_name(virStorageVolPtr sv)
+{
+	virStoragePoolPtr p = virStoragePoolLookupByVolume(sv);
+	const char *n = p ? virStoragePoolGetName(p) : NULL;
+	char *name = n ? xstrdup(n) : NULL;
+
+	if (p)
+		virStoragePoolFree(p);
+	return name;
+}
+
+/* A volume of a shared pool: dst must see it at the same path. */
+static int move_shared(struct hv_session *s, size_t src, size_t dst, const char *spath,
+		       const char *pool, struct errbuf *err)
+{
+	virStorageVolPtr dv = virStorageVolLookupByPath(s->hosts[dst].conn, spath);
+
+	if (!dv) {
+		err_set(err, "pool '%s' is declared shared, but host '%s' has no volume '%s' "
+			"(host '%s' has): is the pool really shared?", pool,
+			host_name(s, dst), spath, host_name(s, src));
+		return HV_ERR_DETERMINISTIC;
+	}
+	virStorageVolFree(dv);
+	return 0;
+}
+
+/* Make on dst the counterpart of vem volume spath of src used as disk dk. */
+static int move_volume(struct hv_session *s, size_t src, size_t dst, virStoragePoolPtr dpool,
+		       const char *spath, const struct storage_disk *dk,
+		       struct storage_move *mv, struct errbuf *err)
+{
+	virStorageVolPtr sv = virStorageVolLookupByPath(s->hosts[src].conn, spath), dv = NULL;
+	const char *name = NULL;
+	char *xml = NULL, *fmt = NULL, *backing = NULL, *bfmt = NULL;
+	char *path = NULL, *pool = NULL;
+	const char *dpname = virStoragePoolGetName(dpool);
+	virStorageVolInfo info;
+	int rc = -1;
+
+	if (!sv || !(name = virStorageVolGetName(sv)) || !(xml = virStorageVolGetXMLDesc(sv, 0)) ||
+	    virStorageVolGetInfo(sv, &info) < 0) {
+		err_set(err, "host '%s': cannot read volume '%s': %s", host_name(s, src), spath,
+			hv_last_error());
+		goto out;
+	}
+	pool = vol_pool_name(sv);
+	if (storage_pool_shared(&s->c->storage, pool)) {
+		rc = move_shared(s, src, dst, spath, pool, err);
+		goto out;
+	}
+	if (storage_pool_shared(&s->c->storage, dpname)) {
+		err_set(err, "volume '%s' is host-local (pool '%s') and is never copied onto "
+			"pool '%s', declared shared", spath, pool ? pool : "?", dpname);
+		rc = HV_ERR_DETERMINISTIC;
+		goto out;
+	}
+	strv_push(&mv->local, &mv->n_local, xstrdup(spath));
+	if (dk->readonly) {
+		/* libvirt copies no read-only disk: vem copies it */
+		path = vol_copy(s, src, dst, sv, dpool, name, err);
+		if (!path)
+			goto out;
+		strv_push(&mv->created, &mv->n_created, xstrdup(path));
+		mv->seed_bytes += (uint64_t)vol_physical(sv);
+	} else {
+		storage_vol_xml_parse(xml, &fmt, &backing, &bfmt);
+		if (!str_eq(fmt, "qcow2")) {
+			err_set(err, "host '%s': volume '%s' is '%s', not qcow2", host_name(s, src),
+				spath, fmt ? fmt : "of no format");
+			rc = HV_ERR_DETERMINISTIC;
+			goto out;
+		}
+		if (backing && (rc = move_backing(s, src, dst, dpool, backing, err)))
+			goto out;
+		rc = -1;
+		/* a leftover of a move that did not finish: src is the primary */
+		dv = virStorageVolLookupByName(dpool, name);
+		if (dv && virStorageVolDelete(dv, 0) < 0) {
+			err_set(err, "host '%s': cannot replace the leftover volume '%s': %s",
+				host_name(s, dst), name, hv_last_error());
+			goto out;
+		}
+		path = disk_volume(s, dst, dpool, name, info.capacity, backing, bfmt, err);
+		if (!path)
+			goto out;
+		strv_push(&mv->created, &mv->n_created, xstrdup(path));
+		strv_push(&mv->copy, &mv->n_copy, xstrdup(dk->target));
+		mv->copy_bytes += info.allocation;
+	}
+	if (!str_eq(path, spath)) {
+		err_set(err, "host '%s' would keep volume '%s' at '%s', host '%s' keeps it at '%s': "
+			"the pools must have the same target path", host_name(s, dst), name, path,
+			host_name(s, src), spath);
+		rc = HV_ERR_DETERMINISTIC;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sv)
+		virStorageVolFree(sv);
+	if (dv)
+		virStorageVolFree(dv);
+	free(xml);
+	free(fmt);
+	free(backing);
+	free(bfmt);
+	free(path);
+	free(pool);
+	return rc;
+}
+
+int storage_move_prepare(struct hv_session *s, size_t src, size_t dst, const char *vm,
+			 const char *dom_xml, const struct vem_meta *meta,
+			 struct storage_move *mv, struct errbuf *err)
+{
+	struct storage_disk *disks = NULL;
+	size_t nd = storage_disks_parse(dom_xml, &disks), from = err->nr;
+	virStoragePoolPtr dpool = NULL;
+	virDomainPtr there;
+	int rc = -1;
+
+	memset(mv, 0, sizeof(*mv));
+	if (!hv_host_online(s, src) || !hv_host_online(s, dst)) {
+		err_set(err, "host '%s' is offline",
+			host_name(s, hv_host_online(s, src) ? dst : src));
+		goto out;
+	}
+	there = virDomainLookupByName(s->hosts[dst].conn, vm);
+	if (there) {
+		virDomainFree(there);
+		err_set(err, "host '%s' already has a domain '%s'", host_name(s, dst), vm);
+		goto out;
+	}
+	dpool = pool_open(s, dst, err);
+	if (!dpool) {
+		virErrorPtr e = virGetLastError();
+		if (e && e->code == VIR_ERR_NO_STORAGE_POOL)
+			rc = HV_ERR_DETERMINISTIC;
+		goto out;
+	}
+	virStoragePoolRefresh(dpool, 0);
+	for (size_t i = 0; i < meta->n_volumes; i++) {
+		/* a volume no disk uses goes with the VM all the same, read-only */
+		struct storage_disk none = { meta->volumes[i], NULL, true };
+		const struct storage_disk *dk = NULL;
+
+		for (size_t j = 0; j < nd && !dk; j++)
+			if (str_eq(disks[j].path, meta->volumes[i]))
+				dk = &disks[j];
+		if (dk && !dk->readonly && !dk->target) {
+			err_set(err, "disk '%s' has no target device", dk->path);
+			rc = HV_ERR_DETERMINISTIC;
+			goto out;
+		}
+		if ((rc = move_volume(s, src, dst, dpool, meta->volumes[i], dk ? dk : &none, mv, err)))
+			goto out;
+	}
+	rc = 0;
+out:
+	if (rc) {
+		struct errbuf ignore = ERRBUF_INIT;
+		storage_move_undo(s, dst, vm, mv, &ignore);
+		errbuf_release(&ignore);
+		err_prefix(err, from, "moving the volumes of '%s' to host '%s'", vm,
+			   host_name(s, dst));
+	}
+	if (dpool)
+		virStoragePoolFree(dpool);
+	storage_disks_free(disks, nd);
+	return rc;
+}
+
+int storage_move_undo(struct hv_session *s, size_t dst, const char *vm,
+		      struct storage_move *mv, struct errbuf *err)
+{
+	virDomainPtr there;
+	int rc;
+
+	if (!mv->n_created)
+		return 0;
+	if (!hv_host_online(s, dst))
+		return err_set(err, "host '%s' is offline: volumes of '%s' left there",
+			       host_name(s, dst), vm);
+	there = virDomainLookupByName(s->hosts[dst].conn, vm);
+	if (there) {
+		/* the domain got there after all: its volumes are in use */
+		virDomainFree(there);
+		return err_set(err, "host '%s' has a domain '%s': its volumes are kept",
+			       host_name(s, dst), vm);
+	}
+	rc = storage_delete_volumes(s, dst, mv->created, mv->n_created, err);
+	for (size_t i = 0; i < mv->n_created; i++)
+		free(mv->created[i]);
+	free(mv->created);
+	mv->created = NULL;
+	mv->n_created = 0;
 	return rc;
 }

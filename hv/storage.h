@@ -22,4 +22,43 @@ int storage_delete_volumes(struct hv_session *s, size_t host, char *const *paths
 /* Whether vm needs storage_prepare_vm at all (disks or cloud-init). */
 bool storage_vm_needs_volumes(const struct vm_spec *vm);
 
+/* ---- moving a VM's volumes with a live migration (hv_domain_migrate) ----
+ *
+ * Before the migration, storage_move_prepare() makes on dst what the VM's
+ * disks need: each image a disk is an overlay of (uploaded and verified like
+ * any image, or copied from src when the cluster file no longer names it),
+ * an empty volume of the same name, size and backing store for each
+ * writable disk (libvirt's non-shared incremental migration then copies the
+ * overlay's own blocks into it), and a copy of each read-only disk (the
+ * cloud-init seed, which libvirt does not copy). Every volume must land at
+ * the path it has on src; the move is refused otherwise. Volumes of that
+ * name already on dst, where dst has no domain of the VM, are leftovers of a
+ * move that did not finish: the running domain on src is the primary copy,
+ * so they are replaced. Volumes in a pool the cluster file declares shared
+ * (storage: shared-pools) are neither made, copied nor dropped: dst must
+ * see them at the same path. Nothing is ever copied onto a shared pool.
+ * After a failed migration storage_move_undo() deletes what prepare made on
+ * dst (never while dst has a domain of that name). Images are kept: they
+ * are shared by every VM using them.
+ */
+struct storage_move {
+	char **copy;          /* target devs libvirt copies (VIR_MIGRATE_PARAM_MIGRATE_DISKS) */
+	size_t n_copy;
+	char **created;       /* volume paths made on dst */
+	size_t n_created;
+	char **local;         /* volume paths on src that the move copies (dropped after) */
+	size_t n_local;
+	uint64_t copy_bytes;  /* bytes allocated in the copied volumes on src */
+	uint64_t seed_bytes;  /* bytes of read-only volumes copied by vem itself */
+};
+void storage_move_release(struct storage_move *mv);
+/* dom_xml: the domain's XML on src; meta: its vem metadata (volumes).
+ * 0, -1, or HV_ERR_DETERMINISTIC (paths differ, a pool is missing or
+ * declared shared where it is not, ...: trying again cannot help). */
+int storage_move_prepare(struct hv_session *s, size_t src, size_t dst, const char *vm,
+			 const char *dom_xml, const struct vem_meta *meta,
+			 struct storage_move *mv, struct errbuf *err);
+int storage_move_undo(struct hv_session *s, size_t dst, const char *vm,
+		      struct storage_move *mv, struct errbuf *err);
+
 #endif

@@ -59,26 +59,65 @@ static void add_elem(struct strbuf *sb, const char *indent, const char *tag, con
 	strbuf_addf(sb, "</%s>\n", tag);
 }
 
-/* The <vem:vm> element, as stored in <metadata> and by virDomainSetMetadata. */
+/* <PNAME>text</PNAME> (p: the prefix with its colon, or ""). */
+static void meta_elem(struct strbuf *sb, const char *indent, const char *p, const char *name,
+		      const char *text)
+{
+	if (!text)
+		return;
+	strbuf_addf(sb, "%s<%s%s>", indent, p, name);
+	strbuf_add_xml(sb, text);
+	strbuf_addf(sb, "</%s%s>\n", p, name);
+}
+
+/* The vm element: with the vem prefix and its xmlns declaration (p =
+ * "vem:") for <metadata> in a domain's XML, bare (p = "") for
+ * virDomainSetMetadata, which declares the namespace itself and fails
+ * ("failed to create a new XML namespace") when the text declares it too. */
+static void meta_xml(struct strbuf *sb, const struct vem_meta *m, const char *indent,
+		     bool prefixed)
+{
+	const char *p = prefixed ? VEM_META_PREFIX ":" : "";
+	char *in = xasprintf("%s  ", indent);
+	if (prefixed)
+		strbuf_addf(sb, "%s<" VEM_META_PREFIX ":vm xmlns:" VEM_META_PREFIX "='" VEM_META_NS "'>\n",
+			    indent);
+	else
+		strbuf_addf(sb, "%s<vm>\n", indent);
+	meta_elem(sb, in, p, "cluster", m->cluster);
+	meta_elem(sb, in, p, "name", m->vm);
+	meta_elem(sb, in, p, "template", m->template);
+	meta_elem(sb, in, p, "spec-hash", m->spec_hash);
+	meta_elem(sb, in, p, "revision", m->revision);
+	if (m->created_at)
+		strbuf_addf(sb, "%s<%screated-at>%lld</%screated-at>\n",
+			    in, p, (long long)m->created_at, p);
+	if (m->migrated_at)
+		strbuf_addf(sb, "%s<%smigrated-at>%lld</%smigrated-at>\n",
+			    in, p, (long long)m->migrated_at, p);
+	for (size_t i = 0; i < m->n_volumes; i++)
+		meta_elem(sb, in, p, "volume", m->volumes[i]);
+	for (size_t i = 0; i < m->n_blocks; i++) {
+		/* "HOST UNTIL REVISION WHY": the first three have no spaces */
+		const struct vem_block *bl = &m->blocks[i];
+		char *b = xasprintf("%s %lld %s %s", bl->host, (long long)bl->until,
+				    bl->revision && *bl->revision && !strchr(bl->revision, ' ') ?
+				    bl->revision : "-", bl->why ? bl->why : "");
+		meta_elem(sb, in, p, "blocked", b);
+		free(b);
+	}
+	strbuf_addf(sb, "%s</%svm>\n", indent, p);
+	free(in);
+}
+
 void hv_meta_xml(struct strbuf *sb, const struct vem_meta *m, const char *indent)
 {
-	char *in = xasprintf("%s  ", indent);
-	strbuf_addf(sb, "%s<" VEM_META_PREFIX ":vm xmlns:" VEM_META_PREFIX "='" VEM_META_NS "'>\n", indent);
-	add_elem(sb, in, VEM_META_PREFIX ":cluster", m->cluster);
-	add_elem(sb, in, VEM_META_PREFIX ":name", m->vm);
-	add_elem(sb, in, VEM_META_PREFIX ":template", m->template);
-	add_elem(sb, in, VEM_META_PREFIX ":spec-hash", m->spec_hash);
-	add_elem(sb, in, VEM_META_PREFIX ":revision", m->revision);
-	if (m->created_at)
-		strbuf_addf(sb, "%s<" VEM_META_PREFIX ":created-at>%lld</" VEM_META_PREFIX ":created-at>\n",
-			    in, (long long)m->created_at);
-	if (m->migrated_at)
-		strbuf_addf(sb, "%s<" VEM_META_PREFIX ":migrated-at>%lld</" VEM_META_PREFIX ":migrated-at>\n",
-			    in, (long long)m->migrated_at);
-	for (size_t i = 0; i < m->n_volumes; i++)
-		add_elem(sb, in, VEM_META_PREFIX ":volume", m->volumes[i]);
-	strbuf_addf(sb, "%s</" VEM_META_PREFIX ":vm>\n", indent);
-	free(in);
+	meta_xml(sb, m, indent, true);
+}
+
+void hv_meta_xml_bare(struct strbuf *sb, const struct vem_meta *m)
+{
+	meta_xml(sb, m, "", false);
 }
 
 /* Text of the n-th <tag> or <prefix:tag> element after p, unescaped; NULL if none. */
@@ -166,7 +205,56 @@ int hv_meta_parse(const char *xml, struct vem_meta *m)
 		m->volumes = xrealloc(m->volumes, (m->n_volumes + 1) * sizeof(char *));
 		m->volumes[m->n_volumes++] = v;
 	}
+	for (size_t i = 0;; i++) {
+		char *v = xml_text(xml, "blocked", i, NULL), *sp, *sp2, *sp3;
+		int64_t until;
+		if (!v)
+			break;
+		sp = strchr(v, ' ');
+		sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+		sp3 = sp2 ? strchr(sp2 + 1, ' ') : NULL;
+		if (sp3) {
+			*sp = *sp2 = *sp3 = '\0';
+			if (!parse_int64(sp + 1, &until))
+				vem_meta_block(m, v, until, strcmp(sp2 + 1, "-") ? sp2 + 1 : NULL,
+					       sp3 + 1);
+		}
+		free(v);
+	}
 	return 0;
+}
+
+const struct vem_block *vem_meta_blocked(const struct vem_meta *m, const char *host, int64_t now,
+					 const char *revision)
+{
+	for (size_t i = 0; i < m->n_blocks; i++) {
+		const struct vem_block *b = &m->blocks[i];
+		if (str_eq(b->host, host) && now < b->until &&
+		    (!revision || !b->revision || str_eq(revision, b->revision)))
+			return b;
+	}
+	return NULL;
+}
+
+void vem_meta_block(struct vem_meta *m, const char *host, int64_t until, const char *revision,
+		    const char *why)
+{
+	struct vem_block *b = NULL;
+
+	for (size_t i = 0; i < m->n_blocks && !b; i++)
+		if (str_eq(m->blocks[i].host, host))
+			b = &m->blocks[i];
+	if (!b) {
+		m->blocks = xrealloc(m->blocks, (m->n_blocks + 1) * sizeof(*m->blocks));
+		b = &m->blocks[m->n_blocks++];
+		b->host = xstrdup(host);
+	} else {
+		free(b->why);
+		free(b->revision);
+	}
+	b->until = until;
+	b->revision = revision ? xstrdup(revision) : NULL;
+	b->why = xstrdup(why ? why : "");
 }
 
 void vem_meta_release(struct vem_meta *m)
@@ -179,6 +267,12 @@ void vem_meta_release(struct vem_meta *m)
 	for (size_t i = 0; i < m->n_volumes; i++)
 		free(m->volumes[i]);
 	free(m->volumes);
+	for (size_t i = 0; i < m->n_blocks; i++) {
+		free(m->blocks[i].host);
+		free(m->blocks[i].revision);
+		free(m->blocks[i].why);
+	}
+	free(m->blocks);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -193,6 +287,13 @@ void vem_meta_copy(struct vem_meta *dst, const struct vem_meta *src)
 	dst->volumes = src->n_volumes ? xcalloc(src->n_volumes, sizeof(char *)) : NULL;
 	for (size_t i = 0; i < src->n_volumes; i++)
 		dst->volumes[i] = xstrdup(src->volumes[i]);
+	dst->blocks = src->n_blocks ? xcalloc(src->n_blocks, sizeof(*dst->blocks)) : NULL;
+	for (size_t i = 0; i < src->n_blocks; i++) {
+		dst->blocks[i].host = xstrdup(src->blocks[i].host);
+		dst->blocks[i].until = src->blocks[i].until;
+		dst->blocks[i].revision = src->blocks[i].revision ? xstrdup(src->blocks[i].revision) : NULL;
+		dst->blocks[i].why = xstrdup(src->blocks[i].why);
+	}
 }
 
 /* ---- domain XML ---- */

@@ -711,6 +711,9 @@ struct cand {
 	double cpu;
 	bool moved;                /* by this plan */
 	bool cooling;              /* migrated within the cooldown */
+	const struct vem_meta *meta;   /* its metadata (blocked moves) */
+	uint64_t disk;             /* host-local disk bytes a move copies */
+	int64_t now;
 	long prev, next;           /* the candidates on the same host */
 	long target;               /* best destination in this round, -1 none */
 	double gain;
@@ -765,7 +768,7 @@ static void add_migration(struct plan *p, struct balancer *b, long i, size_t des
 	a.host = c->host;
 	a.dest = dest;
 	a.reason = xstrdup(reason);
-	a.bytes = c->mem;
+	a.bytes = c->mem + c->disk;
 	a.after = -1;
 	a.score_before = load_score(l);
 	load_remove_vm(l, c->host, c->vm, c->mem, c->vcpus, c->cpu);
@@ -802,6 +805,16 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 		double sc;
 		if (h == c->host)
 			continue;
+		if (c->meta && c->meta->n_blocks) {
+			const struct vem_block *bl = vem_meta_blocked(c->meta, l->o->hosts[h].name, c->now,
+								      l->c->revision);
+			if (bl) {
+				if (why)
+					strbuf_addf(why, "%s %s: an earlier move failed: %s", why->len ? ";" : "",
+						    l->o->hosts[h].name, bl->why);
+				continue;
+			}
+		}
 		if (!fits(l, c->vm, h, c->mem, c->vcpus, &r, why ? buf : NULL, sizeof(buf))) {
 			if (why)
 				strbuf_addf(why, "%s %s: %s", why->len ? ";" : "", l->o->hosts[h].name, r);
@@ -1091,7 +1104,9 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 				if (cd->moved || cd->cooling)
 					continue;
 				cd->target = best_target(b, cd, &sc, NULL);
-				cd->gain = cur - sc;
+				/* a move that copies disks must be worth it: its gain
+				 * counts for less per GiB copied (cheap moves first) */
+				cd->gain = (cur - sc) / (1.0 + (double)cd->disk / (double)GiB);
 				if (cd->target < 0 || cd->gain < bs->min_gain)
 					continue;
 				b->eval[ne++] = (size_t)i;
@@ -1149,6 +1164,10 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 		cd->vcpus = d->vcpus;
 		cd->cpu = d->cpu_load > 0 ? d->cpu_load : 0;
 		cd->cooling = d->meta.migrated_at && opt->now - d->meta.migrated_at < bs->cooldown;
+		cd->meta = &d->meta;
+		cd->now = opt->now;
+		/* vem's volumes are in pool "default": copied unless it is shared */
+		cd->disk = storage_pool_shared(&c->storage, "default") ? 0 : d->disk_bytes;
 		b.nc++;
 	}
 	qsort(b.cands, b.nc, sizeof(*b.cands), cmp_cand_name);

@@ -692,6 +692,14 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 	}
 	if (count[ACT_MIGRATE] || fabs(p->score - p->score_after) > 1e-9)
 		fprintf(f, " Imbalance %.3f -> %.3f.", p->score, p->score_after);
+	if (count[ACT_MIGRATE]) {
+		uint64_t moved = 0;
+		char mb[32];
+		for (size_t i = 0; i < p->n; i++)
+			if (p->actions[i].kind == ACT_MIGRATE)
+				moved += p->actions[i].bytes;
+		fprintf(f, " Moves copy %s.", format_size(moved, mb));
+	}
 	fputc('\n', f);
 }
 

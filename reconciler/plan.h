@@ -45,7 +45,7 @@ struct plan_action {
 	enum impact impact;           /* the strongest impact of changes[] */
 	char *reason;                 /* why: "balance", "maintenance", "duplicate", ... or NULL */
 	double score_before, score_after;   /* imbalance score around a migration */
-	uint64_t bytes;               /* memory moved by a migration */
+	uint64_t bytes;               /* what a migration copies: memory + host-local disks */
 	long after;                   /* index of an action that must finish first, -1 none */
 	/*
 	 * Remove and recreate: the data disks kept (see hv_domain_remove;

@@ -286,6 +286,18 @@ static const struct key k_balance[] = {
 };
 const struct table tbl_balance = { .name = "balance", .doc = "load balancing by live migration", ARR(k_balance) };
 
+/* ---- storage ---- */
+
+#define STO(f) offsetof(struct storage_spec, f)
+static const struct key k_storage[] = {
+	{ .name = "shared-pools", .type = K_STRLIST, .off = STO(shared_pools),
+	  .off2 = STO(n_shared_pools),
+	  .doc = "libvirt storage pools that are the same storage on every host (NFS, Ceph RBD, "
+		 "iSCSI, a shared dir): volumes there move without copying; all others are "
+		 "host-local and copied by live migration" },
+};
+const struct table tbl_storage = { .name = "storage", .doc = "how hosts share storage", ARR(k_storage) };
+
 /* ---- top level ---- */
 
 static const struct key k_top[] = {
@@ -303,6 +315,8 @@ static const struct key k_top[] = {
 	  .doc = "VMs (names or shell patterns such as 'scratch-*') whose disks vem may delete: "
 		 "a removal or a recreate that deletes a data volume is held back unless its VM "
 		 "is listed here or given with --allow-destroy" },
+	{ .name = "storage", .type = K_MAP, .off = offsetof(struct raw_top, storage), .sub = &tbl_storage,
+	  .doc = "storage shared between hosts" },
 };
 const struct table tbl_top = {
 	.name = "cluster file", .doc = "a vem cluster description", ARR(k_top)

@@ -110,10 +110,11 @@ struct raw_top {
 	struct balance_spec balance;
 	char **allow_destroy;
 	size_t n_allow_destroy;
+	struct storage_spec storage;
 };
 
 extern const struct table tbl_top, tbl_host, tbl_image, tbl_vmcfg, tbl_template,
-	tbl_vm, tbl_balance, tbl_disk, tbl_net, tbl_placement;
+	tbl_vm, tbl_balance, tbl_storage, tbl_disk, tbl_net, tbl_placement;
 
 /* Fill base (a struct described by t, zeroed) with t's defaults. */
 void keys_fill_defaults(const struct table *t, void *base);

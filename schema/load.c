@@ -1355,6 +1355,8 @@ static struct cluster *resolve(struct ctx *x)
 	MOVE_LIST(c->images, c->n_images, x->top.images, x->top.n_images);
 	c->balance = x->top.balance;
 	MOVE_LIST(c->allow_destroy, c->n_allow_destroy, x->top.allow_destroy, x->top.n_allow_destroy);
+	c->storage = x->top.storage;
+	memset(&x->top.storage, 0, sizeof(x->top.storage));
 	cluster_hash_vms(c);
 	for (size_t i = 0; i < x->top.n_templates; i++) {
 		vm_config_release(&bt[i].cfg);
@@ -1387,6 +1389,7 @@ static void raw_top_release(struct raw_top *t)
 		free(t->vms[i].host_locs);
 	}
 	free(t->vms);
+	storage_spec_release(&t->storage);
 	free(t->cluster);
 	for (size_t i = 0; i < t->n_allow_destroy; i++)
 		free(t->allow_destroy[i]);

@@ -137,6 +137,22 @@ void cluster_release_hosts_images(struct cluster *c)
 	c->n_images = 0;
 }
 
+void storage_spec_release(struct storage_spec *st)
+{
+	for (size_t i = 0; i < st->n_shared_pools; i++)
+		free(st->shared_pools[i]);
+	free(st->shared_pools);
+	memset(st, 0, sizeof(*st));
+}
+
+bool storage_pool_shared(const struct storage_spec *st, const char *pool)
+{
+	for (size_t i = 0; pool && i < st->n_shared_pools; i++)
+		if (!strcmp(st->shared_pools[i], pool))
+			return true;
+	return false;
+}
+
 void cluster_free(struct cluster *c)
 {
 	if (!c)
@@ -158,6 +174,7 @@ void cluster_free(struct cluster *c)
 	for (size_t i = 0; i < c->n_allow_destroy; i++)
 		free(c->allow_destroy[i]);
 	free(c->allow_destroy);
+	storage_spec_release(&c->storage);
 	free(c->name);
 	free(c->source);
 	free(c->revision);

@@ -139,6 +139,15 @@ struct balance_spec {
 	int64_t sample_window; /* ms of CPU sampling */
 };
 
+/* Storage that is one and the same on every host (NFS, Ceph RBD, iSCSI, a
+ * shared dir): a VM's volumes there move without being copied. */
+struct storage_spec {
+	char **shared_pools;   /* libvirt storage pool names */
+	size_t n_shared_pools;
+};
+/* Whether pool is declared shared. */
+bool storage_pool_shared(const struct storage_spec *st, const char *pool);
+
 struct cluster {
 	char *name;
 	struct host_spec *hosts;
@@ -152,6 +161,7 @@ struct cluster {
 	struct balance_spec balance;
 	char **allow_destroy;   /* VM name patterns whose data may be destroyed */
 	size_t n_allow_destroy;
+	struct storage_spec storage;
 	char *source;           /* where it was loaded from (path or URL) */
 	char *revision;         /* commit id or "sha256:..." of the content */
 	char **files;           /* interned file names used by struct loc */
@@ -159,6 +169,7 @@ struct cluster {
 };
 
 void cluster_free(struct cluster *c);
+void storage_spec_release(struct storage_spec *st);
 const struct host_spec *cluster_host(const struct cluster *c, const char *name);
 const struct vm_spec *cluster_vm(const struct cluster *c, const char *name);
 const struct image_spec *cluster_image(const struct cluster *c, const char *name);

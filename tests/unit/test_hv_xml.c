@@ -8,6 +8,7 @@
 #include "fixtures.h"
 
 #include <libvirt/libvirt.h>
+#include <unistd.h>
 
 static const char *yaml =
 	"cluster: lab\n"
@@ -97,6 +98,85 @@ TEST(expected_xml_per_hypervisor)
 	cluster_free(c);
 }
 
+/*
+ * Every kind of domain vem writes passes libvirt's own schema
+ * (virt-xml-validate, package libvirt-clients) and is defined by the test
+ * driver: kvm and qemu with disks, networks, a cloud-init seed and kernel
+ * boot, xen pv and hvm, lxc.
+ */
+TEST(libvirt_schema_accepts_every_domain)
+{
+	char md[] = "/tmp/vem-test-md.XXXXXX", xf[] = "/tmp/vem-test-dom.XXXXXX";
+	int mfd = mkstemp(md), xfd = mkstemp(xf);
+	char *y = xasprintf(
+		"cluster: lab\nhosts:\n  - {name: h1, uri: 'test:///default'}\n"
+		"images:\n  - {name: deb, url: 'https://example.org/d.qcow2', sha256: "
+		"'0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'}\n"
+		"vms:\n"
+		"  - {name: boot, memory: 32MiB, kernel: /k, initrd: /i, cmdline: 'console=ttyS0'}\n"
+		"  - name: full\n    vcpus: 2\n    max-vcpus: 4\n    memory: 1GiB\n    max-memory: 2GiB\n"
+		"    disks: [{size: 10GiB, image: deb}, {size: 1GiB, bus: sata}, {size: 1GiB, bus: scsi}]\n"
+		"    networks: [{network: default, mac: '52:54:00:12:34:56'}, {bridge: br0, model: e1000}]\n"
+		"    cloud-init: {meta-data: '%s'}\n"
+		"  - {name: pv, hypervisor: xen, memory: 256MiB, kernel: /boot/vmlinuz, cmdline: 'root=/dev/xvda'}\n"
+		"  - {name: hvm, hypervisor: xen, memory: 256MiB, disks: [{size: 1GiB}],\n"
+		"     networks: [{bridge: br0}], cloud-init: {meta-data: '%s'}}\n"
+		"  - {name: ct, hypervisor: lxc, memory: 128MiB, networks: [{bridge: br0}]}\n",
+		md, md);
+	struct cluster *c;
+	static const struct { const char *vm; enum hv_type t; size_t nvol; } cases[] = {
+		{ "boot", HV_QEMU, 0 }, { "boot", HV_KVM, 0 }, { "full", HV_KVM, 4 },
+		{ "full", HV_QEMU, 4 }, { "pv", HV_XEN, 0 }, { "hvm", HV_XEN, 2 }, { "ct", HV_LXC, 0 },
+	};
+	bool have = system("command -v virt-xml-validate >/dev/null 2>&1") == 0;
+	virConnectPtr conn = virConnectOpen("test:///default");
+
+	CHECK(mfd >= 0 && xfd >= 0);
+	c = load_yaml(y);
+	if (!have)
+		printf("# virt-xml-validate missing (package libvirt-clients): schema not checked\n");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *x = xml_of(c, cases[i].vm, cases[i].t, cases[i].nvol);
+		FILE *f;
+		CHECK(x != NULL);
+		if (!x)
+			continue;
+		f = fopen(xf, "w");
+		CHECK(f && fputs(x, f) >= 0 && fclose(f) == 0);
+		if (have) {
+			char *cmd = xasprintf("virt-xml-validate %s domain >/dev/null 2>&1", xf);
+			int rc = system(cmd);
+			if (rc)
+				fprintf(stderr, "  %s as %s does not validate:\n%s", cases[i].vm,
+					hv_type_name(cases[i].t), x);
+			CHECK(rc == 0);
+			free(cmd);
+		}
+		if (conn) {
+			virDomainPtr d = virDomainDefineXML(conn, x);
+			if (!d)
+				fprintf(stderr, "  test driver refused %s as %s: %s\n", cases[i].vm,
+					hv_type_name(cases[i].t), hv_last_error());
+			CHECK(d != NULL);
+			if (d) {
+				virDomainUndefine(d);
+				virDomainFree(d);
+			}
+		}
+		free(x);
+	}
+	if (conn)
+		virConnectClose(conn);
+	cluster_free(c);
+	free(y);
+	unlink(md);
+	unlink(xf);
+	if (mfd >= 0)
+		close(mfd);
+	if (xfd >= 0)
+		close(xfd);
+}
+
 TEST(disks_need_volumes)
 {
 	struct cluster *c = load_yaml(yaml);
@@ -163,6 +243,26 @@ TEST(capabilities_parsed)
 		"<domain type='kvm'/></arch></guest></capabilities>", uuid);
 	CHECK(caps == ((1u << HV_QEMU) | (1u << HV_KVM)));
 	CHECK_STR(uuid, "5ee1ab00-0001-4000-8000-000000000002");
+	CHECK(hv_caps_parse("<capabilities><host/></capabilities>", uuid) == 0);
+}
+
+/* libvirt's test driver offers every type (it defines them all), so that
+ * test:///default hosts can take VMs; read from the driver itself. */
+TEST(capabilities_of_the_test_driver)
+{
+	virConnectPtr conn = virConnectOpen("test:///default");
+	char *xml = conn ? virConnectGetCapabilities(conn) : NULL;
+	char uuid[37];
+	enum hv_type t;
+	unsigned caps;
+
+	CHECK(xml != NULL);
+	caps = xml ? hv_caps_parse(xml, uuid) : 0;
+	CHECK(caps == ((1u << HV_KVM) | (1u << HV_QEMU) | (1u << HV_XEN) | (1u << HV_LXC)));
+	CHECK(hv_resolve_type(HV_AUTO, caps, &t) == 0 && t == HV_KVM);
+	free(xml);
+	if (conn)
+		virConnectClose(conn);
 }
 
 TEST(uuid_mark_and_stability)
@@ -235,10 +335,12 @@ int main(void)
 {
 	virSetErrorFunc(NULL, quiet);
 	RUN(expected_xml_per_hypervisor);
+	RUN(libvirt_schema_accepts_every_domain);
 	RUN(disks_need_volumes);
 	RUN(test_driver_accepts_qemu_xml);
 	RUN(resolve_type_from_capabilities);
 	RUN(capabilities_parsed);
+	RUN(capabilities_of_the_test_driver);
 	RUN(uuid_mark_and_stability);
 	RUN(credentials_never_shown);
 	RUN(metadata_round_trip);

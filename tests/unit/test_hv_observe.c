@@ -1,0 +1,80 @@
+/*
+ * Unit tests: observation on libvirt's test driver, the rootless tier.
+ * A test:///default host offers every hypervisor type, takes a VM that vem
+ * creates, and is observed with the same results through the bulk stats
+ * (which on this driver carry the state only, the rest from per-domain
+ * calls) and through per-domain calls alone (the path of drivers without
+ * bulk stats, such as LXC).
+ */
+#include "test.h"
+#include "hv/hv_priv.h"
+#include "fixtures.h"
+
+static void quiet(void *opaque, virErrorPtr e)
+{
+	(void)opaque;
+	(void)e;
+}
+
+static const struct obs_domain *find(const struct observed *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_domains; i++)
+		if (!strcmp(o->domains[i].name, name))
+			return &o->domains[i];
+	return NULL;
+}
+
+TEST(test_driver_host_observed_both_ways)
+{
+	struct cluster *c = load_yaml(
+		"cluster: sbx\nhosts:\n  - {name: t1, uri: 'test:///default'}\n"
+		"templates:\n  - {name: tiny, vcpus: 2, memory: 64MiB, kernel: /k}\n"
+		"vms:\n  - {name: web, template: tiny}\n");
+	struct hv_options opt;
+	struct hv_session *s;
+	struct errbuf err = ERRBUF_INIT;
+	struct observed bulk, each;
+
+	hv_options_default(&opt);
+	opt.sample_window = 0;
+	opt.cache_dir = "/nonexistent/vem-test-cache";
+	s = hv_session_open(c, &opt);
+	CHECK(hv_host_online(s, 0));
+	CHECK(hv_domain_create(s, 0, cluster_vm(c, "web"), &err) == 0);
+	if (err.nr)
+		err_print(&err, stderr, "create");
+	CHECK(hv_observe(s, &bulk, &err) == 0);
+	CHECK(bulk.n_hosts == 1 && bulk.hosts[0].hv_caps != 0);
+	s->hosts[0].no_bulk_stats = true;
+	CHECK(hv_observe(s, &each, &err) == 0);
+	CHECK_INT(bulk.n_domains, each.n_domains);
+	for (int k = 0; k < 2; k++) {
+		const struct observed *o = k ? &each : &bulk;
+		const struct obs_domain *w = find(o, "web"), *t = find(o, "test");
+		CHECK(w != NULL && t != NULL);
+		if (!w || !t)
+			continue;
+		CHECK(w->owned && !t->owned);
+		CHECK_STR(w->meta.vm, "web");
+		CHECK(w->state == DOM_RUNNING);
+		CHECK_INT(w->vcpus, 2);
+		CHECK(w->memory == 64 * MiB && w->max_memory == 64 * MiB);
+		/* the driver's own domain: 2 vCPUs, 2 GiB of 8 GiB */
+		CHECK(t->state == DOM_RUNNING);
+		CHECK_INT(t->vcpus, 2);
+		CHECK(t->memory == 2 * GiB && t->max_memory == 8 * GiB);
+		CHECK(t->cpu_time > 0);
+	}
+	observed_release(&bulk);
+	observed_release(&each);
+	errbuf_release(&err);
+	hv_session_free(s);
+	cluster_free(c);
+}
+
+int main(void)
+{
+	virSetErrorFunc(NULL, quiet);
+	RUN(test_driver_host_observed_both_ways);
+	return test_done();
+}
