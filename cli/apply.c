@@ -258,8 +258,7 @@ int cmd_plan(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct apply_report rep;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_PLAN | OPT_HOSTS |
-			   OPT_OBSERVED | OPT_DETAILED, cli_find("plan"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("plan"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	a.execute = false;
@@ -273,8 +272,7 @@ int cmd_apply(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct apply_report rep;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_PLAN | OPT_EXEC | OPT_HOSTS,
-			   cli_find("apply"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("apply"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	a.execute = true;
@@ -288,7 +286,7 @@ int cmd_validate(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct cluster *c;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTPUT, cli_find("validate"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("validate"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	c = cli_load_cluster(&a);
@@ -315,7 +313,7 @@ int cmd_schema(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct strbuf sb = STRBUF_INIT;
-	int rc = cli_parse(argc, argv, 0, cli_find("schema"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("schema"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	cfg_write_json_schema(&sb);
