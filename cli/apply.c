@@ -2,6 +2,7 @@
  * apply.c - validate, plan, apply: source -> desired state -> plan -> act.
  */
 #include "cli.h"
+#include "../schema/check.h"
 #include "../schema/load.h"
 #include "../schema/source.h"
 
@@ -286,13 +287,25 @@ int cmd_validate(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct cluster *c;
+	struct errbuf warnings = ERRBUF_INIT;
 	int rc = cli_parse(argc, argv, cli_find("validate"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	c = cli_load_cluster(&a);
 	if (!c)
 		return VEM_EXIT_ERROR;
-	if (a.json) {
+	if (check_cluster(c, &warnings)) {
+		err_print(&warnings, stderr, "vem");
+		if (o.strict) {
+			fprintf(stderr, "vem: %zu warning%s with --strict\n", warnings.nr,
+				warnings.nr == 1 ? "" : "s");
+			rc = VEM_EXIT_ERROR;
+		}
+	}
+	errbuf_release(&warnings);
+	if (rc) {
+		/* --strict: no summary, no JSON for a file that will not run */
+	} else if (a.json) {
 		struct strbuf sb = STRBUF_INIT;
 		cluster_write_json(c, &sb);
 		fputs(sb.buf, stdout);
@@ -305,7 +318,7 @@ int cmd_validate(int argc, char **argv)
 		       c->n_vms == 1 ? "" : "s");
 	}
 	cluster_free(c);
-	return 0;
+	return rc;
 }
 
 int cmd_schema(int argc, char **argv)
