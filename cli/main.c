@@ -4,7 +4,9 @@
  * option: names, value, group, where it is stored, help). Parsing, each
  * command's --help, the did-you-mean hints for flags and `vem __complete`
  * (read by the shell completions) are generated from them, so they cannot
- * drift apart. Adding an option is adding a row to options[].
+ * drift apart. Adding an option is adding a row to options[] (a repeatable
+ * one, like --allow-destroy PATTERN, uses OK_CALL with a function that
+ * appends the value), plus its entry in docs/vem.1 (tests/cli/run checks).
  */
 #include "cli.h"
 #include "cmd_reconcile.h"
@@ -84,6 +86,7 @@ enum opt_kind {
 	OK_VERBOSE,      /* vem_verbosity++ */
 	OK_QUIET,        /* vem_verbosity = 0 */
 	OK_HELP,         /* print the command's help */
+	OK_CALL,         /* call set(value, a, o): lists, repeatable options */
 };
 
 enum opt_where { IN_ARGS, IN_OPTS };
@@ -98,6 +101,9 @@ struct cli_option {
 	size_t off;              /* offset of the field in it */
 	int min;                 /* OK_INT */
 	const char *help;        /* lines separated by \n */
+	/* OK_CALL: store the value (e.g. append to a list); 0, or -1 after
+	 * printing why the value is bad */
+	int (*set)(const char *value, struct apply_args *a, struct cli_opts *o);
 };
 
 #define A(field) IN_ARGS, offsetof(struct apply_args, field)
@@ -107,58 +113,58 @@ struct cli_option {
 static const struct cli_option options[] = {
 	{ "file", 'f', "SOURCE", OPT_SOURCE, OK_STR, A(source), 0,
 	  "cluster file, directory, git+URL[//dir][?ref=R] or\n"
-	  "https:// URL (default: ./cluster.yaml)" },
+	  "https:// URL (default: ./cluster.yaml)", NULL },
 	{ "require-signed-by", 0, "KEYRING", OPT_SOURCE, OK_STR, A(require_signed_by), 0,
 	  "refuse a git source whose commit is not signed by\n"
-	  "a key in KEYRING" },
+	  "a key in KEYRING", NULL },
 	{ "output", 'o', "FORMAT", OPT_OUTPUT, OK_STR, O(output), 0,
 	  "output format: json (machine-readable) or text\n"
-	  "(default: text; observe writes json)" },
+	  "(default: text; observe writes json)", NULL },
 	{ "out", 0, "FILE", OPT_OUTFILE, OK_STR, O(out), 0,
-	  "write to FILE instead of standard output" },
+	  "write to FILE instead of standard output", NULL },
 	{ "strict", 0, NULL, OPT_STRICT, OK_TRUE, O(strict), 0,
-	  "treat warnings as errors (exit 1)" },
+	  "treat warnings as errors (exit 1)", NULL },
 	{ "observed", 0, "SNAPSHOT", OPT_OBSERVED, OK_STR, A(observed), 0,
-	  "plan against a saved snapshot; no host is contacted" },
+	  "plan against a saved snapshot; no host is contacted", NULL },
 	{ "detailed-exitcode", 0, NULL, OPT_DETAILED, OK_TRUE, A(detailed_exitcode), 0,
 	  "exit 0 when there is nothing to do, 2 when there are\n"
-	  "changes, 1 on error" },
+	  "changes, 1 on error", NULL },
 	{ "every", 0, "DUR", OPT_EVERY, OK_DURATION, O(every), 0,
-	  "time between rounds (default 60s)" },
+	  "time between rounds (default 60s)", NULL },
 	{ "jitter", 0, "PCT", OPT_EVERY, OK_INT, O(jitter_pct), 0,
-	  "random extra delay, up to PCT% of DUR (default 10)" },
+	  "random extra delay, up to PCT% of DUR (default 10)", NULL },
 	{ "once", 0, NULL, OPT_EVERY, OK_TRUE, O(once), 0,
-	  "one round, then exit with its code" },
+	  "one round, then exit with its code", NULL },
 	{ "yes", 'y', NULL, OPT_EXEC, OK_TRUE, A(yes), 0,
-	  "do not ask before acting" },
+	  "do not ask before acting", NULL },
 	{ "max-rounds", 0, "N", OPT_EXEC, OK_INT, A(exec.max_rounds), 1,
-	  "observe-plan-act rounds until converged (default 5)" },
+	  "observe-plan-act rounds until converged (default 5)", NULL },
 	{ "per-host", 0, "N", OPT_EXEC, OK_INT, A(exec.per_host), 1,
-	  "actions at once on one host (default 2)" },
+	  "actions at once on one host (default 2)", NULL },
 	{ "lease-wait", 0, "DUR", OPT_EXEC, OK_DURATION, A(lease.wait), 0,
-	  "wait this long for another vem's lease (default 60s)" },
+	  "wait this long for another vem's lease (default 60s)", NULL },
 	{ "lease-ttl", 0, "DUR", OPT_EXEC, OK_DURATION, A(lease.ttl), 0,
-	  "a lease not renewed for DUR is dead (default 30s)" },
+	  "a lease not renewed for DUR is dead (default 30s)", NULL },
 	{ "shutdown-timeout", 0, "DUR", OPT_EXEC, OK_DURATION, A(hv.shutdown_timeout), 0,
-	  "graceful shutdown time before destroy (default 30s)" },
+	  "graceful shutdown time before destroy (default 30s)", NULL },
 	{ "no-prune", 0, NULL, OPT_PLAN, OK_FALSE, A(plan.prune), 0,
-	  "keep owned VMs that left the cluster file" },
+	  "keep owned VMs that left the cluster file", NULL },
 	{ "allow-empty", 0, NULL, OPT_PLAN, OK_TRUE, A(plan.allow_empty), 0,
-	  "allow a cluster file with no VMs (removes all owned VMs)" },
+	  "allow a cluster file with no VMs (removes all owned VMs)", NULL },
 	{ "max-removals", 0, "N", OPT_PLAN, OK_INT, A(plan.max_removals), -1,
-	  "remove at most N VMs per run (default 10, -1: no cap)" },
+	  "remove at most N VMs per run (default 10, -1: no cap)", NULL },
 	{ "no-balance", 0, NULL, OPT_PLAN, OK_FALSE, A(plan.balance), 0,
-	  "plan no balancing migrations (repairs still happen)" },
+	  "plan no balancing migrations (repairs still happen)", NULL },
 	{ "connect-timeout", 0, "DUR", OPT_HOSTS, OK_DURATION, A(hv.connect_timeout), 0,
-	  "give up on an unreachable host after DUR (default 5s)" },
+	  "give up on an unreachable host after DUR (default 5s)", NULL },
 	{ "sample", 0, "DUR", OPT_HOSTS, OK_DURATION, A(hv.sample_window), 0,
-	  "measure CPU load over DUR (default: balance.sample-window)" },
+	  "measure CPU load over DUR (default: balance.sample-window)", NULL },
 	{ "verbose", 'v', NULL, OPT_GLOBAL, OK_VERBOSE, IN_OPTS, 0, 0,
-	  "more detail (repeat for timings)" },
+	  "more detail (repeat for timings)", NULL },
 	{ "quiet", 'q', NULL, OPT_GLOBAL, OK_QUIET, IN_OPTS, 0, 0,
-	  "errors only" },
+	  "errors only", NULL },
 	{ "help", 'h', NULL, OPT_GLOBAL, OK_HELP, IN_OPTS, 0, 0,
-	  "show this help" },
+	  "show this help", NULL },
 };
 
 /* Flags other tools use, and what vem calls them. to: an option of vem
@@ -360,6 +366,7 @@ static int set_option(const struct cli_option *op, const char *v, const struct c
 	case OK_VERBOSE: vem_verbosity++; return 0;
 	case OK_QUIET: vem_verbosity = 0; return 0;
 	case OK_HELP: cmd_usage(cmd, stdout); return -1;
+	case OK_CALL: return op->set(v, a, o) ? VEM_EXIT_USAGE : 0;
 	case OK_INT:
 		if (parse_int64(v, &n) || n < op->min || n > 1000000) {
 			fprintf(stderr, "vem %s: option '--%s': expected a whole number >= %d, "
