@@ -4,7 +4,7 @@
 #   make check                all tests (unit, loader corpus, examples, fuzz,
 #                             end-to-end on a local lab) with ASan+UBSan
 #   make check-unit           unit tests, corpus and examples only (no root)
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   (make uninstall: the same files)
 #   make SANITIZE=address,undefined   sanitizer build (into build-san/)
 #   make DEVELOPER=1          warnings are errors
 #   make bench                benchmarks (print numbers; need the lab)
@@ -19,6 +19,11 @@ DESTDIR ?=
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
 DATADIR = $(PREFIX)/share/vem
+DOCDIR = $(PREFIX)/share/doc/vem
+SYSTEMDUNITDIR = $(PREFIX)/lib/systemd/system
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 
 ifneq ($(SANITIZE),)
 BUILD ?= build-san
@@ -112,16 +117,51 @@ bench: all guests units
 demo: all guests
 	contrib/demo.sh
 
+# What `make install` puts where: "source:destination-directory:mode" per
+# line (the bash completion is installed as plain "vem"). `make uninstall`
+# removes exactly these files (tests/cli/run checks both).
+INSTALL_FILES = \
+	vem:$(BINDIR):755 \
+	docs/vem.1:$(MANDIR)/man1:644 \
+	docs/vem-cluster.yaml.5:$(MANDIR)/man5:644 \
+	schema/vem-cluster.schema.json:$(DATADIR):644 \
+	contrib/completion/vem.bash:$(BASHCOMPDIR):644 \
+	contrib/completion/_vem:$(ZSHCOMPDIR):644 \
+	contrib/completion/vem.fish:$(FISHCOMPDIR):644 \
+	README.md:$(DOCDIR):644 \
+	docs/sources.md:$(DOCDIR):644 \
+	docs/balancing.md:$(DOCDIR):644 \
+	contrib/systemd/vem.env.example:$(DOCDIR):644
+SYSTEMD_UNITS = vem-reconcile.service vem-reconcile.timer vem-reconcile-loop.service
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)
-	install -m 755 vem $(DESTDIR)$(BINDIR)/vem
-	install -m 644 docs/vem.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 644 docs/vem-cluster.yaml.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 644 schema/vem-cluster.schema.json $(DESTDIR)$(DATADIR)/
+	@set -e; for f in $(INSTALL_FILES); do \
+		src=$${f%%:*}; rest=$${f#*:}; dir=$${rest%%:*}; mode=$${rest##*:}; \
+		name=$$(basename "$$src"); [ "$$src" = contrib/completion/vem.bash ] && name=vem; \
+		echo "install $$src $(DESTDIR)$$dir/$$name"; \
+		install -d "$(DESTDIR)$$dir"; \
+		install -m "$$mode" "$$src" "$(DESTDIR)$$dir/$$name"; \
+	done
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	@set -e; for u in $(SYSTEMD_UNITS); do \
+		echo "install contrib/systemd/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u (@BINDIR@=$(BINDIR))"; \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+			contrib/systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
+	done
+
+uninstall:
+	@for f in $(INSTALL_FILES); do \
+		src=$${f%%:*}; rest=$${f#*:}; dir=$${rest%%:*}; \
+		name=$$(basename "$$src"); [ "$$src" = contrib/completion/vem.bash ] && name=vem; \
+		rm -f "$(DESTDIR)$$dir/$$name"; \
+	done
+	@for u in $(SYSTEMD_UNITS); do rm -f "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u"; done
+	-@rmdir "$(DESTDIR)$(DATADIR)" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
 
 clean:
 	rm -rf build build-san build-fuzz vem
 
-.PHONY: all units guests fuzz check check-unit bench demo install clean
+.PHONY: all units guests fuzz check check-unit bench demo install uninstall clean
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

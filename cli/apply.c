@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 #include "saved_plan.h"
+#include "../schema/check.h"
 #include "../schema/load.h"
 #include "../schema/source.h"
 
@@ -334,11 +335,11 @@ int cmd_plan(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct apply_report rep;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_PLAN | OPT_HOSTS |
-			   OPT_OBSERVED | OPT_DETAILED | OPT_SAVE, cli_find("plan"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("plan"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	a.execute = false;
+	a.save_to = o.out;
 	if (a.save_to && a.observed) {
 		fprintf(stderr, "vem plan: --out saves a plan of live hosts; it cannot be used with "
 			"--observed\n");
@@ -357,8 +358,7 @@ int cmd_apply(int argc, char **argv)
 	struct saved_plan sp;
 	struct errbuf err = ERRBUF_INIT;
 	bool source_given;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_PLAN | OPT_EXEC | OPT_HOSTS | OPT_ARGS,
-			   cli_find("apply"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("apply"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	a.execute = true;
@@ -398,13 +398,25 @@ int cmd_validate(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct cluster *c;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTPUT, cli_find("validate"), &a, &o);
+	struct errbuf warnings = ERRBUF_INIT;
+	int rc = cli_parse(argc, argv, cli_find("validate"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	c = cli_load_cluster(&a);
 	if (!c)
 		return VEM_EXIT_ERROR;
-	if (a.json) {
+	if (check_cluster(c, &warnings)) {
+		err_print(&warnings, stderr, "vem");
+		if (o.strict) {
+			fprintf(stderr, "vem: %zu warning%s with --strict\n", warnings.nr,
+				warnings.nr == 1 ? "" : "s");
+			rc = VEM_EXIT_ERROR;
+		}
+	}
+	errbuf_release(&warnings);
+	if (rc) {
+		/* --strict: no summary, no JSON for a file that will not run */
+	} else if (a.json) {
 		struct strbuf sb = STRBUF_INIT;
 		cluster_write_json(c, &sb);
 		fputs(sb.buf, stdout);
@@ -417,7 +429,7 @@ int cmd_validate(int argc, char **argv)
 		       c->n_vms == 1 ? "" : "s");
 	}
 	cluster_free(c);
-	return 0;
+	return rc;
 }
 
 int cmd_schema(int argc, char **argv)
@@ -425,7 +437,7 @@ int cmd_schema(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct strbuf sb = STRBUF_INIT;
-	int rc = cli_parse(argc, argv, 0, cli_find("schema"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("schema"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	cfg_write_json_schema(&sb);

@@ -6,26 +6,32 @@
 
 #include "apply.h"
 
-/* Option groups a command accepts. */
+/*
+ * Option groups a command accepts. Every option is one row of the option
+ * table in main.c (name, value, group, where it is stored, help text); that
+ * table drives parsing, each command's --help, the did-you-mean hints and
+ * `vem __complete`, so adding an option is adding a row.
+ */
 enum {
 	OPT_SOURCE   = 1 << 0,   /* -f, --require-signed-by */
-	OPT_OUTPUT   = 1 << 1,   /* -o json */
+	OPT_OUTPUT   = 1 << 1,   /* -o FORMAT (json | text) */
 	OPT_PLAN     = 1 << 2,   /* --no-prune --allow-empty --max-removals --no-balance */
-	OPT_EXEC     = 1 << 3,   /* -y --max-rounds --per-host --lease-wait --lease-ttl */
-	OPT_HOSTS    = 1 << 4,   /* --connect-timeout --shutdown-timeout --sample */
+	OPT_EXEC     = 1 << 3,   /* -y --max-rounds --per-host --lease-* --shutdown-timeout */
+	OPT_HOSTS    = 1 << 4,   /* --connect-timeout --sample */
 	OPT_OBSERVED = 1 << 5,   /* --observed SNAPSHOT */
 	OPT_DETAILED = 1 << 6,   /* --detailed-exitcode */
-	OPT_OUTFILE  = 1 << 7,   /* -o FILE */
+	OPT_OUTFILE  = 1 << 7,   /* --out FILE */
 	OPT_EVERY    = 1 << 8,   /* --every --jitter --once */
-	OPT_SAVE     = 1 << 9,   /* plan --out FILE */
-	OPT_ARGS     = 1 << 10,  /* positional arguments (apply PLAN) */
+	OPT_STRICT   = 1 << 9,   /* --strict (validate: warnings are errors) */
 };
 
 struct cli_opts {
-	const char *output;          /* -o value */
+	const char *output;          /* -o FORMAT: "json", "text" or NULL */
+	const char *out;             /* --out FILE (observe) */
 	int64_t every;               /* reconcile --every (ms) */
 	int jitter_pct;              /* reconcile --jitter (percent) */
 	bool once;
+	bool strict;                 /* validate --strict */
 	bool source_given;           /* -f was given */
 	bool plan_given;             /* a planning option (OPT_PLAN) was given */
 	int argc;                    /* positional arguments left */
@@ -36,15 +42,19 @@ struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *summary;
-	const char *usage;           /* full --help text */
+	unsigned groups;             /* OPT_* the command accepts */
+	const char *args;            /* positional arguments for the usage line, or NULL */
+	int max_args;                /* how many positional arguments it takes */
+	const char *description;     /* --help text between usage and options */
 };
 
 /*
- * Parse argv (argv[0] is the command name) accepting the option groups in
- * allowed; fills a (defaults first) and o. Prints the error and returns
- * VEM_EXIT_USAGE on bad input, 0 on success, -1 when --help was printed.
+ * Parse argv (argv[0] is the command name) accepting cmd's option groups;
+ * fills a (defaults first) and o. Prints the error (with a did-you-mean for
+ * an unknown option) and returns VEM_EXIT_USAGE on bad input, 0 on
+ * success, -1 when --help was printed.
  */
-int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command *cmd,
+int cli_parse(int argc, char **argv, const struct cli_command *cmd,
 	      struct apply_args *a, struct cli_opts *o);
 const struct cli_command *cli_find(const char *name);
 

@@ -80,8 +80,7 @@ int cmd_reconcile(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct sigaction sa;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_PLAN | OPT_EXEC | OPT_HOSTS | OPT_EVERY,
-			   cli_find("reconcile"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("reconcile"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (o.argc > 0) {

@@ -1,6 +1,12 @@
 /*
- * main.c - vem's command line: one table of commands drives dispatch and
- * --help.
+ * main.c - vem's command line. Two tables drive everything: commands[]
+ * (name, handler, option groups, description) and options[] (one row per
+ * option: names, value, group, where it is stored, help). Parsing, each
+ * command's --help, the did-you-mean hints for flags and `vem __complete`
+ * (read by the shell completions) are generated from them, so they cannot
+ * drift apart. Adding an option is adding a row to options[] (a repeatable
+ * one, like --allow-destroy PATTERN, uses OK_CALL with a function that
+ * appends the value), plus its entry in docs/vem.1 (tests/cli/run checks).
  */
 #include "cli.h"
 #include "cmd_reconcile.h"
@@ -8,118 +14,310 @@
 #include <getopt.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define COMMON_HELP \
-	"  -f, --file SOURCE         cluster file, directory, git+URL[//dir][?ref=R] or\n" \
-	"                            https:// URL (default: ./cluster.yaml)\n" \
-	"      --require-signed-by KEYRING\n" \
-	"                            refuse a git source whose commit is not signed by\n" \
-	"                            a key in KEYRING\n"
-#define HOSTS_HELP \
-	"      --connect-timeout DUR give up on an unreachable host after DUR (default 5s)\n" \
-	"      --shutdown-timeout DUR graceful shutdown time before destroy (default 30s)\n" \
-	"      --sample DUR          measure CPU load over DUR (default: balance.sample-window)\n"
-#define PLAN_HELP \
-	"      --no-prune            keep owned VMs that left the cluster file\n" \
-	"      --allow-empty         allow a cluster file with no VMs (removes all owned VMs)\n" \
-	"      --max-removals N      removal budget of one run, all rounds together:\n" \
-	"                            removals and recreates (default 10, -1: no cap)\n" \
-	"      --allow-destroy VM    allow deleting the data disks of VM (a name or a\n" \
-	"                            shell pattern; repeatable): removals and recreates\n" \
-	"                            that delete a data volume are held back otherwise\n" \
-	"      --no-balance          plan no balancing migrations (repairs still happen)\n" \
-	"      --target VM           plan only VM (a VM or group name, or a shell pattern;\n" \
-	"                            repeatable); no balancing or repairs\n"
-#define EXEC_HELP \
-	"  -y, --yes                 do not ask before acting\n" \
-	"      --max-rounds N        observe-plan-act rounds until converged (default 5)\n" \
-	"      --per-host N          actions at once on one host (default 2)\n" \
-	"      --lease-wait DUR      wait this long for another vem's lease (default 60s)\n" \
-	"      --lease-ttl DUR       a lease not renewed for DUR is dead (default 30s)\n"
 #define EXIT_HELP \
 	"Exit codes: 0 done or nothing to do; 1 error (bad input, failed actions,\n" \
 	"not converged); 2 changes pending (plan --detailed-exitcode); 3 partial: some\n" \
 	"hosts were unreachable, the rest was reconciled; 4 another vem holds the\n" \
 	"cluster's lease; 64 bad command line.\n"
 
+#define OPT_GLOBAL (~0u)         /* accepted by every command */
+
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
+static int cmd_complete(int argc, char **argv);
 
 static const struct cli_command commands[] = {
 	{ "validate", cmd_validate, "check the cluster file; -o json prints the normalised desired state",
-	  "usage: vem validate [-f SOURCE] [-o json]\n\n"
+	  OPT_SOURCE | OPT_OUTPUT | OPT_STRICT, NULL, 0,
 	  "Load and check the cluster description without contacting any host. Prints a\n"
-	  "one-line summary, or every problem as file:line:col: message.\n\n"
-	  COMMON_HELP
-	  "  -o, --output json         print the normalised desired state (replicas\n"
-	  "                            expanded, defaults filled) as JSON\n" },
+	  "one-line summary, or every problem as file:line:col: message. Warns (exit 0)\n"
+	  "about what the file itself makes impossible: placement labels no host has, a\n"
+	  "VM larger than every host's declared capacity, a spread group with more\n"
+	  "replicas than allowed hosts, two hosts with the same URI.\n" },
 	{ "plan", cmd_plan, "show what apply would change",
-	  "usage: vem plan [-f SOURCE] [--observed SNAPSHOT] [-o json] [--detailed-exitcode]\n\n"
+	  OPT_SOURCE | OPT_OUTPUT | OPT_OUTFILE | OPT_OBSERVED | OPT_DETAILED | OPT_PLAN | OPT_HOSTS,
+	  NULL, 0,
 	  "Observe every host (or read a snapshot saved by `vem observe`) and print the\n"
 	  "actions that apply would take: + create, ~ update, - remove, > start,\n"
-	  "< stop, => migrate.\n\n"
-	  COMMON_HELP
-	  "      --observed SNAPSHOT   plan against a saved snapshot; no host is contacted\n"
-	  "  -o, --output json         machine-readable plan\n"
-	  "      --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are\n"
-	  "                            changes (or changes held back), 1 on error\n"
-	  "      --out FILE            save the plan; 'vem apply FILE' carries out exactly\n"
-	  "                            that plan, or refuses if anything changed since\n"
-	  PLAN_HELP HOSTS_HELP },
+	  "< stop, => migrate. Changes nothing. With --out FILE, also save the plan:\n"
+	  "'vem apply FILE' carries out exactly that plan, or refuses if anything\n"
+	  "changed since.\n" },
 	{ "apply", cmd_apply, "change the hosts until they match the cluster file",
-	  "usage: vem apply [-f SOURCE] [-y] [options]\n"
-	  "       vem apply [-f SOURCE] PLANFILE\n\n"
+	  OPT_SOURCE | OPT_EXEC | OPT_PLAN | OPT_HOSTS, "[PLANFILE]", 1,
 	  "Take the cluster's lease, observe, show the plan, ask (unless -y), act, then\n"
 	  "observe again and repeat until the cluster converges. One line per action.\n"
 	  "With PLANFILE (saved by 'vem plan --out'), carry out exactly that plan without\n"
 	  "asking, in one round, or refuse and change nothing when the source's revision,\n"
-	  "the hosts or the resulting actions differ from when it was saved.\n\n"
-	  COMMON_HELP EXEC_HELP PLAN_HELP HOSTS_HELP },
+	  "the hosts or the resulting actions differ from when it was saved.\n" },
 	{ "status", cmd_status, "show the cluster: VMs and hosts",
-	  "usage: vem status [-f SOURCE] [-o json] [--sample DUR]\n\n"
+	  OPT_SOURCE | OPT_OUTPUT | OPT_HOSTS, NULL, 0,
 	  "VMs: name, host, state, vcpus, memory, CPU %, in sync, source revision.\n"
-	  "Hosts: capacity, committed memory and vCPUs, measured load.\n\n"
-	  COMMON_HELP
-	  "  -o, --output json         machine-readable status\n"
-	  HOSTS_HELP },
+	  "Hosts: capacity, committed memory and vCPUs, measured load.\n" },
 	{ "observe", cmd_observe, "save the observed state of every host as a JSON snapshot",
-	  "usage: vem observe [-f SOURCE] [-o FILE]\n\n"
+	  OPT_SOURCE | OPT_OUTPUT | OPT_OUTFILE | OPT_HOSTS, NULL, 0,
 	  "Write what every host runs (hosts, capacity, domains, load) as JSON, for\n"
-	  "`vem plan --observed FILE`, what-if balancing and bug reports.\n\n"
-	  COMMON_HELP
-	  "  -o, --output FILE         write to FILE (default: standard output)\n"
-	  HOSTS_HELP },
+	  "`vem plan --observed FILE`, what-if balancing and bug reports.\n" },
 	{ "reconcile", cmd_reconcile, "apply in a loop (timer, GitOps)",
-	  "usage: vem reconcile [-f SOURCE] [--every DUR] [--jitter PCT] [--once] [options]\n\n"
+	  OPT_SOURCE | OPT_EVERY | OPT_EXEC | OPT_PLAN | OPT_HOSTS, NULL, 0,
 	  "Resolve the source, load it and apply without asking, every DUR, printing one\n"
-	  "line per round. Stops cleanly between actions on SIGTERM or SIGINT.\n\n"
-	  COMMON_HELP
-	  "      --every DUR           time between rounds (default 60s)\n"
-	  "      --jitter PCT          random extra delay, up to PCT% of DUR (default 10)\n"
-	  "      --once                one round, then exit with its code\n"
-	  EXEC_HELP PLAN_HELP HOSTS_HELP },
+	  "line per round. Stops cleanly between actions on SIGTERM or SIGINT.\n" },
 	{ "schema", cmd_schema, "print the JSON Schema of the cluster file (for editors)",
-	  "usage: vem schema\n\n"
+	  0, NULL, 0,
 	  "Print the JSON Schema of the cluster file format, generated from the loader's\n"
 	  "own key tables. Point YAML language servers at it.\n" },
-	{ "help", cmd_help, "show help for a command", "usage: vem help [COMMAND]\n" },
-	{ "version", cmd_version, "print the version", "usage: vem version\n" },
+	{ "help", cmd_help, "show help for a command", 0, "[COMMAND]", 1,
+	  "Without COMMAND, list the commands; with one, describe it and its options.\n" },
+	{ "version", cmd_version, "print the version", 0, NULL, 0,
+	  "Print vem's version and the version of libvirt it runs with.\n" },
 };
+
+/* hidden: not listed by --help; used by the shell completions */
+static const struct cli_command cmd_complete_def = {
+	"__complete", cmd_complete, NULL, 0, "[COMMAND]", 1, NULL,
+};
+
+/* ---- the option table ---- */
+
+enum opt_kind {
+	OK_STR,          /* const char * = the value */
+	OK_TRUE,         /* bool = true */
+	OK_FALSE,        /* bool = false */
+	OK_INT,          /* int, whole number >= min */
+	OK_DURATION,     /* int64_t milliseconds */
+	OK_VERBOSE,      /* vem_verbosity++ */
+	OK_QUIET,        /* vem_verbosity = 0 */
+	OK_HELP,         /* print the command's help */
+	OK_CALL,         /* call set(value, a, o): lists, repeatable options */
+};
+
+enum opt_where { IN_ARGS, IN_OPTS };
+
+struct cli_option {
+	const char *name;        /* long name, without "--" */
+	char short_name;         /* 0: none */
+	const char *value;       /* the value's name in help (NULL: takes none) */
+	unsigned group;          /* OPT_* or OPT_GLOBAL */
+	enum opt_kind kind;
+	enum opt_where where;    /* struct apply_args or struct cli_opts */
+	size_t off;              /* offset of the field in it */
+	int min;                 /* OK_INT */
+	const char *help;        /* lines separated by \n */
+	/* OK_CALL: store the value (e.g. append to a list); 0, or -1 after
+	 * printing why the value is bad */
+	int (*set)(const char *value, struct apply_args *a, struct cli_opts *o);
+};
+
+/* Repeatable options keep their values (pointers into argv) here. */
+#define MAX_LIST_OPTION 256
+static const char *allow_destroy[MAX_LIST_OPTION];
+static const char *targets[MAX_LIST_OPTION];
+
+static int add_to_list(const char *name, const char *v, const char **list,
+		       const char *const **field, size_t *n)
+{
+	if (!*v || *n >= MAX_LIST_OPTION) {
+		fprintf(stderr, "vem: option '--%s': expected a VM name or pattern (at most %d)\n",
+			name, MAX_LIST_OPTION);
+		return -1;
+	}
+	list[(*n)++] = v;
+	*field = list;
+	return 0;
+}
+
+static int add_allow_destroy(const char *v, struct apply_args *a, struct cli_opts *o)
+{
+	(void)o;
+	return add_to_list("allow-destroy", v, allow_destroy, &a->plan.allow_destroy,
+			   &a->plan.n_allow_destroy);
+}
+
+static int add_target(const char *v, struct apply_args *a, struct cli_opts *o)
+{
+	(void)o;
+	return add_to_list("target", v, targets, &a->plan.targets, &a->plan.n_targets);
+}
+
+#define A(field) IN_ARGS, offsetof(struct apply_args, field)
+#define O(field) IN_OPTS, offsetof(struct cli_opts, field)
+
+/* In the order --help lists them. */
+static const struct cli_option options[] = {
+	{ "file", 'f', "SOURCE", OPT_SOURCE, OK_STR, A(source), 0,
+	  "cluster file, directory, git+URL[//dir][?ref=R] or\n"
+	  "https:// URL (default: ./cluster.yaml)", NULL },
+	{ "require-signed-by", 0, "KEYRING", OPT_SOURCE, OK_STR, A(require_signed_by), 0,
+	  "refuse a git source whose commit is not signed by\n"
+	  "a key in KEYRING", NULL },
+	{ "output", 'o', "FORMAT", OPT_OUTPUT, OK_STR, O(output), 0,
+	  "output format: json (machine-readable) or text\n"
+	  "(default: text; observe writes json)", NULL },
+	{ "out", 0, "FILE", OPT_OUTFILE, OK_STR, O(out), 0,
+	  "observe: write the snapshot to FILE instead of\n"
+	  "standard output; plan: also save the plan to FILE\n"
+	  "for 'vem apply FILE'", NULL },
+	{ "strict", 0, NULL, OPT_STRICT, OK_TRUE, O(strict), 0,
+	  "treat warnings as errors (exit 1)", NULL },
+	{ "observed", 0, "SNAPSHOT", OPT_OBSERVED, OK_STR, A(observed), 0,
+	  "plan against a saved snapshot; no host is contacted", NULL },
+	{ "detailed-exitcode", 0, NULL, OPT_DETAILED, OK_TRUE, A(detailed_exitcode), 0,
+	  "exit 0 when there is nothing to do, 2 when there are\n"
+	  "changes (or changes held back), 1 on error", NULL },
+	{ "every", 0, "DUR", OPT_EVERY, OK_DURATION, O(every), 0,
+	  "time between rounds (default 60s)", NULL },
+	{ "jitter", 0, "PCT", OPT_EVERY, OK_INT, O(jitter_pct), 0,
+	  "random extra delay, up to PCT% of DUR (default 10)", NULL },
+	{ "once", 0, NULL, OPT_EVERY, OK_TRUE, O(once), 0,
+	  "one round, then exit with its code", NULL },
+	{ "yes", 'y', NULL, OPT_EXEC, OK_TRUE, A(yes), 0,
+	  "do not ask before acting", NULL },
+	{ "max-rounds", 0, "N", OPT_EXEC, OK_INT, A(exec.max_rounds), 1,
+	  "observe-plan-act rounds until converged (default 5)", NULL },
+	{ "per-host", 0, "N", OPT_EXEC, OK_INT, A(exec.per_host), 1,
+	  "actions at once on one host (default 2)", NULL },
+	{ "lease-wait", 0, "DUR", OPT_EXEC, OK_DURATION, A(lease.wait), 0,
+	  "wait this long for another vem's lease (default 60s)", NULL },
+	{ "lease-ttl", 0, "DUR", OPT_EXEC, OK_DURATION, A(lease.ttl), 0,
+	  "a lease not renewed for DUR is dead (default 30s)", NULL },
+	{ "shutdown-timeout", 0, "DUR", OPT_EXEC, OK_DURATION, A(hv.shutdown_timeout), 0,
+	  "graceful shutdown time before destroy (default 30s)", NULL },
+	{ "no-prune", 0, NULL, OPT_PLAN, OK_FALSE, A(plan.prune), 0,
+	  "keep owned VMs that left the cluster file", NULL },
+	{ "allow-empty", 0, NULL, OPT_PLAN, OK_TRUE, A(plan.allow_empty), 0,
+	  "allow a cluster file with no VMs (removes all owned VMs)", NULL },
+	{ "max-removals", 0, "N", OPT_PLAN, OK_INT, A(plan.max_removals), -1,
+	  "removal budget of one run, all rounds together:\n"
+	  "removals and recreates (default 10, -1: no cap)", NULL },
+	{ "allow-destroy", 0, "VM", OPT_PLAN, OK_CALL, A(plan), 0,
+	  "allow deleting the data disks of VM (a name or a\n"
+	  "shell pattern; repeatable): removals and recreates\n"
+	  "that delete a data volume are held back otherwise", add_allow_destroy },
+	{ "target", 0, "VM", OPT_PLAN, OK_CALL, A(plan), 0,
+	  "plan only VM (a VM or group name, or a shell pattern;\n"
+	  "repeatable); no balancing or repairs", add_target },
+	{ "no-balance", 0, NULL, OPT_PLAN, OK_FALSE, A(plan.balance), 0,
+	  "plan no balancing migrations (repairs still happen)", NULL },
+	{ "connect-timeout", 0, "DUR", OPT_HOSTS, OK_DURATION, A(hv.connect_timeout), 0,
+	  "give up on an unreachable host after DUR (default 5s)", NULL },
+	{ "sample", 0, "DUR", OPT_HOSTS, OK_DURATION, A(hv.sample_window), 0,
+	  "measure CPU load over DUR (default: balance.sample-window)", NULL },
+	{ "verbose", 'v', NULL, OPT_GLOBAL, OK_VERBOSE, IN_OPTS, 0, 0,
+	  "more detail (repeat for timings)", NULL },
+	{ "quiet", 'q', NULL, OPT_GLOBAL, OK_QUIET, IN_OPTS, 0, 0,
+	  "errors only", NULL },
+	{ "help", 'h', NULL, OPT_GLOBAL, OK_HELP, IN_OPTS, 0, 0,
+	  "show this help", NULL },
+};
+
+/* Flags other tools use, and what vem calls them. to: an option of vem
+ * (suggested when the command accepts it), or a sentence. */
+static const struct {
+	const char *from, *to;
+} option_aliases[] = {
+	{ "auto-approve", "--yes" },          /* terraform */
+	{ "assume-yes", "--yes" },            /* apt */
+	{ "non-interactive", "--yes" },
+	{ "force", "--yes" },
+	{ "dry-run", "'vem plan' shows what would change without changing it" },
+	{ "check", "'vem plan --detailed-exitcode' exits 2 when there are changes" },
+	{ "json", "-o json" },
+	{ "format", "-o" },
+	{ "config", "--file" },
+	{ "cluster", "--file" },
+	{ "output-file", "--out" },
+	{ "outfile", "--out" },
+	{ "version", "'vem version' (or 'vem --version' before the command)" },
+	{ "debug", "--verbose" },
+	{ "silent", "--quiet" },
+	{ "timeout", "--connect-timeout" },
+	{ "snapshot", "--observed" },
+	{ "interval", "--every" },
+};
+
+static bool cmd_accepts(const struct cli_command *cmd, const struct cli_option *op)
+{
+	return op->group == OPT_GLOBAL || (op->group & cmd->groups);
+}
+
+static const struct cli_option *option_by_name(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+		if (!strcmp(options[i].name, name))
+			return &options[i];
+	return NULL;
+}
 
 const struct cli_command *cli_find(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(commands[i].name, name))
 			return &commands[i];
+	if (!strcmp(name, cmd_complete_def.name))
+		return &cmd_complete_def;
 	return NULL;
+}
+
+/* ---- help ---- */
+
+static void print_option(FILE *f, const struct cli_option *op)
+{
+	char left[64];
+	const char *h = op->help;
+	int n;
+
+	if (op->short_name)
+		n = snprintf(left, sizeof(left), "  -%c, --%s%s%s", op->short_name, op->name,
+			     op->value ? " " : "", op->value ? op->value : "");
+	else
+		n = snprintf(left, sizeof(left), "      --%s%s%s", op->name,
+			     op->value ? " " : "", op->value ? op->value : "");
+	if (n > 27)
+		fprintf(f, "%s\n%28s", left, "");
+	else
+		fprintf(f, "%-28s", left);
+	while (*h) {
+		size_t len = strcspn(h, "\n");
+		fprintf(f, "%.*s\n", (int)len, h);
+		h += len;
+		if (*h == '\n' && *++h)
+			fprintf(f, "%28s", "");
+	}
+}
+
+static void cmd_usage(const struct cli_command *cmd, FILE *f)
+{
+	bool any = false;
+
+	fprintf(f, "usage: vem %s", cmd->name);
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+		if (options[i].group != OPT_GLOBAL && cmd_accepts(cmd, &options[i]))
+			any = true;
+	fprintf(f, "%s%s%s\n\n", any ? " [OPTIONS]" : " [-v | -q]",
+		cmd->args ? " " : "", cmd->args ? cmd->args : "");
+	if (cmd->description)
+		fprintf(f, "%s\n", cmd->description);
+	if (any) {
+		fputs("Options:\n", f);
+		for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+			if (options[i].group != OPT_GLOBAL && cmd_accepts(cmd, &options[i]))
+				print_option(f, &options[i]);
+		fputc('\n', f);
+	}
+	fputs("Global options:\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+		if (options[i].group == OPT_GLOBAL)
+			print_option(f, &options[i]);
+	fputs("\n" EXIT_HELP, f);
 }
 
 static void usage_main(FILE *f)
 {
-	fprintf(f, "usage: vem [-v | -q] [--version] [--help] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: vem [-v | -q] [--version] [--help] COMMAND [OPTIONS]\n\n"
 		   "vem keeps libvirt hosts running exactly the VMs a YAML cluster file\n"
 		   "describes: it observes every host, plans, and creates, updates, removes\n"
 		   "or live-migrates VMs until they agree.\n\nCommands:\n");
@@ -129,194 +327,207 @@ static void usage_main(FILE *f)
 		   "`vem COMMAND --help` describes each command.\n\n" EXIT_HELP);
 }
 
-static int cmd_help(int argc, char **argv)
-{
-	const struct cli_command *c;
-	if (argc < 2) {
-		usage_main(stdout);
-		return 0;
-	}
-	c = cli_find(argv[1]);
-	if (!c) {
-		fprintf(stderr, "vem: unknown command '%s'\n", argv[1]);
-		return VEM_EXIT_USAGE;
-	}
-	fputs(c->usage, stdout);
-	fputs("\n" EXIT_HELP, stdout);
-	return 0;
-}
+/* ---- did you mean ---- */
 
-static int cmd_version(int argc, char **argv)
+/* Print the hint for an unknown option tok ("--yess", "--dry-run=x", "-x"). */
+static void suggest_option(const struct cli_command *cmd, const char *tok)
 {
-	unsigned long lv = 0;
-	virGetVersion(&lv, NULL, NULL);
-	printf("vem %s (libvirt %lu.%lu.%lu)\n", VEM_VERSION, lv / 1000000,
-	       lv / 1000 % 1000, lv % 1000);
-	return 0;
-}
+	char name[64];
+	const char *best = NULL, *other_cmd = NULL;
+	size_t best_d = (size_t)-1, len;
 
-static void parse_duration_opt(const char *name, const char *v, int64_t *out, int *bad)
-{
-	const char *why;
-	if (parse_duration(v, out, &why)) {
-		fprintf(stderr, "vem: option '--%s': '%s': %s\n", name, v, why);
-		*bad = 1;
-	}
-}
+	if (strncmp(tok, "--", 2))
+		return;
+	len = strcspn(tok + 2, "=");
+	if (len == 0 || len >= sizeof(name))
+		return;
+	memcpy(name, tok + 2, len);
+	name[len] = '\0';
 
-static void parse_int_opt(const char *name, const char *v, int *out, int min, int *bad)
-{
-	int64_t n;
-	if (parse_int64(v, &n) || n < min || n > 1000000) {
-		fprintf(stderr, "vem: option '--%s': expected a whole number >= %d, found '%s'\n",
-			name, min, v);
-		*bad = 1;
+	for (size_t i = 0; i < ARRAY_SIZE(option_aliases); i++) {
+		const struct cli_option *op;
+		const char *to = option_aliases[i].to;
+		if (strcmp(option_aliases[i].from, name))
+			continue;
+		if (to[0] != '-') {
+			fprintf(stderr, "hint: %s\n", to);
+			return;
+		}
+		op = option_by_name(to[1] == '-' ? to + 2 : "output");
+		if (op && cmd_accepts(cmd, op)) {
+			fprintf(stderr, "hint: did you mean '%s'?\n", to);
+			return;
+		}
+		if (op && !strcmp(op->name, "yes"))
+			fprintf(stderr, "hint: 'vem %s' does not act; 'vem apply --yes' does\n",
+				cmd->name);
 		return;
 	}
-	*out = (int)n;
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		size_t d;
+		if (!cmd_accepts(cmd, &options[i]))
+			continue;
+		d = str_edit_distance(name, options[i].name);
+		if (d < best_d) {
+			best_d = d;
+			best = options[i].name;
+		}
+	}
+	if (best && best_d <= 2 && best_d < len) {
+		fprintf(stderr, "hint: did you mean '--%s'?\n", best);
+		return;
+	}
+	/* an option of another command, or close to one */
+	best = NULL;
+	best_d = (size_t)-1;
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		size_t d = str_edit_distance(name, options[i].name);
+		if (d < best_d && d <= 2 && d < len) {
+			best_d = d;
+			best = options[i].name;
+		}
+	}
+	for (size_t k = 0; best && k < ARRAY_SIZE(commands) && !other_cmd; k++)
+		if (cmd_accepts(&commands[k], option_by_name(best)))
+			other_cmd = commands[k].name;
+	if (other_cmd && best_d == 0)
+		fprintf(stderr, "hint: '--%s' is an option of 'vem %s'\n", best, other_cmd);
+	else if (other_cmd)
+		fprintf(stderr, "hint: did you mean '--%s'? it is an option of 'vem %s'\n",
+			best, other_cmd);
 }
 
-enum {
-	LO_REQUIRE_SIGNED = 256, LO_OBSERVED, LO_DETAILED, LO_NO_PRUNE, LO_ALLOW_EMPTY,
-	LO_MAX_REMOVALS, LO_NO_BALANCE, LO_MAX_ROUNDS, LO_PER_HOST, LO_LEASE_WAIT,
-	LO_LEASE_TTL, LO_CONNECT_TIMEOUT, LO_SHUTDOWN_TIMEOUT, LO_SAMPLE, LO_EVERY,
-	LO_JITTER, LO_ONCE, LO_ALLOW_DESTROY, LO_TARGET, LO_OUT,
-};
+/* ---- parsing ---- */
 
-/* --allow-destroy patterns (they point into argv) */
-#define MAX_ALLOW_DESTROY 256
-static const char *allow_destroy[MAX_ALLOW_DESTROY];
-static const char *targets[MAX_ALLOW_DESTROY];
+static int set_option(const struct cli_option *op, const char *v, const struct cli_command *cmd,
+		      struct apply_args *a, struct cli_opts *o)
+{
+	void *p = (op->where == IN_ARGS ? (char *)a : (char *)o) + op->off;
+	const char *why;
+	int64_t n;
 
-static const struct {
-	struct option opt;
-	unsigned group;
-} all_options[] = {
-	{ { "file", required_argument, NULL, 'f' }, OPT_SOURCE },
-	{ { "require-signed-by", required_argument, NULL, LO_REQUIRE_SIGNED }, OPT_SOURCE },
-	{ { "output", required_argument, NULL, 'o' }, OPT_OUTPUT | OPT_OUTFILE },
-	{ { "observed", required_argument, NULL, LO_OBSERVED }, OPT_OBSERVED },
-	{ { "detailed-exitcode", no_argument, NULL, LO_DETAILED }, OPT_DETAILED },
-	{ { "no-prune", no_argument, NULL, LO_NO_PRUNE }, OPT_PLAN },
-	{ { "allow-empty", no_argument, NULL, LO_ALLOW_EMPTY }, OPT_PLAN },
-	{ { "max-removals", required_argument, NULL, LO_MAX_REMOVALS }, OPT_PLAN },
-	{ { "allow-destroy", required_argument, NULL, LO_ALLOW_DESTROY }, OPT_PLAN },
-	{ { "target", required_argument, NULL, LO_TARGET }, OPT_PLAN },
-	{ { "out", required_argument, NULL, LO_OUT }, OPT_SAVE },
-	{ { "no-balance", no_argument, NULL, LO_NO_BALANCE }, OPT_PLAN },
-	{ { "yes", no_argument, NULL, 'y' }, OPT_EXEC },
-	{ { "max-rounds", required_argument, NULL, LO_MAX_ROUNDS }, OPT_EXEC },
-	{ { "per-host", required_argument, NULL, LO_PER_HOST }, OPT_EXEC },
-	{ { "lease-wait", required_argument, NULL, LO_LEASE_WAIT }, OPT_EXEC },
-	{ { "lease-ttl", required_argument, NULL, LO_LEASE_TTL }, OPT_EXEC },
-	{ { "connect-timeout", required_argument, NULL, LO_CONNECT_TIMEOUT }, OPT_HOSTS },
-	{ { "shutdown-timeout", required_argument, NULL, LO_SHUTDOWN_TIMEOUT }, OPT_HOSTS },
-	{ { "sample", required_argument, NULL, LO_SAMPLE }, OPT_HOSTS },
-	{ { "every", required_argument, NULL, LO_EVERY }, OPT_EVERY },
-	{ { "jitter", required_argument, NULL, LO_JITTER }, OPT_EVERY },
-	{ { "once", no_argument, NULL, LO_ONCE }, OPT_EVERY },
-	{ { "verbose", no_argument, NULL, 'v' }, ~0u },
-	{ { "quiet", no_argument, NULL, 'q' }, ~0u },
-	{ { "help", no_argument, NULL, 'h' }, ~0u },
-};
+	switch (op->kind) {
+	case OK_STR: *(const char **)p = v; return 0;
+	case OK_TRUE: *(bool *)p = true; return 0;
+	case OK_FALSE: *(bool *)p = false; return 0;
+	case OK_VERBOSE: vem_verbosity++; return 0;
+	case OK_QUIET: vem_verbosity = 0; return 0;
+	case OK_HELP: cmd_usage(cmd, stdout); return -1;
+	case OK_CALL: return op->set(v, a, o) ? VEM_EXIT_USAGE : 0;
+	case OK_INT:
+		if (parse_int64(v, &n) || n < op->min || n > 1000000) {
+			fprintf(stderr, "vem %s: option '--%s': expected a whole number >= %d, "
+				"found '%s'\n", cmd->name, op->name, op->min, v);
+			return VEM_EXIT_USAGE;
+		}
+		*(int *)p = (int)n;
+		return 0;
+	case OK_DURATION:
+		if (parse_duration(v, (int64_t *)p, &why)) {
+			fprintf(stderr, "vem %s: option '--%s': '%s': %s\n", cmd->name, op->name,
+				v, why);
+			return VEM_EXIT_USAGE;
+		}
+		return 0;
+	}
+	return VEM_EXIT_USAGE;
+}
 
-int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command *cmd,
+int cli_parse(int argc, char **argv, const struct cli_command *cmd,
 	      struct apply_args *a, struct cli_opts *o)
 {
-	struct option longopts[ARRAY_SIZE(all_options) + 1];
-	char shortopts[32] = "+vqh";
-	size_t n = 0;
-	int c, bad = 0;
+	struct option longopts[ARRAY_SIZE(options) + 1];
+	const struct cli_option *byval[ARRAY_SIZE(options)];
+	char shortopts[2 * ARRAY_SIZE(options) + 3] = "+:";
+	size_t n = 0, ns = 2;
+	int c, idx, bad = 0, r;
 
 	apply_args_default(a);
 	memset(o, 0, sizeof(*o));
 	o->every = 60000;
 	o->jitter_pct = 10;
-	for (size_t i = 0; i < ARRAY_SIZE(all_options); i++)
-		if (all_options[i].group == ~0u || (all_options[i].group & allowed))
-			longopts[n++] = all_options[i].opt;
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		const struct cli_option *op = &options[i];
+		if (!cmd_accepts(cmd, op))
+			continue;
+		byval[n] = op;
+		longopts[n].name = op->name;
+		longopts[n].has_arg = op->value ? required_argument : no_argument;
+		longopts[n].flag = NULL;
+		longopts[n].val = 256 + (int)n;
+		n++;
+		if (op->short_name) {
+			shortopts[ns++] = op->short_name;
+			if (op->value)
+				shortopts[ns++] = ':';
+		}
+	}
 	memset(&longopts[n], 0, sizeof(longopts[n]));
-	if (allowed & OPT_SOURCE)
-		strcat(shortopts, "f:");
-	if (allowed & (OPT_OUTPUT | OPT_OUTFILE))
-		strcat(shortopts, "o:");
-	if (allowed & OPT_EXEC)
-		strcat(shortopts, "y");
+	shortopts[ns] = '\0';
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f': a->source = optarg; o->source_given = true; break;
-		case 'o': o->output = optarg; break;
-		case 'y': a->yes = true; break;
-		case 'v': vem_verbosity++; break;
-		case 'q': vem_verbosity = 0; break;
-		case 'h':
-			fputs(cmd->usage, stdout);
-			fputs("\n" EXIT_HELP, stdout);
-			return -1;
-		case LO_REQUIRE_SIGNED: a->require_signed_by = optarg; break;
-		case LO_OBSERVED: a->observed = optarg; break;
-		case LO_DETAILED: a->detailed_exitcode = true; break;
-		case LO_NO_PRUNE: a->plan.prune = false; o->plan_given = true; break;
-		case LO_ALLOW_EMPTY: a->plan.allow_empty = true; o->plan_given = true; break;
-		case LO_OUT: a->save_to = optarg; break;
-		case LO_TARGET:
-			o->plan_given = true;
-			if (!*optarg || a->plan.n_targets >= MAX_ALLOW_DESTROY) {
-				fprintf(stderr, "vem %s: --target needs a VM or group name (at most %d)\n",
-					cmd->name, MAX_ALLOW_DESTROY);
-				bad = 1;
-			} else {
-				targets[a->plan.n_targets++] = optarg;
-				a->plan.targets = targets;
-			}
-			break;
-		case LO_MAX_REMOVALS: o->plan_given = true; parse_int_opt("max-removals", optarg, &a->plan.max_removals, -1, &bad); break;
-		case LO_NO_BALANCE: a->plan.balance = false; o->plan_given = true; break;
-		case LO_ALLOW_DESTROY:
-			o->plan_given = true;
-			if (!*optarg) {
-				fprintf(stderr, "vem %s: --allow-destroy needs a VM name or pattern\n", cmd->name);
-				bad = 1;
-			} else if (a->plan.n_allow_destroy >= MAX_ALLOW_DESTROY) {
-				fprintf(stderr, "vem %s: more than %d --allow-destroy options\n", cmd->name,
-					MAX_ALLOW_DESTROY);
-				bad = 1;
-			} else {
-				allow_destroy[a->plan.n_allow_destroy++] = optarg;
-				a->plan.allow_destroy = allow_destroy;
-			}
-			break;
-		case LO_MAX_ROUNDS: parse_int_opt("max-rounds", optarg, &a->exec.max_rounds, 1, &bad); break;
-		case LO_PER_HOST: parse_int_opt("per-host", optarg, &a->exec.per_host, 1, &bad); break;
-		case LO_LEASE_WAIT: parse_duration_opt("lease-wait", optarg, &a->lease.wait, &bad); break;
-		case LO_LEASE_TTL: parse_duration_opt("lease-ttl", optarg, &a->lease.ttl, &bad); break;
-		case LO_CONNECT_TIMEOUT: parse_duration_opt("connect-timeout", optarg, &a->hv.connect_timeout, &bad); break;
-		case LO_SHUTDOWN_TIMEOUT: parse_duration_opt("shutdown-timeout", optarg, &a->hv.shutdown_timeout, &bad); break;
-		case LO_SAMPLE: parse_duration_opt("sample", optarg, &a->hv.sample_window, &bad); break;
-		case LO_EVERY: parse_duration_opt("every", optarg, &o->every, &bad); break;
-		case LO_JITTER: parse_int_opt("jitter", optarg, &o->jitter_pct, 0, &bad); break;
-		case LO_ONCE: o->once = true; break;
-		case '?':
-		default:
-			if (optopt && optopt < 256)
-				fprintf(stderr, "vem %s: unknown or incomplete option '-%c'\n",
-					cmd->name, optopt);
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		const struct cli_option *op = NULL;
+		const char *tok = argv[optind - 1];
+
+		if (c >= 256) {
+			op = byval[c - 256];
+		} else if (c != '?' && c != ':') {
+			for (size_t i = 0; i < n && !op; i++)
+				if (byval[i]->short_name == c)
+					op = byval[i];
+		}
+		if (c == ':') {
+			if (optopt >= 256)
+				op = byval[optopt - 256];
 			else
-				fprintf(stderr, "vem %s: unknown or incomplete option '%s'\n",
-					cmd->name, argv[optind - 1]);
+				for (size_t i = 0; i < n && !op; i++)
+					if (byval[i]->short_name == optopt)
+						op = byval[i];
+			if (op)
+				fprintf(stderr, "vem %s: option '--%s' needs a value (%s)\n",
+					cmd->name, op->name, op->value);
+			else
+				fprintf(stderr, "vem %s: option '%s' needs a value\n", cmd->name, tok);
+			bad = 1;
+			continue;
+		}
+		if (!op) {
+			if (optopt && optopt < 256) {
+				fprintf(stderr, "vem %s: unknown option '-%c'\n", cmd->name, optopt);
+			} else {
+				fprintf(stderr, "vem %s: unknown option '%s'\n", cmd->name, tok);
+				suggest_option(cmd, tok);
+			}
+			bad = 1;
+			continue;
+		}
+		if (op->group == OPT_PLAN)
+			o->plan_given = true;
+		if (!strcmp(op->name, "file"))
+			o->source_given = true;
+		r = set_option(op, optarg, cmd, a, o);
+		if (r < 0)
+			return -1;
+		if (r)
+			bad = 1;
+	}
+	if (!bad && o->output && strcmp(o->output, "json") && strcmp(o->output, "text")) {
+		if ((cmd->groups & OPT_OUTFILE) && !o->out) {
+			/* observe -o FILE, before --out existed */
+			fprintf(stderr, "vem %s: warning: '-o FILE' is deprecated, use '--out %s' "
+				"(-o is the output format: json or text)\n", cmd->name, o->output);
+			o->out = o->output;
+			o->output = NULL;
+		} else {
+			fprintf(stderr, "vem %s: option '-o': expected a format, 'json' or 'text', "
+				"found '%s'%s\n", cmd->name, o->output,
+				(cmd->groups & OPT_OUTFILE) ? " (a file goes with --out)" : "");
 			bad = 1;
 		}
 	}
-	if (!bad && (allowed & OPT_OUTPUT) && !(allowed & OPT_OUTFILE) && o->output &&
-	    strcmp(o->output, "json") && strcmp(o->output, "text")) {
-		fprintf(stderr, "vem %s: option '-o': expected 'json' or 'text', found '%s'\n",
-			cmd->name, o->output);
-		bad = 1;
-	}
-	if (o->output && !strcmp(o->output, "json") && !(allowed & OPT_OUTFILE))
+	if (o->output && !strcmp(o->output, "json"))
 		a->json = true;
 	if (bad) {
 		fprintf(stderr, "see 'vem %s --help'\n", cmd->name);
@@ -324,10 +535,93 @@ int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command 
 	}
 	o->argc = argc - optind;
 	o->argv = argv + optind;
-	if (o->argc > 0 && !(allowed & OPT_ARGS)) {
+	if (o->argc > cmd->max_args) {
 		fprintf(stderr, "vem %s: unexpected argument '%s'\nsee 'vem %s --help'\n",
-			cmd->name, o->argv[0], cmd->name);
+			cmd->name, o->argv[cmd->max_args], cmd->name);
 		return VEM_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ---- the small commands ---- */
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct cli_command *c;
+	struct apply_args a;
+	struct cli_opts o;
+	int rc = cli_parse(argc, argv, cli_find("help"), &a, &o);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (o.argc < 1) {
+		usage_main(stdout);
+		return 0;
+	}
+	c = cli_find(o.argv[0]);
+	if (!c || !c->summary) {
+		fprintf(stderr, "vem: unknown command '%s'\nsee 'vem --help'\n", o.argv[0]);
+		return VEM_EXIT_USAGE;
+	}
+	cmd_usage(c, stdout);
+	return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	unsigned long lv = 0;
+	if (argc > 0) {
+		struct apply_args a;
+		struct cli_opts o;
+		int rc = cli_parse(argc, argv, cli_find("version"), &a, &o);
+		if (rc)
+			return rc < 0 ? 0 : rc;
+	}
+	virGetVersion(&lv, NULL, NULL);
+	printf("vem %s (libvirt %lu.%lu.%lu)\n", VEM_VERSION, lv / 1000000,
+	       lv / 1000 % 1000, lv % 1000);
+	return 0;
+}
+
+/*
+ * vem __complete            the commands, one per line
+ * vem __complete COMMAND    its options, one per line: "-f --file FILE" (short
+ *                           name or "-", long name, kind of value: FILE,
+ *                           DIR, FORMAT, WORD or "-" for none)
+ * The shell completions read this; tests/cli compares it with --help.
+ */
+static const char *value_kind(const struct cli_option *op)
+{
+	if (!op->value)
+		return "-";
+	if (!strcmp(op->value, "SOURCE") || !strcmp(op->value, "FILE") ||
+	    !strcmp(op->value, "SNAPSHOT") || !strcmp(op->value, "KEYRING"))
+		return "FILE";
+	if (!strcmp(op->value, "FORMAT"))
+		return "FORMAT";
+	return "WORD";
+}
+
+static int cmd_complete(int argc, char **argv)
+{
+	const struct cli_command *c;
+
+	if (argc < 2) {
+		for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+			printf("%s\n", commands[i].name);
+		return 0;
+	}
+	c = cli_find(argv[1]);
+	if (!c || !c->summary)
+		return VEM_EXIT_USAGE;
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		const struct cli_option *op = &options[i];
+		if (!cmd_accepts(c, op))
+			continue;
+		if (op->short_name)
+			printf("-%c --%s %s\n", op->short_name, op->name, value_kind(op));
+		else
+			printf("- --%s %s\n", op->name, value_kind(op));
 	}
 	return 0;
 }
@@ -355,7 +649,8 @@ int main(int argc, char **argv)
 			usage_main(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "vem: unknown option '%s'\n\n", a);
+			fprintf(stderr, "vem: unknown option '%s' (options of a command go after "
+				"it: vem COMMAND %s)\n\n", a, a);
 			usage_main(stderr);
 			return VEM_EXIT_USAGE;
 		}
@@ -381,6 +676,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "\nsee 'vem --help'\n");
 		return VEM_EXIT_USAGE;
 	}
+	if (c->run == cmd_complete || c->run == cmd_help)
+		return c->run(argc - i, argv + i);
 	virSetErrorFunc(NULL, libvirt_quiet);
 	if (virInitialize() < 0) {
 		fprintf(stderr, "vem: cannot initialise libvirt\n");

@@ -283,8 +283,7 @@ int cmd_status(int argc, char **argv)
 	struct plan plan;
 	struct errbuf err = ERRBUF_INIT;
 	size_t n;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_HOSTS,
-			   cli_find("status"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("status"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	memset(&obs, 0, sizeof(obs));
@@ -321,27 +320,31 @@ int cmd_observe(int argc, char **argv)
 	struct observed obs;
 	struct cluster *c;
 	struct strbuf sb = STRBUF_INIT;
-	int rc = cli_parse(argc, argv, OPT_SOURCE | OPT_OUTFILE | OPT_HOSTS,
-			   cli_find("observe"), &a, &o);
+	int rc = cli_parse(argc, argv, cli_find("observe"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (o.output && strcmp(o.output, "json")) {
+		fprintf(stderr, "vem observe: a snapshot is JSON; '-o %s' is not available\n",
+			o.output);
+		return VEM_EXIT_USAGE;
+	}
 	memset(&obs, 0, sizeof(obs));
 	c = observe_cluster(&a, &obs, -1);
 	if (!c)
 		return VEM_EXIT_ERROR;
 	observed_write_json(&obs, &sb);
 	rc = VEM_EXIT_OK;
-	if (!o.output || !strcmp(o.output, "-")) {
+	if (!o.out || !strcmp(o.out, "-")) {
 		fputs(sb.buf, stdout);
 	} else {
-		FILE *f = fopen(o.output, "w");
+		FILE *f = fopen(o.out, "w");
 		if (!f || fwrite(sb.buf, 1, sb.len, f) != sb.len || fclose(f)) {
-			fprintf(stderr, "vem: cannot write '%s': %s\n", o.output, strerror(errno));
+			fprintf(stderr, "vem: cannot write '%s': %s\n", o.out, strerror(errno));
 			rc = VEM_EXIT_ERROR;
 		} else if (vem_verbosity > 0) {
 			fprintf(stderr, "observed %zu host%s, %zu domain%s -> %s\n", obs.n_hosts,
 				obs.n_hosts == 1 ? "" : "s", obs.n_domains,
-				obs.n_domains == 1 ? "" : "s", o.output);
+				obs.n_domains == 1 ? "" : "s", o.out);
 		}
 	}
 	for (size_t h = 0; rc == VEM_EXIT_OK && h < obs.n_hosts; h++)

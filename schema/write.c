@@ -147,8 +147,10 @@ void cluster_write_json(const struct cluster *c, struct strbuf *out)
 
 /* ---- JSON Schema ---- */
 
-#define SIZE_PATTERN "^[0-9]+(\\.[0-9]+)? ?(B|K|KB|KiB|M|MB|MiB|G|GB|GiB|T|TB|TiB)?$"
-#define RATE_PATTERN "^[0-9]+(\\.[0-9]+)? ?(B|K|KB|KiB|M|MB|MiB|G|GB|GiB|T|TB|TiB)?(/s)?$"
+/* libvirt's units (util.h parse_size); a number needs one, except 0 */
+#define SIZE_UNITS "(b|B|bytes|K|KB|KiB|M|MB|MiB|G|GB|GiB|T|TB|TiB)"
+#define SIZE_PATTERN "^(0+|[0-9]+(\\.[0-9]+)? ?" SIZE_UNITS ")$"
+#define RATE_PATTERN "^(0+|[0-9]+(\\.[0-9]+)? ?" SIZE_UNITS "(/s)?)$"
 #define DURATION_PATTERN "^(0|([0-9]+(ms|s|m|h|d))+)$"
 
 static void schema_object(struct json_writer *w, const struct table *t);
@@ -180,6 +182,8 @@ static void schema_units(struct json_writer *w, const char *pattern)
 	jw_string(w, "integer");
 	jw_array_end(w);
 	jw_kv_string(w, "pattern", pattern);
+	jw_kv_double(w, "minimum", 0);   /* the only number without a unit is 0 */
+	jw_kv_double(w, "maximum", 0);
 }
 
 static void schema_items(struct json_writer *w, const char *type)
@@ -291,8 +295,11 @@ void cfg_write_json_schema(struct strbuf *out)
 	jw_kv_string(&w, "$id", "https://vem.dev/schema/vem-cluster.schema.json");
 	jw_kv_string(&w, "title", "vem cluster file");
 	jw_kv_string(&w, "description", "Hosts, images, templates, VMs and load balancing of a vem "
-		     "cluster (see vem-cluster.yaml(5)). Sizes take units (512MiB, 4GiB, 1G), "
-		     "durations too (90s, 10m, 1h30m). A directory of such files is one cluster.");
+		     "cluster (see vem-cluster.yaml(5)). Sizes take libvirt's units: K, M, G, T and "
+		     "KiB, MiB, GiB, TiB are powers of 1024 (1G is 1GiB), KB, MB, GB, TB powers "
+		     "of 1000, b or bytes are bytes (512MiB, 4G); durations too (90s, 10m, 1h30m); "
+		     "a number without a unit is an error, except 0. A directory of such files "
+		     "is one cluster.");
 	schema_object(&w, &tbl_top);
 	jw_object_end(&w);
 	strbuf_addc(out, '\n');

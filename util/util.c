@@ -335,16 +335,34 @@ void err_sort(struct errbuf *e)
 
 /* ---- units ---- */
 
+/* libvirt's unit table (virScaleInteger): K M G T and KiB MiB GiB TiB are
+ * powers of 1024, KB MB GB TB powers of 1000, b B bytes are bytes. */
 static const struct {
 	const char *name;
 	uint64_t mult;
 } size_units[] = {
-	{ "", 1 }, { "B", 1 },
-	{ "K", 1000ULL }, { "KB", 1000ULL }, { "KiB", KiB },
-	{ "M", 1000000ULL }, { "MB", 1000000ULL }, { "MiB", MiB },
-	{ "G", 1000000000ULL }, { "GB", 1000000000ULL }, { "GiB", GiB },
-	{ "T", 1000000000000ULL }, { "TB", 1000000000000ULL }, { "TiB", GiB * 1024 },
+	{ "b", 1 }, { "B", 1 }, { "bytes", 1 },
+	{ "K", KiB }, { "KiB", KiB }, { "KB", 1000ULL },
+	{ "M", MiB }, { "MiB", MiB }, { "MB", 1000000ULL },
+	{ "G", GiB }, { "GiB", GiB }, { "GB", 1000000000ULL },
+	{ "T", GiB * 1024 }, { "TiB", GiB * 1024 }, { "TB", 1000000000000ULL },
 };
+
+/* The hint for a number without a unit: a small number is most likely
+ * MiB (as in `memory: 2048`), a large one a byte count, a fraction GiB. */
+static const char *size_unit_hint(const char *s, size_t len)
+{
+	static __thread char msg[128];
+	const char *unit = "MiB";
+
+	if (memchr(s, '.', len))
+		unit = "GiB";
+	else if (len > 7 || (len == 7 && strncmp(s, "1048576", 7) >= 0))
+		unit = "B";
+	snprintf(msg, sizeof(msg), "a size needs a unit; did you mean '%.*s%s'?",
+		 (int)(len > 64 ? 64 : len), s, unit);
+	return msg;
+}
 
 int parse_size(const char *s, uint64_t *bytes, const char **why)
 {
@@ -369,13 +387,21 @@ int parse_size(const char *s, uint64_t *bytes, const char **why)
 			p++;
 	}
 	num_end = p;
+	if (!*p) {
+		if (strspn(s, "0") == (size_t)(p - s)) {   /* "0", "00": no unit needed */
+			*bytes = 0;
+			return 0;
+		}
+		*why = size_unit_hint(s, (size_t)(p - s));
+		return -1;
+	}
 	if (*p == ' ')
 		p++;
 	for (i = 0; i < ARRAY_SIZE(size_units); i++)
 		if (!strcmp(p, size_units[i].name))
 			break;
 	if (i == ARRAY_SIZE(size_units)) {
-		*why = "unknown size unit (use B, KiB, MiB, GiB, TiB or KB, MB, GB, TB)";
+		*why = "unknown size unit (use B, K/KiB, M/MiB, G/GiB, T/TiB or KB, MB, GB, TB)";
 		return -1;
 	}
 	{

@@ -101,10 +101,13 @@ void err_sort(struct errbuf *e);
 
 /* ---- units ---- */
 /*
- * Sizes: "512MiB", "4GiB", "1.5GiB", "1G" (decimal: 10^9), "100MB", "2048KiB",
- * "4096" (plain number = bytes), "0". Units: B, K/KB (1000), KiB (1024), M,
- * MB, MiB, G, GB, GiB, T, TB, TiB. Returns 0 or -1 with *why set to a static
- * explanation.
+ * Sizes, with libvirt's units exactly: K M G T and KiB MiB GiB TiB are
+ * powers of 1024 ("1G" and "1GiB" are 1073741824), KB MB GB TB powers of
+ * 1000, b B bytes are bytes: "512MiB", "4G", "1.5GiB", "100MB", "4096B".
+ * One space may stand between number and unit. A number without a unit is
+ * an error (except "0") whose *why suggests one ("did you mean
+ * '2048MiB'?"). Returns 0 or -1 with *why set to an explanation: a static
+ * string or a per-thread buffer valid until this thread's next call.
  */
 int parse_size(const char *s, uint64_t *bytes, const char **why);
 /* Durations: "90s", "10m", "1h30m", "500ms", "2d", "0". Result in milliseconds. */

@@ -73,10 +73,11 @@ TEST(sizes)
 	uint64_t b;
 
 	CHECK(!parse_size("0", &b, &why) && b == 0);
-	CHECK(!parse_size("4096", &b, &why) && b == 4096);
+	CHECK(parse_size("4096", &b, &why) == -1);     /* a unit is required */
+	CHECK(!parse_size("4096B", &b, &why) && b == 4096);
 	CHECK(!parse_size("512MiB", &b, &why) && b == 512 * MiB);
 	CHECK(!parse_size("1.5GiB", &b, &why) && b == 3 * GiB / 2);
-	CHECK(!parse_size("1G", &b, &why) && b == 1000000000ULL);
+	CHECK(!parse_size("1G", &b, &why) && b == GiB);   /* libvirt: G is GiB */
 	CHECK(!parse_size("100MB", &b, &why) && b == 100000000ULL);
 	CHECK(!parse_size("2 TiB", &b, &why) && b == 2 * 1024 * GiB);
 	CHECK(parse_size("16383PiB", &b, &why) == -1);   /* no PiB unit */
@@ -86,8 +87,8 @@ TEST(sizes)
 	CHECK(parse_size("2Gb", &b, &why));
 	CHECK(parse_size("1.5", &b, &why));          /* half a byte */
 	CHECK(parse_size("99999999TiB", &b, &why));   /* overflows 64 bits */
-	CHECK(parse_size("18446744073709551616", &b, &why));
-	CHECK(!parse_size("18446744073709551615", &b, &why) && b == UINT64_MAX);
+	CHECK(parse_size("18446744073709551616B", &b, &why));
+	CHECK(!parse_size("18446744073709551615B", &b, &why) && b == UINT64_MAX);
 }
 
 TEST(durations)
@@ -118,7 +119,7 @@ TEST(units_in_the_file)
 	if (!c)
 		return;
 	CHECK_INT(c->templates[0].cfg.memory, 3 * GiB / 2);
-	CHECK_INT(c->templates[0].cfg.max_memory, 2000000000LL);
+	CHECK_INT(c->templates[0].cfg.max_memory, 2 * GiB);   /* libvirt: G is GiB */
 	CHECK_INT(c->balance.bandwidth, 100 * MiB);
 	CHECK_INT(c->balance.cooldown, 5400000);
 	CHECK_INT(c->balance.sample_window, 250);

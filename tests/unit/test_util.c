@@ -2,22 +2,78 @@
 #include "test.h"
 #include "util/json.h"
 
+/* CHECK with the failing case printed (table-driven tests) */
+#define CHECK_MSG(cond, ...)                                                   \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "  %s:%d: %s: ", __FILE__, __LINE__,   \
+				test_cur_name);                                \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+			test_cur_failed = 1;                                   \
+		}                                                              \
+	} while (0)
+
 TEST(sizes)
 {
 	uint64_t b;
 	const char *why;
 	CHECK(!parse_size("512MiB", &b, &why) && b == 512 * MiB);
 	CHECK(!parse_size("4GiB", &b, &why) && b == 4 * GiB);
-	CHECK(!parse_size("1G", &b, &why) && b == 1000000000ULL);
-	CHECK(!parse_size("100MB", &b, &why) && b == 100000000ULL);
 	CHECK(!parse_size("1.5GiB", &b, &why) && b == 3 * GiB / 2);
-	CHECK(!parse_size("4096", &b, &why) && b == 4096);
 	CHECK(!parse_size("0", &b, &why) && b == 0);
 	CHECK(parse_size("lots", &b, &why) && why);
 	CHECK(parse_size("12 parsecs", &b, &why));
 	CHECK(parse_size("-1GiB", &b, &why));
 	CHECK(parse_size("99999999999999999999TiB", &b, &why));
-	CHECK(parse_size("1.5", &b, &why));
+}
+
+/* libvirt's unit table (virScaleInteger), item 2 of issue 10: "1G" was 10^9. */
+TEST(sizes_libvirt_units)
+{
+	static const struct { const char *s; uint64_t want; } ok[] = {
+		{ "1K", 1024 }, { "1KiB", 1024 }, { "1KB", 1000 },
+		{ "1M", MiB }, { "1MiB", MiB }, { "1MB", 1000000 },
+		{ "1G", GiB }, { "1GiB", GiB }, { "1GB", 1000000000ULL },
+		{ "1T", GiB * 1024 }, { "1TiB", GiB * 1024 }, { "1TB", 1000000000000ULL },
+		{ "7b", 7 }, { "7B", 7 }, { "7bytes", 7 }, { "7 bytes", 7 },
+		{ "2 G", 2 * GiB }, { "1.5G", 3 * GiB / 2 }, { "0.5K", 512 },
+		{ "00", 0 }, { "16383T", 16383 * GiB * 1024 },
+	};
+	static const char *const bad[] = {
+		"1Gb", "1gib", "1 GiB/s", "1P", "1.5B", "1.5", "1e3", " 1G", "1G ",
+		"1  G", "18446744073709551616B", "16777216T",
+	};
+	uint64_t b;
+	const char *why;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		b = 42;
+		why = NULL;
+		CHECK_MSG(!parse_size(ok[i].s, &b, &why) && b == ok[i].want,
+			  "'%s': got %llu (%s)", ok[i].s, (unsigned long long)b, why ? why : "ok");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		why = NULL;
+		CHECK_MSG(parse_size(bad[i], &b, &why) == -1 && why && *why, "'%s' was accepted", bad[i]);
+	}
+	CHECK(!parse_size("18446744073709551615B", &b, &why) && b == UINT64_MAX);
+}
+
+/* A bare number is an error that says which unit was probably meant. */
+TEST(sizes_bare_number_hint)
+{
+	uint64_t b;
+	const char *why = NULL;
+
+	CHECK(parse_size("2048", &b, &why) == -1);
+	CHECK_STR(why, "a size needs a unit; did you mean '2048MiB'?");
+	CHECK(parse_size("512", &b, &why) == -1 && strstr(why, "'512MiB'"));
+	CHECK(parse_size("1073741824", &b, &why) == -1 && strstr(why, "'1073741824B'"));
+	CHECK(parse_size("1048576", &b, &why) == -1 && strstr(why, "'1048576B'"));
+	CHECK(parse_size("1048575", &b, &why) == -1 && strstr(why, "'1048575MiB'"));
+	CHECK(parse_size("1.5", &b, &why) == -1 && strstr(why, "'1.5GiB'"));
+	CHECK(!parse_size("0", &b, &why) && b == 0);
 }
 
 TEST(durations)
@@ -107,6 +163,8 @@ TEST(edit_distance)
 int main(void)
 {
 	RUN(sizes);
+	RUN(sizes_libvirt_units);
+	RUN(sizes_bare_number_hint);
 	RUN(durations);
 	RUN(formatting);
 	RUN(strbuf_and_xml_escape);
