@@ -165,7 +165,10 @@ YAML
 	# the guest ignores the shutdown request, so vem polls it for up to 120 s
 	"$VEM" apply --shutdown-timeout 120s -f "$W/silent.yaml" --yes --no-prune >"$W/silent.out" 2>&1 &
 	pid=$!
-	sleep 3
+	# the stop has begun once the plan is printed (a loaded machine may take
+	# seconds to connect, take the lease and observe)
+	wait_for "grep -q ^Plan: $W/silent.out" 60
+	sleep 1
 	ip link set "vl${LAB_ID}h3" down
 	start=$(date +%s)
 	rc=0; wait $pid || rc=$?
