@@ -170,7 +170,7 @@ test_expect_success 'removing a VM with data is held back without consent' '
 	rc=0; "$VEM" apply $FAST -f "$F" --yes >"$W/out" 2>&1 || rc=$?
 	cat "$W/out"; [ "$rc" = 1 ] &&
 	grep -q "held: removing .disk-2. on .h$h. would delete 2 data volumes (vem-$C-disk-2-disk0.qcow2, vem-$C-disk-2-disk1.qcow2)" "$W/out" &&
-	grep -q "not converged: 1 change held back" "$W/out" &&
+	grep -q "not converged: 1 change would destroy data without consent" "$W/out" &&
 	[ "$(count_vm disk-2)" = 1 ] &&
 	virsh_h $h vol-list default | grep -q "vem-$C-disk-2-disk1.qcow2"
 '
