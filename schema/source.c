@@ -13,6 +13,8 @@
  *    source_options.allow_http.
  */
 #include "source.h"
+#include "../util/uri.h"
+#include "load.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -43,6 +45,7 @@ void source_release(struct source *s)
 	free(s->local_path);
 	free(s->revision);
 	free(s->display);
+	free(s->root);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -54,8 +57,18 @@ static int cmp_str(const void *a, const void *b)
 static int hash_file_into(EVP_MD_CTX *md, const char *path, struct errbuf *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	if (strbuf_read_file(&sb, path, 0)) {
-		err_set(err, "cannot read '%s': %s", path, strerror(errno));
+	uint64_t max = env_limit("VEM_MAX_FILE_BYTES", CFG_MAX_FILE_BYTES, false);
+	char b[32];
+
+	/* a FIFO or /dev/zero as -f: refused without blocking or reading it */
+	if (strbuf_read_regular(&sb, path, max, NULL)) {
+		if (errno == EFBIG)
+			err_set(err, "'%s': file is larger than the limit of %s (VEM_MAX_FILE_BYTES "
+				"raises it)", path, format_size(max, b));
+		else if (errno == ENODEV)
+			err_set(err, "'%s': not a regular file (a FIFO, device or socket): refused", path);
+		else
+			err_set(err, "cannot read '%s': %s", path, strerror(errno));
 		strbuf_release(&sb);
 		return -1;
 	}
@@ -94,13 +107,22 @@ int source_hash_path(const char *path, char out[72], struct errbuf *err)
 			err_set(err, "cannot read directory '%s': %s", path, strerror(errno));
 			goto out;
 		}
-		while ((e = readdir(dir)))
+		uint64_t max = env_limit("VEM_MAX_DIR_FILES", CFG_MAX_DIR_FILES, true);
+		while ((e = readdir(dir)) && n <= max)
 			if (e->d_name[0] != '.' && (str_ends_with(e->d_name, ".yaml") ||
 						    str_ends_with(e->d_name, ".yml"))) {
 				ALLOC_GROW(names, n + 1, a);
 				names[n++] = xstrdup(e->d_name);
 			}
 		closedir(dir);
+		if (n > max) {
+			err_set(err, "'%s': more than %llu *.yaml files in this directory "
+				"(VEM_MAX_DIR_FILES raises the limit)", path, (unsigned long long)max);
+			for (size_t i = 0; i < n; i++)
+				free(names[i]);
+			free(names);
+			goto out;
+		}
 		if (n > 1)
 			qsort(names, n, sizeof(*names), cmp_str);
 		rc = 0;
@@ -131,20 +153,10 @@ char *source_cache_dir(const struct source_options *opt, const char *sub)
 	return cache_dir(opt ? opt->cache_dir : NULL, sub);
 }
 
-/* "scheme://user:secret@host/path" -> "scheme://host/path" (for messages). */
+/* A URL for messages: its credentials masked (util/uri.h). */
 static char *url_display(const char *url)
 {
-	const char *p = strstr(url, "://");
-	const char *host, *at, *slash;
-
-	if (!p)
-		return xstrdup(url);
-	host = p + 3;
-	slash = strchr(host, '/');
-	at = strchr(host, '@');
-	if (!at || (slash && at > slash))
-		return xstrdup(url);
-	return xasprintf("%.*s%s", (int)(host - url), url, at + 1);
+	return uri_mask(url);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -788,6 +800,8 @@ static int source_git_resolve(const char *spec, const struct source_options *opt
 
 	out->local_path = g.subdir ? xasprintf("%s/%s", tree_dir, g.subdir) : xstrdup(tree_dir);
 	out->revision = xstrdup(hex);
+	out->untrusted = true;
+	out->root = xstrdup(tree_dir);
 	out->display = display;
 	display = NULL;
 	rc = 0;
@@ -980,6 +994,8 @@ static int source_https_resolve(const char *spec, const struct source_options *o
 	out->local_path = path;
 	path = NULL;
 	out->revision = xasprintf("sha256:%s", hex);
+	out->untrusted = true;
+	out->root = xstrdup(dir);
 	out->display = display;
 	display = NULL;
 	rc = 0;
