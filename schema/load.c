@@ -1792,10 +1792,12 @@ struct cluster *cfg_load_buffer_opts(const char *name, const char *buf, size_t l
 {
 	struct ctx x;
 	struct cluster *c;
+	char *dir = opt && opt->root ? realpath(opt->root, NULL) : NULL;
 
 	ctx_init(&x, err);
 	ctx_set_trust(&x, opt);
-	parse_buffer(&x, name, opt && opt->root ? x.root : NULL, (const unsigned char *)buf, len);
+	parse_buffer(&x, name, dir, (const unsigned char *)buf, len);
+	free(dir);
 	c = finish(&x);
 	if (c)
 		c->source = xstrdup(name);

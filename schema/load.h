@@ -44,7 +44,7 @@
 
 struct load_options {
 	bool untrusted;            /* from git or https: see above */
-	const char *root;          /* untrusted: the source's own tree */
+	const char *root;          /* the source's own tree (buffers: relative paths start there) */
 	const char *trusted_hosts; /* NULL: $VEM_TRUSTED_HOSTS_FILE or /etc/vem/trusted-hosts */
 };
 
