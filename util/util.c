@@ -186,44 +186,48 @@ void strbuf_add_xml(struct strbuf *sb, const char *s)
 	}
 }
 
-int strbuf_read_file(struct strbuf *sb, const char *path, size_t max)
+/* Read fd to its end into sb (at most max bytes, 0 = no limit), then close
+ * it. 0, or -1 with errno (EFBIG past max). */
+static int read_fd_close(struct strbuf *sb, int fd, size_t max)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char tmp[65536];
 	ssize_t n;
+	int e = 0;
 
-	if (fd < 0)
-		return -1;
 	for (;;) {
 		n = read(fd, tmp, sizeof(tmp));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
+			e = errno;
+			break;
 		}
 		if (n == 0)
 			break;
 		if (max && sb->len + (size_t)n > max) {
-			errno = EFBIG;
-			goto fail;
+			e = EFBIG;
+			break;
 		}
 		strbuf_add(sb, tmp, (size_t)n);
 	}
 	close(fd);
-	return 0;
-fail:
-	n = errno;
-	close(fd);
-	errno = (int)n;
-	return -1;
+	errno = e;
+	return e ? -1 : 0;
+}
+
+int strbuf_read_file(struct strbuf *sb, const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	return read_fd_close(sb, fd, max);
 }
 
 int strbuf_read_regular(struct strbuf *sb, const char *path, size_t max, uint64_t *size_out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
-	char tmp[65536];
-	ssize_t n;
 	int e;
 
 	if (size_out)
@@ -245,24 +249,7 @@ int strbuf_read_regular(struct strbuf *sb, const char *path, size_t max, uint64_
 		goto fail;
 	}
 	strbuf_grow(sb, (size_t)st.st_size);
-	for (;;) {
-		n = read(fd, tmp, sizeof(tmp));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			e = errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		if (max && sb->len + (size_t)n > max) {
-			e = EFBIG;
-			goto fail;
-		}
-		strbuf_add(sb, tmp, (size_t)n);
-	}
-	close(fd);
-	return 0;
+	return read_fd_close(sb, fd, max);
 fail:
 	close(fd);
 	errno = e;
