@@ -430,7 +430,7 @@ TEST(bounded_input)
 	/* the limit can be raised */
 	p = path_in("ok.yaml");
 	put("ok.yaml", HOST);
-	setenv("VEM_MAX_FILE_BYTES", "10", 1);
+	setenv("VEM_MAX_FILE_BYTES", "10B", 1);
 	CHECK(cfg_load(p, &err) == NULL);
 	CHECK(strstr(err_msg(&err), "larger than the limit of 10B") != NULL);
 	errbuf_release(&err);
