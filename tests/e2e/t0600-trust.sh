@@ -56,7 +56,7 @@ test_expect_success 'a plain cluster loads from git, only its subdir checked out
 test_expect_success 'checkout limits: too many files or bytes is a clear error' '
 	! VEM_MAX_CHECKOUT_FILES=3 "$VEM" validate -f "git+file://$W/work?ref=main" 2>"$W/err" &&
 	grep -q "more than 3 files to check out (VEM_MAX_CHECKOUT_FILES raises the limit)" "$W/err" &&
-	! VEM_MAX_CHECKOUT_BYTES=10 "$VEM" validate -f "git+file://$W/work?ref=main" 2>"$W/err" &&
+	! VEM_MAX_CHECKOUT_BYTES=10B "$VEM" validate -f "git+file://$W/work?ref=main" 2>"$W/err" &&
 	grep -q "more than 10B to check out (VEM_MAX_CHECKOUT_BYTES" "$W/err"
 '
 
