@@ -125,9 +125,11 @@ test_expect_success 'file:// images from git are refused' '
 	! "$VEM" validate -f "$SRC" 2>"$W/err" && grep -q "file:// URLs are refused" "$W/err"
 '
 
+# the server runs beside the tests (not in a test's subshell) so that the
+# EXIT trap stops it
+python3 "$TOP/tests/e2e/redirect-server.py" "$W/port" relative & SRV=$!
+for i in $(seq 50); do [ -s "$W/port" ] && break; sleep 0.1; done
 test_expect_success 'a git http server that redirects (relative) is refused, without a crash' '
-	python3 "$TOP/tests/e2e/redirect-server.py" "$W/port" relative & SRV=$!
-	for i in $(seq 50); do [ -s "$W/port" ] && break; sleep 0.1; done
 	rc=0; "$VEM" validate -f "git+http://127.0.0.1:$(cat "$W/port")/repo.git?ref=main" 2>"$W/err" || rc=$?
 	cat "$W/err"; [ "$rc" = 1 ] &&
 	grep -q "the server redirects (HTTP 302 to .*/elsewhere/repo.git/info/refs.*); vem does not follow redirects" "$W/err"
