@@ -38,7 +38,11 @@ struct cluster *cli_load_cluster(const struct apply_args *a)
 		errbuf_release(&err);
 		return NULL;
 	}
-	c = cfg_load(src.local_path, &err);
+	/* trust follows the source: git and https may not reach outside their tree */
+	{
+		struct load_options lo = { .untrusted = src.untrusted, .root = src.root };
+		c = cfg_load_opts(src.local_path, &lo, &err);
+	}
 	if (!c) {
 		err_print(&err, stderr, "vem");
 		if (err.nr > 1)

@@ -3,6 +3,7 @@
  * with a bounded timeout; host facts read once per connection.
  */
 #include "hv_priv.h"
+#include "../util/uri.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,47 +29,22 @@ const char *hv_last_error(void)
 	return last_error;
 }
 
-/*
- * The userinfo password of a URI: *colon at the ':' before it and *at at the
- * '@' after it; false when the URI has none (no "user:...@" before the
- * path).
- */
-static bool uri_password(const char *uri, const char **colon, const char **at)
-{
-	const char *p = strstr(uri, "://"), *slash;
-
-	if (!p)
-		return false;
-	p += 3;
-	*at = strchr(p, '@');
-	slash = strchr(p, '/');
-	if (!*at || (slash && slash < *at))
-		return false;
-	*colon = memchr(p, ':', (size_t)(*at - p));
-	return *colon != NULL;
-}
-
+/* The display form of a URI: its secrets masked by util/uri.c's one rule. */
 char *hv_uri_display(const char *uri)
 {
-	const char *colon, *at;
-	if (!uri_password(uri, &colon, &at))
-		return xstrdup(uri);
-	return xasprintf("%.*s%s", (int)(colon - uri), uri, at);
+	return uri_mask(uri);
 }
 
 /*
- * A connection error as one line that never shows the URI's password: ssh
+ * A connection error as one line that never shows the URI's secrets: ssh
  * and libvirt quote "user:password@host" back in their messages, and ssh's
  * multi-line warnings (host key changed) are folded into one line.
  */
 char *hv_error_scrub(const char *uri, const char *msg)
 {
-	const char *colon, *at;
-	char *pw = NULL;
 	struct strbuf sb = STRBUF_INIT;
+	char *masked;
 
-	if (uri_password(uri, &colon, &at) && at > colon + 1)
-		pw = xstrndup(colon + 1, (size_t)(at - colon - 1));
 	for (const char *q = msg; *q;) {
 		size_t len = strcspn(q, "\n");
 		const char *e = q + len;
@@ -78,19 +54,15 @@ char *hv_error_scrub(const char *uri, const char *msg)
 		if (lead < len && strspn(q + lead, "@ \t\r") < len - lead) {
 			if (sb.len)
 				strbuf_adds(&sb, " ");
-			for (const char *c = q + lead; c < e; c++) {
-				if (pw && !strncmp(c, pw, strlen(pw))) {
-					strbuf_adds(&sb, "****");
-					c += strlen(pw) - 1;
-				} else if (*c != '\r') {
+			for (const char *c = q + lead; c < e; c++)
+				if (*c != '\r')
 					strbuf_addc(&sb, *c);
-				}
-			}
 		}
 		q = *e ? e + 1 : e;
 	}
-	free(pw);
-	return strbuf_detach(&sb, NULL);
+	masked = uri_mask_text(sb.buf, uri);
+	strbuf_release(&sb);
+	return masked;
 }
 
 unsigned hv_caps_parse(const char *xml, char host_uuid[37])

@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "load_priv.h"
 #include "model_priv.h"
+#include "../util/uri.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -22,6 +23,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +62,15 @@ struct ctx {
 	yaml_document_t **docs;
 	size_t n_docs, a_docs;
 	struct loc cluster_loc, balance_loc;
+	/* trust (load.h) and limits */
+	bool untrusted;
+	char *root;                    /* realpath of the source's tree (untrusted) */
+	const char *trusted_hosts;     /* file naming hosts allowed local URI parameters */
+	char **allowed;                /* its entries and $VEM_TRUSTED_HOSTS, read on demand */
+	size_t n_allowed;
+	bool allowed_read;
+	size_t err_base;               /* problems in err before this load */
+	uint64_t max_file, max_dir_files, max_cloud_init;
 };
 
 /* ---- problems ---- */
@@ -205,6 +217,215 @@ static yaml_node_t *node(const struct ctx *x, int id)
 	return yaml_document_get_node(x->doc, id);
 }
 
+/* ---- trust: what a cluster from git or https may reference ---- */
+
+/* path with "." and ".." resolved lexically (path is absolute). */
+static char *path_normalize(const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = path;
+
+	while (*p) {
+		size_t n;
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (!n)
+			break;
+		if (n == 2 && !strncmp(p, "..", 2)) {
+			char *slash = strrchr(sb.buf, '/');
+			sb.len = slash ? (size_t)(slash - sb.buf) : 0;
+			sb.buf[sb.len] = '\0';
+		} else if (!(n == 1 && *p == '.')) {
+			strbuf_addc(&sb, '/');
+			strbuf_add(&sb, p, n);
+		}
+		p += n;
+	}
+	if (!sb.len)
+		strbuf_addc(&sb, '/');
+	return strbuf_detach(&sb, NULL);
+}
+
+static bool under(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0' || n == 1);
+}
+
+/*
+ * Whether path (absolute) resolves inside the source's tree, both as
+ * written and after following symlinks. A path that does not exist is
+ * outside: its absence must not be reported for files outside the tree.
+ */
+static bool inside_root(const struct ctx *x, const char *path)
+{
+	char *norm = path_normalize(path), *real = realpath(path, NULL);
+	bool ok = x->root && under(x->root, norm) && real && under(x->root, real);
+
+	free(norm);
+	free(real);
+	return ok;
+}
+
+/* A cloud-init path in an untrusted cluster: relative, inside the tree. */
+static bool untrusted_path_ok(struct ctx *x, const yaml_node_t *n, const struct key *k,
+			      const char *resolved)
+{
+	const char *raw = scalar(n);
+
+	if (!x->untrusted)
+		return true;
+	if (raw[0] == '/') {
+		problem(x, n, "'%s': '%s' is an absolute path: a cluster from git or https may only "
+			"name files inside its own tree, relative to the cluster file", k->name, raw);
+		return false;
+	}
+	if (!inside_root(x, resolved)) {
+		problem(x, n, "'%s': '%s' is not a file inside the source's tree (a cluster from git "
+			"or https may not name files outside it, through '..' or symlinks)", k->name, raw);
+		return false;
+	}
+	return true;
+}
+
+/* Host directories an untrusted cluster may boot kernels and initrds from. */
+static bool boot_path_allowed(const char *path)
+{
+	const char *env = getenv("VEM_BOOT_DIRS");
+	const char *list = env && *env ? env : "/var/lib/vem/guests:/var/lib/libvirt/boot";
+	char *norm;
+	bool ok = false;
+
+	if (path[0] != '/')
+		return false;
+	norm = path_normalize(path);
+	if (strcmp(norm, path)) {     /* "..", ".", "//" or a trailing '/' */
+		free(norm);
+		return false;
+	}
+	for (const char *p = list; *p && !ok;) {
+		size_t n = strcspn(p, ":");
+		char *dir = xstrndup(p, n);
+		ok = dir[0] == '/' && strcmp(dir, "/") && under(dir, norm) && strcmp(dir, norm);
+		free(dir);
+		p += n;
+		if (*p)
+			p++;
+	}
+	free(norm);
+	return ok;
+}
+
+/* The trusted-hosts file and $VEM_TRUSTED_HOSTS, read once per load. */
+static void read_allowed(struct ctx *x)
+{
+	const char *env = getenv("VEM_TRUSTED_HOSTS");
+	const char *file = x->trusted_hosts ? x->trusted_hosts :
+			   getenv("VEM_TRUSTED_HOSTS_FILE") ? getenv("VEM_TRUSTED_HOSTS_FILE") :
+			   "/etc/vem/trusted-hosts";
+	struct strbuf sb = STRBUF_INIT;
+	size_t a = 0;
+
+	if (x->allowed_read)
+		return;
+	x->allowed_read = true;
+	if (strbuf_read_regular(&sb, file, 1 << 20, NULL))
+		strbuf_reset(&sb);
+	strbuf_adds(&sb, "\n");
+	if (env)
+		strbuf_adds(&sb, env);
+	for (char *p = sb.buf; *p;) {
+		size_t n;
+		if (*p == '#') {             /* a comment to the end of the line */
+			p += strcspn(p, "\n");
+			continue;
+		}
+		n = strcspn(p, " \t\r\n,");
+		if (n) {
+			ALLOC_GROW(x->allowed, x->n_allowed + 1, a);
+			x->allowed[x->n_allowed++] = xstrndup(p, n);
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	strbuf_release(&sb);
+}
+
+static bool host_allowed(struct ctx *x, const char *uri, const struct uri *u)
+{
+	read_allowed(x);
+	for (size_t i = 0; i < x->n_allowed; i++) {
+		const char *e = x->allowed[i];
+		if (strstr(e, "://") ? !strcmp(e, uri) : (*u->host && !strcasecmp(e, u->host)))
+			return true;
+	}
+	return false;
+}
+
+/* libvirt URI parameters that run a command or read or write a local file,
+ * or weaken the checks of the connection (libvirt's remote driver, uri.html). */
+static const char *const local_params[] = {
+	"command", "socket", "netcat", "keyfile", "pkipath", "known_hosts",
+	"known_hosts_verify", "sshauth", "no_verify", "tls_priority", "root",
+};
+
+/* Whether an untrusted cluster may use this host URI; reports why not. */
+static void check_untrusted_uri(struct ctx *x, const struct host_spec *h)
+{
+	struct uri u;
+	const char *why = NULL, *name = h->name ? h->name : "?";
+	char *what = NULL;
+
+	if (uri_parse(h->uri, &u))
+		goto out;
+	if (u.transport && !strcasecmp(u.transport, "ext"))
+		what = xstrdup("transport 'ext' (it runs a local command)");
+	for (size_t i = 0; !what && i < u.n_params; i++)
+		for (size_t j = 0; !what && j < ARRAY_SIZE(local_params); j++)
+			if (!strcasecmp(u.params[i].name, local_params[j]))
+				what = xasprintf("URI parameter '%s'", local_params[j]);
+	if (!what && !strcasecmp(u.scheme, "test") && !*u.host && strcmp(u.path, "/default"))
+		what = xstrdup("the test driver with a file (it reads a local file)");
+	if (!what || host_allowed(x, h->uri, &u))
+		goto out;
+	why = *u.host ? u.host : NULL;
+	if (why)
+		problem_at(x, &h->loc, "host '%s': %s is refused in a cluster from git or https: it "
+			   "runs commands or reads files on the machine running vem; to allow it, add "
+			   "'%s' (or the whole URI) to /etc/vem/trusted-hosts or VEM_TRUSTED_HOSTS",
+			   name, what, why);
+	else
+		problem_at(x, &h->loc, "host '%s': %s is refused in a cluster from git or https: it "
+			   "runs commands or reads files on the machine running vem; to allow it, add "
+			   "the whole URI to /etc/vem/trusted-hosts or VEM_TRUSTED_HOSTS", name, what);
+out:
+	free(what);
+	uri_release(&u);
+}
+
+static void check_host_paths(struct ctx *x, const struct vm_config *c, const struct cfg_locs *cl,
+			     const struct loc *where, const char *what)
+{
+	static const enum cfg_key cks[] = { CK_KERNEL, CK_INITRD };
+	const char *paths[] = { c->kernel, c->initrd };
+	static const char *const names[] = { "kernel", "initrd" };
+
+	if (!x->untrusted)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(cks); i++) {
+		struct loc l = cl->at[cks[i]].file ? cl->at[cks[i]] : *where;
+		if (paths[i] && !boot_path_allowed(paths[i]))
+			check_problem(x, &l, what, "%s '%s' is refused in a cluster from git or https: "
+				      "it must be a plain absolute path in a host boot directory "
+				      "(/var/lib/vem/guests, /var/lib/libvirt/boot, or VEM_BOOT_DIRS "
+				      "on the machine running vem)", names[i], paths[i]);
+	}
+}
+
 /* ---- scalar values ---- */
 
 static const char *enum_list(const char *const *e, char *buf, size_t len)
@@ -290,8 +511,11 @@ static void set_scalar(struct ctx *x, const yaml_node_t *n, const struct key *k,
 		return;
 	}
 	if (k->type == K_PATH) {
+		char *resolved = resolve_path(x, scalar(n));
 		free(*(char **)p);
-		*(char **)p = resolve_path(x, scalar(n));
+		*(char **)p = resolved;
+		if (!x->quiet)
+			untrusted_path_ok(x, n, k, resolved);
 		return;
 	}
 	r = keys_parse_value(k, scalar(n), p, &why);
@@ -316,27 +540,24 @@ static void labels_clear(struct labels *l)
 	l->nr = 0;
 }
 
-/* Insert sorted by key; false if the key is there already. */
-static bool labels_insert(struct labels *l, const char *key, const char *value)
-{
-	size_t j = l->nr;
+/* A label while a mapping is read: sorted once at the end (n log n). */
+struct label_at {
+	const char *key, *value;
+	const yaml_node_t *kn;
+	size_t pos;
+};
 
-	for (size_t i = 0; i < l->nr; i++)
-		if (!strcmp(l->items[i].key, key))
-			return false;
-	l->items = xrealloc(l->items, (l->nr + 1) * sizeof(*l->items));
-	while (j > 0 && strcmp(l->items[j - 1].key, key) > 0) {
-		l->items[j] = l->items[j - 1];
-		j--;
-	}
-	l->items[j].key = xstrdup(key);
-	l->items[j].value = xstrdup(value);
-	l->nr++;
-	return true;
+static int label_at_cmp(const void *a, const void *b)
+{
+	const struct label_at *p = a, *q = b;
+	int c = strcmp(p->key, q->key);
+	return c ? c : p->pos < q->pos ? -1 : p->pos > q->pos;
 }
 
 static void set_labels(struct ctx *x, const yaml_node_t *n, const struct key *k, struct labels *l)
 {
+	struct label_at *v = NULL;
+	size_t nv = 0, av = 0, kept = 0;
 	char b[64];
 
 	if (n->type != YAML_MAPPING_NODE) {
@@ -348,7 +569,7 @@ static void set_labels(struct ctx *x, const yaml_node_t *n, const struct key *k,
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *kn = node(x, p->key), *vn = node(x, p->value);
 		if (!kn || !vn || !visit(x, vn))
-			return;
+			break;
 		if (kn->type != YAML_SCALAR_NODE || is_null(kn)) {
 			problem(x, kn, "'%s': a label name must be text, found %s", k->name,
 				node_what(kn, b, sizeof(b)));
@@ -359,9 +580,24 @@ static void set_labels(struct ctx *x, const yaml_node_t *n, const struct key *k,
 				scalar(kn), node_what(vn, b, sizeof(b)));
 			continue;
 		}
-		if (!labels_insert(l, scalar(kn), scalar(vn)))
-			problem(x, kn, "'%s': label '%s' is set twice", k->name, scalar(kn));
+		ALLOC_GROW(v, nv + 1, av);
+		v[nv] = (struct label_at){ scalar(kn), scalar(vn), kn, nv };
+		nv++;
 	}
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), label_at_cmp);
+	l->items = nv ? xcalloc(nv, sizeof(*l->items)) : NULL;
+	for (size_t i = 0; i < nv; i++) {
+		if (kept && !strcmp(l->items[kept - 1].key, v[i].key)) {
+			problem(x, v[i].kn, "'%s': label '%s' is set twice", k->name, v[i].key);
+			continue;
+		}
+		l->items[kept].key = xstrdup(v[i].key);
+		l->items[kept].value = xstrdup(v[i].value);
+		kept++;
+	}
+	l->nr = kept;
+	free(v);
 }
 
 static void strlist_clear(char ***items, size_t *nr)
@@ -717,7 +953,9 @@ static void walk_document(struct ctx *x, yaml_document_t *doc)
 	char b[64];
 
 	x->doc = doc;
-	x->max_visits = x->visits + (size_t)(doc->nodes.top - doc->nodes.start) + CFG_MAX_NODES;
+	/* one budget for the whole load: every document's own nodes, plus
+	 * CFG_MAX_NODES extra values from aliases across all documents */
+	x->max_visits += (size_t)(doc->nodes.top - doc->nodes.start);
 	if (root->type != YAML_MAPPING_NODE) {
 		x->broken = true;   /* nothing of it can be used: the rest would be noise */
 		problem(x, root, "expected a mapping with keys such as 'cluster', 'hosts' and 'vms', found %s",
@@ -767,9 +1005,11 @@ static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 
 	x->file = intern(&x->files, &x->n_files, &x->a_files, name);
 	x->dir = dir ? intern(&x->dirs, &x->n_dirs, &x->a_dirs, dir) : NULL;
-	if (len > CFG_MAX_FILE_BYTES) {
+	if (len > x->max_file) {
+		char b[32];
 		x->broken = true;
-		err_at(x->err, x->file, 1, 1, "file is larger than %u bytes", CFG_MAX_FILE_BYTES);
+		err_at(x->err, x->file, 1, 1, "file is larger than the limit of %s "
+		       "(VEM_MAX_FILE_BYTES raises it)", format_size(x->max_file, b));
 		return;
 	}
 	if (check_depth(x, buf, len)) {
@@ -808,29 +1048,46 @@ static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 static void cannot_read(struct ctx *x, const char *path, int errnum)
 {
 	const char *f = intern(&x->files, &x->n_files, &x->a_files, path);
+	char b[32];
 
 	x->broken = true;
 	if (errnum == EFBIG)
-		err_at(x->err, f, 1, 1, "file is larger than %u bytes", CFG_MAX_FILE_BYTES);
+		err_at(x->err, f, 1, 1, "file is larger than the limit of %s "
+		       "(VEM_MAX_FILE_BYTES raises it)", format_size(x->max_file, b));
+	else if (errnum == ENODEV)
+		err_at(x->err, f, 1, 1, "not a regular file (a FIFO, device or socket): refused");
 	else if (errnum == ENOENT)
 		err_at(x->err, f, 1, 1, "no such file or directory");
 	else
 		err_at(x->err, f, 1, 1, "cannot read: %s", strerror(errnum));
 }
 
+static void outside_root(struct ctx *x, const char *path)
+{
+	x->broken = true;
+	err_at(x->err, intern(&x->files, &x->n_files, &x->a_files, path), 1, 1,
+	       "resolves outside the source's tree (a symlink out of a cluster from git or "
+	       "https): refused");
+}
+
 static void load_file(struct ctx *x, const char *path)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char *copy = xstrdup(path), *slash = strrchr(copy, '/');
-	char *dir;
+	char *dir, *abs = NULL;
 
 	if (slash)
 		*(slash == copy ? slash + 1 : slash) = '\0';
 	dir = realpath(slash ? copy : ".", NULL);
-	if (strbuf_read_file(&sb, path, CFG_MAX_FILE_BYTES))
+	if (x->untrusted && dir)
+		abs = xasprintf("%s/%s", dir, slash ? strrchr(path, '/') + 1 : path);
+	if (x->untrusted && (!abs || !inside_root(x, abs)))
+		outside_root(x, path);
+	else if (strbuf_read_regular(&sb, path, x->max_file, NULL))
 		cannot_read(x, path, errno);
 	else
 		parse_buffer(x, path, dir, (const unsigned char *)sb.buf, sb.len);
+	free(abs);
 	free(dir);
 	free(copy);
 	strbuf_release(&sb);
@@ -856,11 +1113,24 @@ static void load_dir(struct ctx *x, const char *path)
 		if (e->d_name[0] == '.' ||
 		    !(str_ends_with(e->d_name, ".yaml") || str_ends_with(e->d_name, ".yml")))
 			continue;
+		if (n >= x->max_dir_files) {
+			n++;   /* one more than the limit: stop reading */
+			break;
+		}
 		ALLOC_GROW(names, n + 1, a);
 		names[n++] = xasprintf("%s%s%s", path, str_ends_with(path, "/") ? "" : "/", e->d_name);
 	}
 	closedir(d);
-	if (!n) {
+	if (n > x->max_dir_files) {
+		x->broken = true;
+		err_at(x->err, intern(&x->files, &x->n_files, &x->a_files, path), 1, 1,
+		       "more than %llu *.yaml files in this directory (VEM_MAX_DIR_FILES raises "
+		       "the limit)", (unsigned long long)x->max_dir_files);
+		n--;
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		n = 0;
+	} else if (!n) {
 		x->broken = true;
 		err_at(x->err, intern(&x->files, &x->n_files, &x->a_files, path), 1, 1,
 		       "no *.yaml or *.yml files in this directory");
@@ -976,9 +1246,14 @@ static void check_hosts(struct ctx *x)
 	for (size_t i = 0; i < x->top.n_hosts; i++) {
 		const struct host_spec *h = &x->top.hosts[i];
 		check_name(x, "host", h->name, &h->loc);
-		if (h->uri && !cfg_valid_uri(h->uri))
+		if (h->uri && !cfg_valid_uri(h->uri)) {
+			char *shown = uri_mask(h->uri);
 			problem_at(x, &h->loc, "host '%s': '%s' is not a libvirt URI like "
-				   "qemu+tcp://10.0.0.1/system", h->name ? h->name : "?", h->uri);
+				   "qemu+tcp://10.0.0.1/system", h->name ? h->name : "?", shown);
+			free(shown);
+		} else if (h->uri && x->untrusted) {
+			check_untrusted_uri(x, h);
+		}
 		if (h->memory && h->reserve >= h->memory)
 			problem_at(x, &h->loc, "host '%s': reserve is not below its memory capacity",
 				   h->name ? h->name : "?");
@@ -995,10 +1270,14 @@ static void check_images(struct ctx *x)
 		if (im->sha256 && !cfg_valid_sha256(im->sha256))
 			problem_at(x, &im->loc, "image '%s': sha256 must be 64 lowercase hex digits, "
 				   "found '%.70s'", n, im->sha256);
-		if (im->url && !str_starts_with(im->url, "https://") &&
+		if (im->url && x->untrusted && str_starts_with(im->url, "file:"))
+			problem_at(x, &im->loc, "image '%s': file:// URLs are refused in a cluster from "
+				   "git or https (it would read a file of the machine running vem); use "
+				   "https://", n);
+		else if (im->url && !str_starts_with(im->url, "https://") &&
 		    !str_starts_with(im->url, "http://") && !str_starts_with(im->url, "file:///"))
 			problem_at(x, &im->loc, "image '%s': url must start with https://, http:// "
-				   "or file:///, found '%.70s'", n, im->url);
+				   "or file:///, found '%.70s'", n, im->url);   /* not a URL: nothing to mask */
 	}
 }
 
@@ -1065,22 +1344,36 @@ static void check_devices(struct ctx *x, const struct vm_config *c, const struct
 	}
 }
 
+/*
+ * Cloud-init files are read by vem itself (seed ISO, spec hash): each must
+ * be a regular file within the size limit, checked without blocking on a
+ * FIFO or device. A path refused already (untrusted) is not looked at.
+ */
 static void check_cloud_init(struct ctx *x, const struct vm_config *c, const struct cfg_locs *cl,
 			     const struct loc *where, const char *what)
 {
 	static const enum cfg_key cks[] = { CK_USER_DATA, CK_META_DATA, CK_NETWORK_CONFIG };
 	const char *paths[] = { c->user_data, c->meta_data, c->network_config };
-	struct stat st;
+	char b[32];
 
 	for (size_t i = 0; i < ARRAY_SIZE(cks); i++) {
 		struct loc l = cfg_loc(cl, cks[i], where);
-		if (!paths[i])
+		struct stat st;
+		int fd;
+		if (!paths[i] || cfg_bad(x, cl, cks[i]))
 			continue;
-		if (stat(paths[i], &st))
+		fd = open(paths[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 || fstat(fd, &st))
 			check_problem(x, &l, what, "cloud-init file '%s' %s", paths[i],
 				      errno == ENOENT ? "does not exist" : "cannot be read");
 		else if (!S_ISREG(st.st_mode))
 			check_problem(x, &l, what, "cloud-init file '%s' is not a regular file", paths[i]);
+		else if ((uint64_t)st.st_size > x->max_cloud_init)
+			check_problem(x, &l, what, "cloud-init file '%s' is larger than the limit of %s "
+				      "(VEM_MAX_CLOUD_INIT_BYTES raises it)", paths[i],
+				      format_size(x->max_cloud_init, b));
+		if (fd >= 0)
+			close(fd);
 	}
 }
 
@@ -1090,6 +1383,7 @@ static void check_config(struct ctx *x, const struct vm_config *c, const struct 
 	check_limits(x, c, cl, where, what);
 	check_devices(x, c, cl, x->top.images, x->top.n_images, where, what);
 	check_cloud_init(x, c, cl, where, what);
+	check_host_paths(x, c, cl, where, what);
 }
 
 /* ---- resolution ---- */
@@ -1357,7 +1651,8 @@ static struct cluster *resolve(struct ctx *x)
 	MOVE_LIST(c->allow_destroy, c->n_allow_destroy, x->top.allow_destroy, x->top.n_allow_destroy);
 	c->storage = x->top.storage;
 	memset(&x->top.storage, 0, sizeof(x->top.storage));
-	cluster_hash_vms(c);
+	if (x->err->nr == x->err_base)   /* reads cloud-init files: only once they passed */
+		cluster_hash_vms(c);
 	for (size_t i = 0; i < x->top.n_templates; i++) {
 		vm_config_release(&bt[i].cfg);
 		cfg_locs_release(&bt[i].locs);
@@ -1401,6 +1696,11 @@ static void ctx_init(struct ctx *x, struct errbuf *err)
 {
 	memset(x, 0, sizeof(*x));
 	x->err = err;
+	x->err_base = err->nr;
+	x->max_visits = CFG_MAX_NODES;
+	x->max_file = env_limit("VEM_MAX_FILE_BYTES", CFG_MAX_FILE_BYTES, false);
+	x->max_dir_files = env_limit("VEM_MAX_DIR_FILES", CFG_MAX_DIR_FILES, true);
+	x->max_cloud_init = env_limit("VEM_MAX_CLOUD_INIT_BYTES", CFG_MAX_CLOUD_INIT_BYTES, false);
 	keys_fill_defaults(&tbl_balance, &x->top.balance);
 }
 
@@ -1418,6 +1718,10 @@ static void ctx_release(struct ctx *x)
 	for (size_t i = 0; i < x->n_files; i++)
 		free(x->files[i]);
 	free(x->files);
+	for (size_t i = 0; i < x->n_allowed; i++)
+		free(x->allowed[i]);
+	free(x->allowed);
+	free(x->root);
 }
 
 static struct cluster *finish(struct ctx *x)
@@ -1444,15 +1748,30 @@ static struct cluster *finish(struct ctx *x)
 	return c;
 }
 
-struct cluster *cfg_load(const char *path, struct errbuf *err)
+static void ctx_set_trust(struct ctx *x, const struct load_options *opt)
+{
+	if (!opt || !opt->untrusted)
+		return;
+	x->untrusted = true;
+	x->trusted_hosts = opt->trusted_hosts;
+	x->root = opt->root ? realpath(opt->root, NULL) : NULL;
+	if (!x->root)    /* nothing is inside a tree that cannot be found */
+		x->root = xstrdup("/nonexistent/vem-untrusted-root");
+}
+
+struct cluster *cfg_load_opts(const char *path, const struct load_options *opt,
+			      struct errbuf *err)
 {
 	struct ctx x;
 	struct stat st;
 	struct cluster *c;
 
 	ctx_init(&x, err);
+	ctx_set_trust(&x, opt);
 	if (stat(path, &st))
 		cannot_read(&x, path, errno);
+	else if (x.untrusted && !inside_root(&x, path))
+		outside_root(&x, path);
 	else if (S_ISDIR(st.st_mode))
 		load_dir(&x, path);
 	else
@@ -1463,16 +1782,30 @@ struct cluster *cfg_load(const char *path, struct errbuf *err)
 	return c;
 }
 
-struct cluster *cfg_load_buffer(const char *name, const char *buf, size_t len,
-				struct errbuf *err)
+struct cluster *cfg_load(const char *path, struct errbuf *err)
+{
+	return cfg_load_opts(path, NULL, err);
+}
+
+struct cluster *cfg_load_buffer_opts(const char *name, const char *buf, size_t len,
+				     const struct load_options *opt, struct errbuf *err)
 {
 	struct ctx x;
 	struct cluster *c;
+	char *dir = opt && opt->root ? realpath(opt->root, NULL) : NULL;
 
 	ctx_init(&x, err);
-	parse_buffer(&x, name, NULL, (const unsigned char *)buf, len);
+	ctx_set_trust(&x, opt);
+	parse_buffer(&x, name, dir, (const unsigned char *)buf, len);
+	free(dir);
 	c = finish(&x);
 	if (c)
 		c->source = xstrdup(name);
 	return c;
+}
+
+struct cluster *cfg_load_buffer(const char *name, const char *buf, size_t len,
+				struct errbuf *err)
+{
+	return cfg_load_buffer_opts(name, buf, len, NULL, err);
 }

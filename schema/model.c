@@ -281,7 +281,8 @@ static const char *content_ref(struct content_refs *cr, const char *path)
 			return cr->e[i].ref;
 	ALLOC_GROW(cr->e, cr->n + 1, cr->alloc);
 	cr->e[cr->n].path = xstrdup(path);
-	if (strbuf_read_file(&sb, path, 16u << 20) < 0) {
+	/* regular files only, never blocking on a FIFO (the loader checked) */
+	if (strbuf_read_regular(&sb, path, 16u << 20, NULL) < 0) {
 		cr->e[cr->n].ref = xstrdup(path);
 	} else {
 		sha256_hex(sb.buf, sb.len, hex);

@@ -13,6 +13,8 @@
  *    source_options.allow_http.
  */
 #include "source.h"
+#include "../util/uri.h"
+#include "load.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -35,6 +37,8 @@
 
 #define SOURCE_MAX_HTTPS_BYTES (16ULL * 1024 * 1024)
 #define SOURCE_TREES_KEPT 4
+#define SOURCE_MAX_CHECKOUT_FILES 10000
+#define SOURCE_MAX_CHECKOUT_BYTES (64ULL << 20)
 
 void source_release(struct source *s)
 {
@@ -43,6 +47,7 @@ void source_release(struct source *s)
 	free(s->local_path);
 	free(s->revision);
 	free(s->display);
+	free(s->root);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -54,8 +59,18 @@ static int cmp_str(const void *a, const void *b)
 static int hash_file_into(EVP_MD_CTX *md, const char *path, struct errbuf *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	if (strbuf_read_file(&sb, path, 0)) {
-		err_set(err, "cannot read '%s': %s", path, strerror(errno));
+	uint64_t max = env_limit("VEM_MAX_FILE_BYTES", CFG_MAX_FILE_BYTES, false);
+	char b[32];
+
+	/* a FIFO or /dev/zero as -f: refused without blocking or reading it */
+	if (strbuf_read_regular(&sb, path, max, NULL)) {
+		if (errno == EFBIG)
+			err_set(err, "'%s': file is larger than the limit of %s (VEM_MAX_FILE_BYTES "
+				"raises it)", path, format_size(max, b));
+		else if (errno == ENODEV)
+			err_set(err, "'%s': not a regular file (a FIFO, device or socket): refused", path);
+		else
+			err_set(err, "cannot read '%s': %s", path, strerror(errno));
 		strbuf_release(&sb);
 		return -1;
 	}
@@ -94,13 +109,22 @@ int source_hash_path(const char *path, char out[72], struct errbuf *err)
 			err_set(err, "cannot read directory '%s': %s", path, strerror(errno));
 			goto out;
 		}
-		while ((e = readdir(dir)))
+		uint64_t max = env_limit("VEM_MAX_DIR_FILES", CFG_MAX_DIR_FILES, true);
+		while ((e = readdir(dir)) && n <= max)
 			if (e->d_name[0] != '.' && (str_ends_with(e->d_name, ".yaml") ||
 						    str_ends_with(e->d_name, ".yml"))) {
 				ALLOC_GROW(names, n + 1, a);
 				names[n++] = xstrdup(e->d_name);
 			}
 		closedir(dir);
+		if (n > max) {
+			err_set(err, "'%s': more than %llu *.yaml files in this directory "
+				"(VEM_MAX_DIR_FILES raises the limit)", path, (unsigned long long)max);
+			for (size_t i = 0; i < n; i++)
+				free(names[i]);
+			free(names);
+			goto out;
+		}
 		if (n > 1)
 			qsort(names, n, sizeof(*names), cmp_str);
 		rc = 0;
@@ -131,20 +155,10 @@ char *source_cache_dir(const struct source_options *opt, const char *sub)
 	return cache_dir(opt ? opt->cache_dir : NULL, sub);
 }
 
-/* "scheme://user:secret@host/path" -> "scheme://host/path" (for messages). */
+/* A URL for messages: its credentials masked (util/uri.h). */
 static char *url_display(const char *url)
 {
-	const char *p = strstr(url, "://");
-	const char *host, *at, *slash;
-
-	if (!p)
-		return xstrdup(url);
-	host = p + 3;
-	slash = strchr(host, '/');
-	at = strchr(host, '@');
-	if (!at || (slash && at > slash))
-		return xstrdup(url);
-	return xasprintf("%.*s%s", (int)(host - url), url, at + 1);
+	return uri_mask(url);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -486,6 +500,62 @@ static const char *git_kind(int code)
 	return "error";
 }
 
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+	size_t *seen = opaque;
+	(void)ptr;
+	*seen += size * nmemb;
+	return *seen > 65536 ? 0 : size * nmemb;   /* the status is all we need */
+}
+
+/*
+ * A git server over http(s) must answer where it was asked: vem refuses
+ * redirects (libgit2 1.5 follows them, relative ones into a NULL strcmp in
+ * git_remote_connect). The first request libgit2 would make is asked
+ * first, with libcurl and without following; libgit2 itself is then told
+ * GIT_REMOTE_REDIRECT_NONE for the rest.
+ */
+static int git_no_redirect(const char *url, const char *display, struct errbuf *err)
+{
+	CURL *curl;
+	char *probe, *where = NULL, curl_err[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	size_t seen = 0;
+	CURLcode cc;
+	int rc = 0;
+
+	if (!str_starts_with(url, "http://") && !str_starts_with(url, "https://"))
+		return 0;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	probe = xasprintf("%s%sinfo/refs?service=git-upload-pack", url,
+			  str_ends_with(url, "/") ? "" : "/");
+	curl = curl_easy_init();
+	curl_easy_setopt(curl, CURLOPT_URL, probe);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "git/2.0 (vem/" VEM_VERSION ")");
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &seen);
+	cc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 300 && status < 400) {
+		const char *loc = NULL;
+		curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &loc);
+		where = loc ? uri_mask(loc) : xstrdup("elsewhere");
+		rc = err_set(err, "source '%s': the server redirects (HTTP %ld to '%s'); vem does not "
+			     "follow redirects for git sources: use the final URL", display, status, where);
+	}
+	(void)cc;   /* other failures: libgit2 reports them in its own words */
+	curl_easy_cleanup(curl);
+	free(probe);
+	free(where);
+	return rc;
+}
+
 /* Fetch all branches and tags of url into the bare mirror repo; learn the
  * remote's default branch (NULL when it has none). */
 static int git_fetch(git_repository *repo, const char *url, const char *display,
@@ -497,6 +567,7 @@ static int git_fetch(git_repository *repo, const char *url, const char *display,
 	git_fetch_options fo;
 	git_remote_callbacks cb;
 	git_remote_create_options ro;
+	git_remote_connect_options co;
 	struct git_cred_state st = { .url = url };
 	git_buf head = { 0 };
 	int e, rc = -1;
@@ -520,7 +591,14 @@ static int git_fetch(git_repository *repo, const char *url, const char *display,
 		err_set(err, "source '%s': %s", display, git_why(e));
 		goto out;
 	}
-	if ((e = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, &fo.proxy_opts, NULL)) < 0) {
+	if (git_no_redirect(url, display, err))
+		goto out;
+	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	co.callbacks = cb;
+	co.proxy_opts = fo.proxy_opts;
+	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	if ((e = git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &co)) < 0) {
 		err_set(err, "source '%s': cannot reach repository: %s: %s", display,
 			git_kind(e), git_why(e));
 		goto out;
@@ -653,6 +731,108 @@ static void git_prune_trees(const char *trees, const char *keep)
 	free(v);
 }
 
+/* What a checkout will write: blob paths within the limits, submodules noted. */
+struct checkout_walk {
+	const char *display;
+	const char *prefix;       /* the subdir and '/', or "" */
+	git_odb *odb;
+	char **paths;
+	size_t n, a;
+	uint64_t bytes, max_bytes, max_files;
+	bool too_many, too_big;
+};
+
+static void checkout_walk_release(struct checkout_walk *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->paths[i]);
+	free(w->paths);
+	w->paths = NULL;
+	w->n = w->a = 0;
+}
+
+static int checkout_walk_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct checkout_walk *w = payload;
+	git_object_t type = git_tree_entry_type(e);
+	size_t len = 0;
+	git_object_t t;
+
+	if (type == GIT_OBJECT_COMMIT) {
+		fprintf(stderr, "vem: note: source '%s': ignoring git submodule '%s%s%s'\n",
+			w->display, w->prefix, root, git_tree_entry_name(e));
+		return 1;   /* nothing under it */
+	}
+	if (type != GIT_OBJECT_BLOB)
+		return 0;
+	if (w->n + 1 > w->max_files) {
+		w->too_many = true;
+		return -1;
+	}
+	if (git_odb_read_header(&len, &t, w->odb, git_tree_entry_id(e)) == 0)
+		w->bytes += len;
+	if (w->bytes > w->max_bytes) {
+		w->too_big = true;
+		return -1;
+	}
+	ALLOC_GROW(w->paths, w->n + 1, w->a);
+	w->paths[w->n++] = xasprintf("%s%s%s", w->prefix, root, git_tree_entry_name(e));
+	return 0;
+}
+
+/*
+ * The paths of tree (or of its subdir, entry) to check out, within
+ * VEM_MAX_CHECKOUT_FILES and VEM_MAX_CHECKOUT_BYTES; submodules are skipped
+ * with a note (their commits are not in this repository).
+ */
+static int checkout_plan(git_repository *repo, git_tree *tree, git_tree_entry *entry,
+			 const char *subdir, struct checkout_walk *w, const char *hex,
+			 struct errbuf *err)
+{
+	git_tree *sub = NULL;
+	char *prefix = NULL, b[32];
+	int rc = -1;
+
+	w->max_files = env_limit("VEM_MAX_CHECKOUT_FILES", SOURCE_MAX_CHECKOUT_FILES, true);
+	w->max_bytes = env_limit("VEM_MAX_CHECKOUT_BYTES", SOURCE_MAX_CHECKOUT_BYTES, false);
+	if (git_repository_odb(&w->odb, repo) < 0) {
+		err_set(err, "source '%s': %s", w->display, git_why(-1));
+		return -1;
+	}
+	if (entry && git_tree_entry_type(entry) == GIT_OBJECT_BLOB) {
+		ALLOC_GROW(w->paths, w->n + 1, w->a);
+		w->paths[w->n++] = xstrdup(subdir);
+		rc = 0;
+		goto out;
+	}
+	if (entry && git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) < 0) {
+		err_set(err, "source '%s': %s", w->display, git_why(-1));
+		goto out;
+	}
+	prefix = entry ? xasprintf("%s/", subdir) : xstrdup("");
+	w->prefix = prefix;
+	git_tree_walk(sub ? sub : tree, GIT_TREEWALK_PRE, checkout_walk_cb, w);
+	if (w->too_many)
+		err_set(err, "source '%s': commit %.7s has more than %llu files to check out "
+			"(VEM_MAX_CHECKOUT_FILES raises the limit)", w->display, hex,
+			(unsigned long long)w->max_files);
+	else if (w->too_big)
+		err_set(err, "source '%s': commit %.7s has more than %s to check out "
+			"(VEM_MAX_CHECKOUT_BYTES raises the limit)", w->display, hex,
+			format_size(w->max_bytes, b));
+	else
+		rc = 0;
+out:
+	if (rc)
+		checkout_walk_release(w);
+	w->prefix = NULL;
+	free(prefix);
+	git_tree_free(sub);
+	git_odb_free(w->odb);
+	w->odb = NULL;
+	return rc;
+}
+
 static int source_git_resolve(const char *spec, const struct source_options *opt,
 			      struct source *out, struct errbuf *err)
 {
@@ -663,7 +843,7 @@ static int source_git_resolve(const char *spec, const struct source_options *opt
 	git_tree *tree = NULL;
 	git_tree_entry *entry = NULL;
 	char *base = NULL, *dir = NULL, *repo_path = NULL, *trees = NULL, *tree_dir = NULL;
-	char *tmp = NULL, *lockf = NULL, *default_branch = NULL, *display = NULL;
+	char *tmp = NULL, *lockf = NULL, *default_branch = NULL, *display = NULL, *tree_name = NULL;
 	char urlhash[65], hex[GIT_OID_HEXSZ + 1];
 	const char *ref;
 	int lockfd = -1, e, rc = -1;
@@ -760,19 +940,37 @@ static int source_git_resolve(const char *spec, const struct source_options *opt
 		}
 	}
 
-	tree_dir = xasprintf("%s/%s", trees, hex);
+	/* one tree per commit and subdir: only the subdir is checked out */
+	if (g.subdir) {
+		char sh[65];
+		sha256_hex(g.subdir, strlen(g.subdir), sh);
+		tree_name = xasprintf("%s-%.12s", hex, sh);
+	} else {
+		tree_name = xstrdup(hex);
+	}
+	tree_dir = xasprintf("%s/%s", trees, tree_name);
 	if (stat(tree_dir, &st)) {
 		git_checkout_options co;
+		struct checkout_walk w = { .display = display };
 		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-		tmp = xasprintf("%s/tmp.%s.%ld", trees, hex, (long)getpid());
+		if (checkout_plan(repo, tree, entry, g.subdir, &w, hex, err))
+			goto out;
+		tmp = xasprintf("%s/tmp.%s.%ld", trees, tree_name, (long)getpid());
 		rm_tree(tmp);
 		if (mkdir(tmp, 0700)) {
 			err_set(err, "source '%s': cannot create '%s': %s", display, tmp, strerror(errno));
+			checkout_walk_release(&w);
 			goto out;
 		}
-		co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+		co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX |
+				       GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
 		co.target_directory = tmp;
-		if ((e = git_checkout_tree(repo, (git_object *)tree, &co)) < 0) {
+		co.paths.strings = w.paths;
+		co.paths.count = w.n;
+		/* no paths would mean every path to libgit2: an empty tree stays empty */
+		e = w.n ? git_checkout_tree(repo, (git_object *)tree, &co) : 0;
+		checkout_walk_release(&w);
+		if (e < 0) {
 			err_set(err, "source '%s': cannot check out commit %.7s: %s", display, hex,
 				git_why(e));
 			goto out;
@@ -784,10 +982,12 @@ static int source_git_resolve(const char *spec, const struct source_options *opt
 	} else {
 		utimes(tree_dir, NULL);   /* most recently used */
 	}
-	git_prune_trees(trees, hex);
+	git_prune_trees(trees, tree_name);
 
 	out->local_path = g.subdir ? xasprintf("%s/%s", tree_dir, g.subdir) : xstrdup(tree_dir);
 	out->revision = xstrdup(hex);
+	out->untrusted = true;
+	out->root = xstrdup(tree_dir);
 	out->display = display;
 	display = NULL;
 	rc = 0;
@@ -808,6 +1008,7 @@ out:
 	free(repo_path);
 	free(trees);
 	free(tree_dir);
+	free(tree_name);
 	free(tmp);
 	free(lockf);
 	free(default_branch);
@@ -945,6 +1146,7 @@ static int source_https_resolve(const char *spec, const struct source_options *o
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L);   /* a whole download, slow servers too */
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "vem/" VEM_VERSION);
@@ -980,6 +1182,8 @@ static int source_https_resolve(const char *spec, const struct source_options *o
 	out->local_path = path;
 	path = NULL;
 	out->revision = xasprintf("sha256:%s", hex);
+	out->untrusted = true;
+	out->root = xstrdup(dir);
 	out->display = display;
 	display = NULL;
 	rc = 0;

@@ -9,6 +9,13 @@
  * source_resolve() makes the description available as a local path and
  * names its revision: the commit id for git, "sha256:<hex>" of the content
  * otherwise. The caller owns struct source and frees it with source_release.
+ *
+ * Trust follows the source: a local file or directory is trusted like the
+ * operator; git and https sources set untrusted and root (the checked-out
+ * tree, or the download directory), which cfg_load_opts() enforces. Input is
+ * bounded: local files must be regular files within VEM_MAX_FILE_BYTES; git
+ * checkouts within VEM_MAX_CHECKOUT_BYTES / VEM_MAX_CHECKOUT_FILES, only the
+ * subdir named, submodules skipped with a note, no http redirects.
  */
 #ifndef VEM_SOURCE_H
 #define VEM_SOURCE_H
@@ -25,6 +32,8 @@ struct source {
 	char *local_path;    /* file or directory to load */
 	char *revision;      /* commit id or "sha256:<hex>" */
 	char *display;       /* what to call it in messages (no credentials) */
+	bool untrusted;      /* git or https: loaded with load_options.untrusted */
+	char *root;          /* untrusted: the tree the cluster may reference */
 };
 
 int source_resolve(const char *spec, const struct source_options *opt,

@@ -6,11 +6,20 @@
 #include "load.h"
 #include "keys.h"
 #include "model_priv.h"
+#include "../util/uri.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- normalised desired state ---- */
+
+/* A URI or URL, its credentials masked (validate -o json never shows them). */
+static void write_uri(struct json_writer *w, const char *key, const char *uri)
+{
+	char *m = uri_mask(uri);
+	jw_kv_string(w, key, m);
+	free(m);
+}
 
 static void write_labels(struct json_writer *w, const char *key, const struct labels *l)
 {
@@ -25,7 +34,7 @@ static void write_host(struct json_writer *w, const struct host_spec *h)
 {
 	jw_object_begin(w);
 	jw_kv_string(w, "name", h->name);
-	jw_kv_string(w, "uri", h->uri);
+	write_uri(w, "uri", h->uri);
 	write_labels(w, "labels", &h->labels);
 	jw_key(w, "capacity");
 	jw_object_begin(w);
@@ -43,7 +52,7 @@ static void write_image(struct json_writer *w, const struct image_spec *im)
 {
 	jw_object_begin(w);
 	jw_kv_string(w, "name", im->name);
-	jw_kv_string(w, "url", im->url);
+	write_uri(w, "url", im->url);
 	jw_kv_string(w, "sha256", im->sha256);
 	jw_kv_string(w, "format", im->format);
 	jw_object_end(w);

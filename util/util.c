@@ -186,36 +186,90 @@ void strbuf_add_xml(struct strbuf *sb, const char *s)
 	}
 }
 
-int strbuf_read_file(struct strbuf *sb, const char *path, size_t max)
+/* Read fd to its end into sb (at most max bytes, 0 = no limit), then close
+ * it. 0, or -1 with errno (EFBIG past max). */
+static int read_fd_close(struct strbuf *sb, int fd, size_t max)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char tmp[65536];
 	ssize_t n;
+	int e = 0;
 
-	if (fd < 0)
-		return -1;
 	for (;;) {
 		n = read(fd, tmp, sizeof(tmp));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
+			e = errno;
+			break;
 		}
 		if (n == 0)
 			break;
 		if (max && sb->len + (size_t)n > max) {
-			errno = EFBIG;
-			goto fail;
+			e = EFBIG;
+			break;
 		}
 		strbuf_add(sb, tmp, (size_t)n);
 	}
 	close(fd);
-	return 0;
+	errno = e;
+	return e ? -1 : 0;
+}
+
+int strbuf_read_file(struct strbuf *sb, const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	return read_fd_close(sb, fd, max);
+}
+
+int strbuf_read_regular(struct strbuf *sb, const char *path, size_t max, uint64_t *size_out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	int e;
+
+	if (size_out)
+		*size_out = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st)) {
+		e = errno;
+		goto fail;
+	}
+	if (size_out)
+		*size_out = (uint64_t)st.st_size;
+	if (!S_ISREG(st.st_mode)) {
+		e = S_ISDIR(st.st_mode) ? EISDIR : ENODEV;
+		goto fail;
+	}
+	if (max && (uint64_t)st.st_size > max) {
+		e = EFBIG;
+		goto fail;
+	}
+	strbuf_grow(sb, (size_t)st.st_size);
+	return read_fd_close(sb, fd, max);
 fail:
-	n = errno;
 	close(fd);
-	errno = (int)n;
+	errno = e;
 	return -1;
+}
+
+uint64_t env_limit(const char *name, uint64_t dflt, bool is_count)
+{
+	const char *v = getenv(name), *why = NULL;
+	uint64_t u;
+	int64_t i;
+
+	if (!v || !*v)
+		return dflt;
+	if (is_count ? (!parse_int64(v, &i) && i > 0 && (u = (uint64_t)i, true))
+		     : (!parse_size(v, &u, &why) && u > 0))
+		return u;
+	fprintf(stderr, "vem: ignoring %s='%s': expected %s\n", name, v,
+		is_count ? "a whole number above 0" : "a size like 16MiB");
+	return dflt;
 }
 
 /* ---- errors ---- */
@@ -416,9 +470,8 @@ int parse_size(const char *s, uint64_t *bytes, const char **why)
 		if (!strchr(tmp, '.')) {
 			errno = 0;
 			unsigned long long u = strtoull(tmp, NULL, 10);
-			if (errno || (size_units[i].mult > 1 &&
-				      u > UINT64_MAX / size_units[i].mult)) {
-				*why = "size is too large";
+			if (errno || u > SIZE_MAX_BYTES / size_units[i].mult) {
+				*why = "size is too large (at most 1EiB)";
 				return -1;
 			}
 			*bytes = u * size_units[i].mult;
@@ -427,8 +480,8 @@ int parse_size(const char *s, uint64_t *bytes, const char **why)
 		v = strtod(tmp, NULL);
 	}
 	v *= (double)size_units[i].mult;
-	if (v >= 1.8e19) {
-		*why = "size is too large";
+	if (v > (double)SIZE_MAX_BYTES) {
+		*why = "size is too large (at most 1EiB)";
 		return -1;
 	}
 	if (size_units[i].mult == 1 && v != floor(v)) {
@@ -457,7 +510,7 @@ int parse_duration(const char *s, int64_t *ms, const char **why)
 		const char *start = p;
 		while (isdigit((unsigned char)*p)) {
 			if (v > INT64_MAX / 10 - 10) {
-				*why = "duration is too large";
+				*why = "duration is too large (at most 100 years)";
 				return -1;
 			}
 			v = v * 10 + (*p - '0');
@@ -487,8 +540,8 @@ int parse_duration(const char *s, int64_t *ms, const char **why)
 				  : "a duration needs a unit (ms, s, m, h or d), like 90s";
 			return -1;
 		}
-		if (v > (INT64_MAX - total) / mult) {
-			*why = "duration is too large";
+		if (v > (DURATION_MAX_MS - total) / mult) {
+			*why = "duration is too large (at most 100 years)";
 			return -1;
 		}
 		total += v * mult;

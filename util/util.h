@@ -69,6 +69,18 @@ void strbuf_add_xml(struct strbuf *sb, const char *s);
  * errno set (EFBIG when the file is larger than max).
  */
 int strbuf_read_file(struct strbuf *sb, const char *path, size_t max);
+/*
+ * Read a regular file of at most max bytes (0 = no limit) for input that
+ * someone else may have written: opened with O_NONBLOCK so that a FIFO or a
+ * device never blocks, refused unless fstat says it is a regular file
+ * (errno ENODEV), refused from its fstat size before reading when larger
+ * than max (errno EFBIG; a file growing while read is cut at max + 1 and
+ * refused the same way). *size_out (may be NULL) gets the size seen.
+ */
+int strbuf_read_regular(struct strbuf *sb, const char *path, size_t max, uint64_t *size_out);
+/* Read an environment limit like VEM_MAX_FILE_BYTES (a size, or a count when
+ * is_count): dflt when unset or invalid (a warning on stderr once). */
+uint64_t env_limit(const char *name, uint64_t dflt, bool is_count);
 
 /* ---- errors ---- */
 struct diag {
@@ -112,6 +124,10 @@ void err_sort(struct errbuf *e);
 int parse_size(const char *s, uint64_t *bytes, const char **why);
 /* Durations: "90s", "10m", "1h30m", "500ms", "2d", "0". Result in milliseconds. */
 int parse_duration(const char *s, int64_t *ms, const char **why);
+/* Largest duration and size parse_duration/parse_size accept: 100 years and
+ * 1 EiB, so that sums and products with them never overflow. */
+#define DURATION_MAX_MS (100LL * 366 * 86400000)
+#define SIZE_MAX_BYTES (1ULL << 60)
 /* "1GiB", "512MiB", "1.5GiB", "123B": exact binary unit when possible. */
 const char *format_size(uint64_t bytes, char buf[32]);
 /* "90s", "10m", "1h30m", "250ms". */

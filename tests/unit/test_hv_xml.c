@@ -281,13 +281,13 @@ TEST(uuid_mark_and_stability)
 TEST(credentials_never_shown)
 {
 	char *s = hv_uri_display("qemu+tcp://admin:s3cret@10.0.0.1/system");
-	CHECK_STR(s, "qemu+tcp://admin@10.0.0.1/system");
+	CHECK_STR(s, "qemu+tcp://admin:****@10.0.0.1/system");
 	free(s);
 	s = hv_uri_display("qemu+ssh://root@h/system?keyfile=/k");
 	CHECK_STR(s, "qemu+ssh://root@h/system?keyfile=/k");
 	free(s);
 	s = hv_uri_display("qemu+ssh://root:s3cret@h");   /* no path after the host */
-	CHECK_STR(s, "qemu+ssh://root@h");
+	CHECK_STR(s, "qemu+ssh://root:****@h");
 	free(s);
 	s = hv_uri_display("qemu+tcp://h/system?x=a:b@c");   /* '@' only in the query */
 	CHECK_STR(s, "qemu+tcp://h/system?x=a:b@c");

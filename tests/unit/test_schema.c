@@ -88,7 +88,11 @@ TEST(sizes)
 	CHECK(parse_size("1.5", &b, &why));          /* half a byte */
 	CHECK(parse_size("99999999TiB", &b, &why));   /* overflows 64 bits */
 	CHECK(parse_size("18446744073709551616B", &b, &why));
-	CHECK(!parse_size("18446744073709551615B", &b, &why) && b == UINT64_MAX);
+	/* sizes stop at 1EiB: sums and products of sizes never overflow */
+	CHECK(parse_size("18446744073709551615B", &b, &why) && strstr(why, "at most 1EiB"));
+	CHECK(!parse_size("1152921504606846976B", &b, &why) && b == SIZE_MAX_BYTES);
+	CHECK(parse_size("1152921504606846977B", &b, &why));
+	CHECK(parse_size("1048577TiB", &b, &why) && strstr(why, "at most 1EiB"));
 }
 
 TEST(durations)
