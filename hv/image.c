@@ -2,6 +2,7 @@
  * image.c - download, verify and cache disk images (see image.h).
  */
 #include "image.h"
+#include "../util/uri.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -294,17 +295,10 @@ static bool url_loopback(const char *url)
 	return false;
 }
 
-/* "https://user:secret@host/p" -> "https://host/p" */
+/* A URL for messages: its credentials masked (util/uri.h, the one rule). */
 static char *url_display(const char *url)
 {
-	const char *p = strstr(url, "://"), *at, *slash;
-	if (!p)
-		return xstrdup(url);
-	at = strchr(p + 3, '@');
-	slash = strchr(p + 3, '/');
-	if (!at || (slash && at > slash))
-		return xstrdup(url);
-	return xasprintf("%.*s%s", (int)(p + 3 - url), url, at + 1);
+	return uri_mask(url);
 }
 
 /* ---- one download attempt ---- */
