@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ARR(x) .keys = (x), .n = ARRAY_SIZE(x)
 #define HOST(f) offsetof(struct host_spec, f)
@@ -100,9 +101,9 @@ static const struct table tbl_capacity = {
 };
 
 static const struct key k_host[] = {
-	{ .name = "name", .type = K_STR, .off = HOST(name), .flags = KF_REQUIRED,
+	{ .name = "name", .type = K_STR, .off = HOST(name), .flags = KF_REQUIRED | KF_NAME,
 	  .doc = "unique host name" },
-	{ .name = "uri", .type = K_STR, .off = HOST(uri), .flags = KF_REQUIRED,
+	{ .name = "uri", .type = K_STR, .off = HOST(uri), .flags = KF_REQUIRED | KF_URI,
 	  .doc = "libvirt connection URI (qemu+tcp://, qemu+ssh://, qemu+tls://, qemu:///system, xen:///, lxc:///)" },
 	{ .name = "labels", .type = K_LABELS, .off = HOST(labels),
 	  .doc = "labels that placement rules can require" },
@@ -121,11 +122,11 @@ const struct table tbl_host = {
 /* ---- images ---- */
 
 static const struct key k_image[] = {
-	{ .name = "name", .type = K_STR, .off = offsetof(struct image_spec, name), .flags = KF_REQUIRED,
+	{ .name = "name", .type = K_STR, .off = offsetof(struct image_spec, name), .flags = KF_REQUIRED | KF_NAME,
 	  .doc = "unique image name" },
-	{ .name = "url", .type = K_STR, .off = offsetof(struct image_spec, url), .flags = KF_REQUIRED,
+	{ .name = "url", .type = K_STR, .off = offsetof(struct image_spec, url), .flags = KF_REQUIRED | KF_URL,
 	  .doc = "https://, http:// or file:// URL of the image" },
-	{ .name = "sha256", .type = K_STR, .off = offsetof(struct image_spec, sha256), .flags = KF_REQUIRED,
+	{ .name = "sha256", .type = K_STR, .off = offsetof(struct image_spec, sha256), .flags = KF_REQUIRED | KF_SHA256,
 	  .doc = "sha256 of the file, 64 lowercase hex digits; checked before any use" },
 	{ .name = "format", .type = K_ENUM, .off = offsetof(struct image_spec, format), .def = "qcow2",
 	  .enums = e_format, .doc = "image format" },
@@ -152,7 +153,7 @@ static const struct key k_net[] = {
 	  .doc = "libvirt network name (or bridge)" },
 	{ .name = "bridge", .type = K_STR, .off = offsetof(struct net_spec, bridge),
 	  .doc = "host bridge name (or network)" },
-	{ .name = "mac", .type = K_STR, .off = offsetof(struct net_spec, mac),
+	{ .name = "mac", .type = K_STR, .off = offsetof(struct net_spec, mac), .flags = KF_MAC,
 	  .doc = "unicast MAC address like 52:54:00:12:34:56 (default: chosen by libvirt)" },
 	{ .name = "model", .type = K_ENUM, .off = offsetof(struct net_spec, model), .def = "virtio",
 	  .enums = e_net_model, .doc = "NIC model" },
@@ -204,7 +205,7 @@ const struct table tbl_vmcfg = {
 };
 
 static const struct key k_template[] = {
-	{ .name = "name", .type = K_STR, .off = offsetof(struct raw_template, t.name), .flags = KF_REQUIRED,
+	{ .name = "name", .type = K_STR, .off = offsetof(struct raw_template, t.name), .flags = KF_REQUIRED | KF_NAME,
 	  .doc = "unique template name" },
 };
 const struct table tbl_template = {
@@ -231,7 +232,7 @@ static const struct key k_placement[] = {
 const struct table tbl_placement = { .name = "placement", .doc = "where the VM may run", ARR(k_placement) };
 
 static const struct key k_vm[] = {
-	{ .name = "name", .type = K_STR, .off = VM(spec.name), .flags = KF_REQUIRED,
+	{ .name = "name", .type = K_STR, .off = VM(spec.name), .flags = KF_REQUIRED | KF_NAME,
 	  .doc = "VM name; with replicas, the VMs are NAME-0 .. NAME-(N-1)" },
 	{ .name = "template", .type = K_STR, .off = VM(spec.template), .doc = "template name" },
 	{ .name = "replicas", .type = K_INT, .off = VM(replicas), .min = 0, .max = 100000,
@@ -302,7 +303,7 @@ const struct table tbl_storage = { .name = "storage", .doc = "how hosts share st
 
 static const struct key k_top[] = {
 	/* required, but in one file of a directory only: checked by the loader */
-	{ .name = "cluster", .type = K_STR, .off = offsetof(struct raw_top, cluster),
+	{ .name = "cluster", .type = K_STR, .off = offsetof(struct raw_top, cluster), .flags = KF_NAME,
 	  .doc = "cluster name (required, in at least one file): the owner tag written into every domain vem creates" },
 	{ .name = "hosts", .type = K_LIST, .sub = &tbl_host, .add = add_host, .doc = "libvirt hosts" },
 	{ .name = "images", .type = K_LIST, .sub = &tbl_image, .add = add_image, .doc = "disk images" },
@@ -424,10 +425,10 @@ int keys_parse_value(const struct key *k, const char *s, void *p, const char **w
 			return -2;
 		*(double *)p = d;
 		return 0;
-	case K_BOOL:
-		if (strcmp(s, "true") && strcmp(s, "false"))
+	case K_BOOL:   /* YAML 1.2's spellings: true, True, TRUE, ... */
+		if (strcasecmp(s, "true") && strcasecmp(s, "false"))
 			return -1;
-		*(bool *)p = !strcmp(s, "true");
+		*(bool *)p = !strcasecmp(s, "true");
 		return 0;
 	case K_RATE:
 	case K_SIZE: {

@@ -33,6 +33,12 @@ enum ktype {
 
 #define KF_REQUIRED 1u
 #define KF_APPEND 2u     /* K_STRLIST: a list given in several files adds up */
+/* Checked by the loader after the walk; the JSON Schema says it as a pattern: */
+#define KF_NAME 4u       /* a name (cfg_valid_name) */
+#define KF_URI 8u        /* a libvirt URI (cfg_valid_uri) */
+#define KF_MAC 16u       /* a unicast MAC address (cfg_valid_mac) */
+#define KF_SHA256 32u    /* 64 lowercase hex digits (cfg_valid_sha256) */
+#define KF_URL 64u       /* an image URL: https://, http:// or file:/// */
 
 /*
  * Keys of a VM configuration, numbered so the loader can remember where

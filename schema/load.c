@@ -212,6 +212,108 @@ static bool is_null(const yaml_node_t *n)
 	       (!*s || !strcmp(s, "~") || !strcmp(s, "null"));
 }
 
+/*
+ * The type YAML 1.2's core schema gives a scalar, as editors and JSON
+ * Schema validators see it: a quoted scalar is text; a plain one may be
+ * null, a boolean, an integer or a float. vem takes each key's value only
+ * in the type its JSON Schema says, so the two agree.
+ */
+enum ytype { Y_STR, Y_NULL, Y_BOOL, Y_INT, Y_FLOAT };
+
+static bool all_of(const char *s, const char *set)
+{
+	return *s && strspn(s, set) == strlen(s);
+}
+
+static enum ytype yaml_type(const yaml_node_t *n)
+{
+	const char *s = scalar(n), *d;
+	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE" };
+	static const char *const specials[] = { ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN" };
+
+	if (!s || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return Y_STR;
+	if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
+		return Y_NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(bools); i++)
+		if (!strcmp(s, bools[i]))
+			return Y_BOOL;
+	d = (*s == '-' || *s == '+') ? s + 1 : s;
+	if (all_of(d, "0123456789") ||
+	    (str_starts_with(s, "0o") && all_of(s + 2, "01234567")) ||
+	    (str_starts_with(s, "0x") && all_of(s + 2, "0123456789abcdefABCDEF")))
+		return Y_INT;
+	for (size_t i = 0; i < ARRAY_SIZE(specials); i++)
+		if (!strcmp(d, specials[i]))
+			return Y_FLOAT;
+	{
+		/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+		const char *p = d;
+		size_t digits = strspn(p, "0123456789");
+		bool ok = true;
+		p += digits;
+		if (*p == '.') {
+			size_t frac = strspn(p + 1, "0123456789");
+			ok = digits || frac;
+			p += 1 + frac;
+		} else if (!digits) {
+			ok = false;
+		}
+		if (ok && (*p == 'e' || *p == 'E')) {
+			p++;
+			if (*p == '-' || *p == '+')
+				p++;
+			ok = all_of(p, "0123456789");
+			p += strlen(p);
+		}
+		if (ok && !*p)
+			return Y_FLOAT;
+	}
+	return Y_STR;
+}
+
+static const char *ytype_name(enum ytype t)
+{
+	switch (t) {
+	case Y_NULL: return "null";
+	case Y_BOOL: return "a boolean";
+	case Y_INT: return "a number";
+	case Y_FLOAT: return "a number";
+	default: return "text";
+	}
+}
+
+/*
+ * A plain scalar that YAML reads as a number or a boolean where text is
+ * wanted, or a quoted one where a number or a boolean is wanted: the JSON
+ * Schema (and an editor) would refuse it, so vem does too, with the fix.
+ */
+static bool type_matches(struct ctx *x, const yaml_node_t *n, const char *subject, bool want_text,
+			 enum ktype kt)
+{
+	enum ytype t = yaml_type(n);
+	const char *s = scalar(n);
+
+	if (want_text) {
+		if (t == Y_STR || t == Y_NULL)
+			return true;
+		/* a number for a size or a duration: its parser explains (a unit is needed) */
+		if ((kt == K_SIZE || kt == K_RATE || kt == K_DURATION) && (t == Y_INT || t == Y_FLOAT))
+			return true;
+		problem(x, n, "%s: expected text, found %s %s (YAML reads it so; quote it: '%s')",
+			subject, ytype_name(t), s, s);
+		return false;
+	}
+	if (t == Y_INT || (t == Y_FLOAT && kt == K_FLOAT) || (t == Y_BOOL && kt == K_BOOL))
+		return true;
+	if (t == Y_STR && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		problem(x, n, "%s: expected %s, found the text \"%s\" (remove the quotes)", subject,
+			kt == K_BOOL ? "true or false" : kt == K_INT ? "a whole number" : "a number", s);
+		return false;
+	}
+	return true;   /* anything else: the value's own check explains */
+}
+
 static yaml_node_t *node(const struct ctx *x, int id)
 {
 	return yaml_document_get_node(x->doc, id);
@@ -510,6 +612,10 @@ static void set_scalar(struct ctx *x, const yaml_node_t *n, const struct key *k,
 			node_what(n, b, sizeof(b)));
 		return;
 	}
+	snprintf(eb, sizeof(eb), "'%s'", k->name);
+	if (!type_matches(x, n, eb, k->type != K_INT && k->type != K_FLOAT && k->type != K_BOOL,
+			  k->type))
+		return;
 	if (k->type == K_PATH) {
 		char *resolved = resolve_path(x, scalar(n));
 		free(*(char **)p);
@@ -580,6 +686,9 @@ static void set_labels(struct ctx *x, const yaml_node_t *n, const struct key *k,
 				scalar(kn), node_what(vn, b, sizeof(b)));
 			continue;
 		}
+		snprintf(b, sizeof(b), "'%s': label '%.32s'", k->name, scalar(kn));
+		if (!type_matches(x, vn, b, true, K_STR))
+			continue;
 		ALLOC_GROW(v, nv + 1, av);
 		v[nv] = (struct label_at){ scalar(kn), scalar(vn), kn, nv };
 		nv++;
@@ -633,6 +742,9 @@ static void set_strlist(struct ctx *x, const yaml_node_t *n, const struct key *k
 			problem(x, in, "'%s': expected a name, found %s", k->name, node_what(in, b, sizeof(b)));
 			continue;
 		}
+		snprintf(b, sizeof(b), "'%.40s'", k->name);
+		if (!type_matches(x, in, b, true, K_STR))
+			continue;
 		*items = xrealloc(*items, (*nr + 1) * sizeof(**items));
 		(*items)[*nr] = xstrdup(scalar(in));
 		if (vm) {

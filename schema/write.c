@@ -161,6 +161,12 @@ void cluster_write_json(const struct cluster *c, struct strbuf *out)
 #define SIZE_PATTERN "^(0+|[0-9]+(\\.[0-9]+)? ?" SIZE_UNITS ")$"
 #define RATE_PATTERN "^(0+|[0-9]+(\\.[0-9]+)? ?" SIZE_UNITS "(/s)?)$"
 #define DURATION_PATTERN "^(0|([0-9]+(ms|s|m|h|d))+)$"
+/* the loader's cfg_valid_name, cfg_valid_uri and cfg_valid_mac (load.c) */
+#define NAME_PATTERN "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#define URI_PATTERN "^[A-Za-z][A-Za-z0-9+.-]*://[^\\s\\x00-\\x1f\\x7f]*$"
+#define SHA256_PATTERN "^[0-9a-f]{64}$"
+#define URL_PATTERN "^(https://|http://|file:///)"
+#define MAC_PATTERN "^[0-9a-fA-F][02468aAcCeE](:[0-9a-fA-F]{2}){5}$"
 
 static void schema_object(struct json_writer *w, const struct table *t);
 
@@ -234,7 +240,19 @@ static void schema_key(struct json_writer *w, const struct key *k)
 	jw_object_begin(w);
 	jw_kv_string(w, "description", k->doc);
 	switch (k->type) {
-	case K_STR: case K_PATH: jw_kv_string(w, "type", "string"); break;
+	case K_STR: case K_PATH:
+		jw_kv_string(w, "type", "string");
+		if (k->flags & KF_NAME)
+			jw_kv_string(w, "pattern", NAME_PATTERN);
+		else if (k->flags & KF_URI)
+			jw_kv_string(w, "pattern", URI_PATTERN);
+		else if (k->flags & KF_MAC)
+			jw_kv_string(w, "pattern", MAC_PATTERN);
+		else if (k->flags & KF_SHA256)
+			jw_kv_string(w, "pattern", SHA256_PATTERN);
+		else if (k->flags & KF_URL)
+			jw_kv_string(w, "pattern", URL_PATTERN);
+		break;
 	case K_ENUM: case K_HV: case K_STATE: schema_enum(w, k->enums); break;
 	case K_INT: schema_range(w, k, "integer"); break;
 	case K_FLOAT: schema_range(w, k, "number"); break;
