@@ -201,6 +201,20 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst,
 		      const char *name, uint64_t bandwidth, int64_t timeout,
 		      hv_progress_fn progress, void *opaque, struct errbuf *err);
 
+/*
+ * Readiness (hv/probe.c): 0 when name runs on host and r's probes pass
+ * (guest agent, TCP port); 1 when not, -1 when it cannot be asked (host
+ * offline, no such domain); why says what failed. r's settle time is the
+ * caller's to wait.
+ */
+int hv_domain_ready(struct hv_session *s, size_t host, const char *name,
+		    const struct readiness_spec *r, struct strbuf *why);
+/* Whether r asks for any probe (agent, tcp or settle). */
+static inline bool hv_readiness_probed(const struct readiness_spec *r)
+{
+	return r->agent || r->tcp > 0 || r->settle > 0;
+}
+
 /* The libvirt connection of one host (virConnectPtr), for modules such as
  * the lease and image upload that use libvirt directly. NULL when offline. */
 void *hv_conn(struct hv_session *s, size_t host);

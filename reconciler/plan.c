@@ -3,6 +3,7 @@
  * how a plan is shown.
  */
 #include "place.h"
+#include "rollout.h"
 #include "../util/json.h"
 
 #include <fnmatch.h>
@@ -52,7 +53,7 @@ void plan_note(struct plan *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void plan_action_release(struct plan_action *a)
+void plan_action_release(struct plan_action *a)
 {
 	free(a->vm);
 	free(a->reason);
@@ -82,6 +83,7 @@ void plan_hold(struct plan *p, enum held_kind k, const char *vm, bool note, cons
 	case HELD_BUDGET: p->held_budget++; break;
 	case HELD_UNSAFE: p->held_unsafe++; break;
 	case HELD_BLOCKED: p->held_blocked++; break;
+	case HELD_WAITING: p->held_waiting++; break;
 	}
 	if (note)
 		plan_note(p, "%s", msg);
@@ -124,7 +126,7 @@ size_t plan_changes(const struct plan *p)
 size_t plan_held(const struct plan *p)
 {
 	return p->held_budget + p->held_consent + p->held_unsafe + p->held_unplaceable +
-	       p->held_blocked;
+	       p->held_blocked + p->held_waiting;
 }
 
 void plan_held_describe(const struct plan *p, struct strbuf *out)
@@ -137,6 +139,7 @@ void plan_held_describe(const struct plan *p, struct strbuf *out)
 		  "removals are over the removal budget (--max-removals)" },
 		{ p->held_unsafe, "VM runs on two hosts", "VMs run on two hosts" },
 		{ p->held_blocked, "change cannot be made on its host", "changes cannot be made on their hosts" },
+		{ p->held_waiting, "change waits for its group's rollout", "changes wait for their group's rollout" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
 		if (parts[i].n)
@@ -549,6 +552,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		plan_note(out, "--target: only the VMs named are planned; no balancing or repairs");
 	else
 		balance_plan(&l, opt, out);
+	rollout_limit(c, o, opt, out);
 	if (out->held_budget)
 		plan_note(out, "%zu removal%s held back by the removal budget of %d per run "
 			  "(--max-removals)", out->held_budget, out->held_budget == 1 ? "" : "s",
@@ -710,6 +714,7 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 	jw_kv_uint(&w, "unsafe", p->held_unsafe);
 	jw_kv_uint(&w, "unplaceable", p->held_unplaceable);
 	jw_kv_uint(&w, "blocked", p->held_blocked);
+	jw_kv_uint(&w, "waiting", p->held_waiting);
 	jw_object_end(&w);
 	jw_kv_double(&w, "score", p->score);
 	jw_kv_double(&w, "score_after", p->score_after);

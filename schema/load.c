@@ -229,6 +229,7 @@ static const char *expected(const struct key *k, char *buf, size_t len)
 	case K_SIZE: return "a size like 512MiB or 4GiB";
 	case K_RATE: return "a size per second like 100MiB";
 	case K_DURATION: return "a duration like 90s or 10m";
+	case K_UNAVAIL: return "a count like 2 or a percentage like 25%";
 	default: return "a value";
 	}
 }
@@ -1220,6 +1221,8 @@ static void expand_vm(struct cluster *c, size_t *avm, const struct raw_vm *v, st
 		s->replica = v->replicas < 0 ? -1 : r;
 		s->template = xstrdup(v->spec.template);
 		s->state = v->spec.state;
+		s->rollout = v->spec.rollout;
+		s->adopt = v->spec.adopt;
 		s->loc = v->spec.loc;
 		if (r == n - 1) {
 			s->cfg = *cfg;
@@ -1354,6 +1357,7 @@ static struct cluster *resolve(struct ctx *x)
 	build_vms(x, c, bt);
 	MOVE_LIST(c->images, c->n_images, x->top.images, x->top.n_images);
 	c->balance = x->top.balance;
+	c->rollout = x->top.rollout;
 	MOVE_LIST(c->allow_destroy, c->n_allow_destroy, x->top.allow_destroy, x->top.n_allow_destroy);
 	cluster_hash_vms(c);
 	for (size_t i = 0; i < x->top.n_templates; i++) {
@@ -1399,6 +1403,7 @@ static void ctx_init(struct ctx *x, struct errbuf *err)
 	memset(x, 0, sizeof(*x));
 	x->err = err;
 	keys_fill_defaults(&tbl_balance, &x->top.balance);
+	keys_fill_defaults(&tbl_rollout, &x->top.rollout);
 }
 
 static void ctx_release(struct ctx *x)

@@ -229,6 +229,7 @@ static void schema_key(struct json_writer *w, const struct key *k)
 	case K_SIZE: schema_units(w, SIZE_PATTERN); break;
 	case K_RATE: schema_units(w, RATE_PATTERN); break;
 	case K_DURATION: schema_units(w, DURATION_PATTERN); break;
+	case K_UNAVAIL: schema_units(w, "^[0-9]+%?$"); break;
 	case K_LABELS:
 		jw_kv_string(w, "type", "object");
 		jw_key(w, "additionalProperties");
