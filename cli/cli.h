@@ -26,6 +26,7 @@ struct cli_opts {
 	int64_t every;               /* reconcile --every (ms) */
 	int jitter_pct;              /* reconcile --jitter (percent) */
 	bool once;
+	bool skeleton;               /* observe --skeleton */
 	bool source_given;           /* -f was given */
 	bool plan_given;             /* a planning option (OPT_PLAN) was given */
 	int argc;                    /* positional arguments left */

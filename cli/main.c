@@ -32,7 +32,10 @@
 	"                            that delete a data volume are held back otherwise\n" \
 	"      --no-balance          plan no balancing migrations (repairs still happen)\n" \
 	"      --target VM           plan only VM (a VM or group name, or a shell pattern;\n" \
-	"                            repeatable); no balancing or repairs\n"
+	"                            repeatable); no balancing or repairs\n" \
+	"      --adopt VM            adopt the domain named like VM (a VM or group name, or\n" \
+	"                            a shell pattern; repeatable) when it has no vem\n" \
+	"                            metadata: written without a restart\n"
 #define EXEC_HELP \
 	"  -y, --yes                 do not ask before acting\n" \
 	"      --max-rounds N        observe-plan-act rounds until converged (default 5)\n" \
@@ -86,11 +89,13 @@ static const struct cli_command commands[] = {
 	  "  -o, --output json         machine-readable status\n"
 	  HOSTS_HELP },
 	{ "observe", cmd_observe, "save the observed state of every host as a JSON snapshot",
-	  "usage: vem observe [-f SOURCE] [-o FILE]\n\n"
+	  "usage: vem observe [-f SOURCE] [-o FILE] [--skeleton]\n\n"
 	  "Write what every host runs (hosts, capacity, domains, load) as JSON, for\n"
 	  "`vem plan --observed FILE`, what-if balancing and bug reports.\n\n"
 	  COMMON_HELP
 	  "  -o, --output FILE         write to FILE (default: standard output)\n"
+	  "      --skeleton            print a cluster file for the domains the hosts run\n"
+	  "                            (each VM with adopt: true) instead of JSON\n"
 	  HOSTS_HELP },
 	{ "reconcile", cmd_reconcile, "apply in a loop (timer, GitOps)",
 	  "usage: vem reconcile [-f SOURCE] [--every DUR] [--jitter PCT] [--once] [options]\n\n"
@@ -180,13 +185,14 @@ enum {
 	LO_REQUIRE_SIGNED = 256, LO_OBSERVED, LO_DETAILED, LO_NO_PRUNE, LO_ALLOW_EMPTY,
 	LO_MAX_REMOVALS, LO_NO_BALANCE, LO_MAX_ROUNDS, LO_PER_HOST, LO_LEASE_WAIT,
 	LO_LEASE_TTL, LO_CONNECT_TIMEOUT, LO_SHUTDOWN_TIMEOUT, LO_SAMPLE, LO_EVERY,
-	LO_JITTER, LO_ONCE, LO_ALLOW_DESTROY, LO_TARGET, LO_OUT,
+	LO_JITTER, LO_ONCE, LO_ALLOW_DESTROY, LO_TARGET, LO_OUT, LO_ADOPT, LO_SKELETON,
 };
 
 /* --allow-destroy patterns (they point into argv) */
 #define MAX_ALLOW_DESTROY 256
 static const char *allow_destroy[MAX_ALLOW_DESTROY];
 static const char *targets[MAX_ALLOW_DESTROY];
+static const char *adopt[MAX_ALLOW_DESTROY];
 
 static const struct {
 	struct option opt;
@@ -202,6 +208,8 @@ static const struct {
 	{ { "max-removals", required_argument, NULL, LO_MAX_REMOVALS }, OPT_PLAN },
 	{ { "allow-destroy", required_argument, NULL, LO_ALLOW_DESTROY }, OPT_PLAN },
 	{ { "target", required_argument, NULL, LO_TARGET }, OPT_PLAN },
+	{ { "adopt", required_argument, NULL, LO_ADOPT }, OPT_PLAN },
+	{ { "skeleton", no_argument, NULL, LO_SKELETON }, OPT_OUTFILE },
 	{ { "out", required_argument, NULL, LO_OUT }, OPT_SAVE },
 	{ { "no-balance", no_argument, NULL, LO_NO_BALANCE }, OPT_PLAN },
 	{ { "yes", no_argument, NULL, 'y' }, OPT_EXEC },
@@ -273,6 +281,18 @@ int cli_parse(int argc, char **argv, unsigned allowed, const struct cli_command 
 				a->plan.targets = targets;
 			}
 			break;
+		case LO_ADOPT:
+			o->plan_given = true;
+			if (!*optarg || a->plan.n_adopt >= MAX_ALLOW_DESTROY) {
+				fprintf(stderr, "vem %s: --adopt needs a VM or group name (at most %d)\n",
+					cmd->name, MAX_ALLOW_DESTROY);
+				bad = 1;
+			} else {
+				adopt[a->plan.n_adopt++] = optarg;
+				a->plan.adopt = adopt;
+			}
+			break;
+		case LO_SKELETON: o->skeleton = true; break;
 		case LO_MAX_REMOVALS: o->plan_given = true; parse_int_opt("max-removals", optarg, &a->plan.max_removals, -1, &bad); break;
 		case LO_NO_BALANCE: a->plan.balance = false; o->plan_given = true; break;
 		case LO_ALLOW_DESTROY:

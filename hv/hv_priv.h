@@ -39,6 +39,9 @@ bool hv_uuid_marked(const char *cluster, const char *uuid);
 /* The <vem:vm> element. */
 void hv_meta_xml(struct strbuf *sb, const struct vem_meta *m, const char *indent);
 int hv_meta_parse(const char *xml, struct vem_meta *m);
+/* The same element without prefix and namespace declaration: what
+ * virDomainSetMetadata takes (it adds both from its key and uri). */
+void hv_meta_xml_bare(struct strbuf *sb, const struct vem_meta *m);
 void vem_meta_copy(struct vem_meta *dst, const struct vem_meta *src);
 /* Capabilities XML -> bitmask of (1 << enum hv_type), host UUID. */
 unsigned hv_caps_parse(const char *caps_xml, char host_uuid[37]);

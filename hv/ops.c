@@ -63,8 +63,10 @@ static void cache_refresh(struct hv_session *s, size_t host, virDomainPtr d,
 	pthread_mutex_unlock(&s->cache_lock);
 }
 
+/* existing: the domain being redefined (its UUID is kept: an adopted
+ * domain's lacks the cluster mark), or NULL for a new one. */
 static char *build_xml(struct hv_session *s, size_t host, const struct vm_spec *vm,
-		       const struct vem_meta *meta, struct errbuf *err)
+		       const struct vem_meta *meta, virDomainPtr existing, struct errbuf *err)
 {
 	enum hv_type t;
 	char uuid[37];
@@ -74,7 +76,8 @@ static char *build_xml(struct hv_session *s, size_t host, const struct vm_spec *
 			s->c->hosts[host].name, hv_type_name(vm->cfg.hypervisor));
 		return NULL;
 	}
-	hv_uuid_for(s->c->name, vm->name, uuid);
+	if (!existing || virDomainGetUUIDString(existing, uuid) < 0)
+		hv_uuid_for(s->c->name, vm->name, uuid);
 	return hv_domain_xml(s->c, vm, t, uuid, meta, err);
 }
 
@@ -128,7 +131,7 @@ int hv_domain_create(struct hv_session *s, size_t host, const struct vm_spec *vm
 	}
 	if (storage_vm_needs_volumes(vm) && storage_prepare_vm(s, host, vm, &meta, err))
 		goto out;
-	xml = build_xml(s, host, vm, &meta, err);
+	xml = build_xml(s, host, vm, &meta, NULL, err);
 	if (!xml)
 		goto out;
 	d = virDomainDefineXML(s->hosts[host].conn, xml);
@@ -219,7 +222,7 @@ int hv_domain_update(struct hv_session *s, size_t host, const struct vm_spec *vm
 	meta.template = xstrdup(vm->template);
 	free(meta.revision);
 	meta.revision = xstrdup(s->c->revision);
-	xml = build_xml(s, host, vm, &meta, err);
+	xml = build_xml(s, host, vm, &meta, d, err);
 	if (!xml)
 		goto out;
 	{
@@ -234,7 +237,7 @@ int hv_domain_update(struct hv_session *s, size_t host, const struct vm_spec *vm
 	if (live && virDomainIsActive(d) == 1) {
 		/* the running domain's metadata too, so observation sees the new hash */
 		struct strbuf sb = STRBUF_INIT;
-		hv_meta_xml(&sb, &meta, "");
+		hv_meta_xml_bare(&sb, &meta);
 		virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, sb.buf, VEM_META_PREFIX,
 				     VEM_META_NS, VIR_DOMAIN_AFFECT_LIVE);
 		strbuf_release(&sb);

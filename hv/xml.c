@@ -81,6 +81,28 @@ void hv_meta_xml(struct strbuf *sb, const struct vem_meta *m, const char *indent
 	free(in);
 }
 
+void hv_meta_xml_bare(struct strbuf *sb, const struct vem_meta *m)
+{
+	struct strbuf full = STRBUF_INIT;
+	const char *decl = " xmlns:" VEM_META_PREFIX "='" VEM_META_NS "'";
+	const char *pfx = VEM_META_PREFIX ":";
+
+	hv_meta_xml(&full, m, "");
+	for (const char *p = full.buf; *p;) {
+		if (str_starts_with(p, decl)) {
+			p += strlen(decl);
+		} else if ((p[0] == '<' && str_starts_with(p + 1, pfx)) ||
+			   (p[0] == '<' && p[1] == '/' && str_starts_with(p + 2, pfx))) {
+			size_t n = p[1] == '/' ? 2 : 1;
+			strbuf_add(sb, p, n);
+			p += n + strlen(pfx);
+		} else {
+			strbuf_addc(sb, *p++);
+		}
+	}
+	strbuf_release(&full);
+}
+
 /* Text of the n-th <tag> or <prefix:tag> element after p, unescaped; NULL if none. */
 static char *xml_text(const char *xml, const char *tag, size_t nth, const char **after)
 {

@@ -183,6 +183,8 @@ static int run_action_hv(struct run *r, const struct plan_action *a, struct errb
 		return hv_domain_create(s, a->host, a->spec, err);
 	case ACT_START:
 		return hv_domain_start(s, a->host, a->vm, err);
+	case ACT_ADOPT:
+		return hv_domain_adopt(s, a->host, a->spec, a->n_changes == 0, err);
 	case ACT_STOP:
 		return hv_domain_stop(s, a->host, a->vm, err);
 	case ACT_REMOVE:

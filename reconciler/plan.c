@@ -16,6 +16,7 @@
 static const char *const kind_names[] = {
 	[ACT_CREATE] = "create", [ACT_START] = "start", [ACT_STOP] = "stop",
 	[ACT_UPDATE] = "update", [ACT_REMOVE] = "remove", [ACT_MIGRATE] = "migrate",
+	[ACT_ADOPT] = "adopt",
 };
 
 const char *act_kind_name(enum act_kind k)
@@ -465,6 +466,41 @@ static void diff_update(const struct cluster *c, const struct observed *o,
 	plan_add(p, &a);
 }
 
+/* Whether vm's domain may be adopted (vm's adopt: true, or --adopt). */
+static bool adoptable(const struct cluster *c, const struct plan_options *opt,
+		      const struct vm_spec *vm)
+{
+	(void)c;
+	return vm->adopt || pattern_match(opt->adopt, opt->n_adopt, vm->name) ||
+	       (vm->group && pattern_match(opt->adopt, opt->n_adopt, vm->group));
+}
+
+/*
+ * Adopt d for vm: what differs from the file, as far as observation sees
+ * (vCPUs, memory, maximum memory); the adoption writes the desired spec
+ * hash only when nothing differs, so any difference is the next round's
+ * update.
+ */
+static void diff_adopt(const struct vm_spec *vm, const struct obs_domain *d, struct plan *p)
+{
+	struct plan_action a = action(ACT_ADOPT, vm->name, vm, d->host);
+	struct obs_domain same = *d;
+
+	same.meta.template = vm->template;
+	same.meta.spec_hash = (char *)vm->spec_hash;
+	classify(&a, vm, &same);
+	/* classify names the hash when it sees no field change: none here */
+	if (a.n_changes == 1 && str_eq(a.changes[0].field, "spec")) {
+		free(a.changes[0].field);
+		free(a.changes[0].from);
+		free(a.changes[0].to);
+		a.n_changes = 0;
+		a.impact = IMPACT_LIVE;
+	}
+	a.reason = xstrdup("no vem metadata; adopted without a restart");
+	plan_add(p, &a);
+}
+
 int plan_build(const struct cluster *c, const struct observed *o, const struct plan_options *opt,
 	       struct plan *out, struct errbuf *err)
 {
@@ -497,6 +533,38 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 			n = 8;
 		if (!targeted(opt, vm->name, vm->group))
 			continue;
+		if (n == 0 && adoptable(c, opt, vm)) {
+			const struct obs_domain *fd = NULL;
+			size_t nf = 0;
+			for (size_t k = 0; k < o->n_domains; k++)
+				if (!o->domains[k].owned && str_eq(o->domains[k].name, vm->name)) {
+					fd = &o->domains[k];
+					nf++;
+				}
+			if (nf == 1 && fd->foreign_meta) {
+				plan_hold(out, HELD_BLOCKED, vm->name, true, "not adopting '%s' on '%s': it "
+					  "carries the metadata of another cluster", vm->name,
+					  o->hosts[fd->host].name);
+				continue;
+			}
+			if (nf > 1) {
+				plan_hold(out, HELD_UNSAFE, vm->name, true, "not adopting '%s': %zu hosts "
+					  "run a domain of that name", vm->name, nf);
+				continue;
+			}
+			if (nf == 1 && (vm->cfg.n_disks || vm->cfg.user_data || vm->cfg.meta_data ||
+					vm->cfg.network_config)) {
+				plan_hold(out, HELD_BLOCKED, vm->name, true, "not adopting '%s' on '%s': "
+					  "adopting a VM with disks or cloud-init is not supported (vem "
+					  "cannot tell which volumes are its)", vm->name, o->hosts[fd->host].name);
+				continue;
+			}
+			if (nf == 1) {
+				if (o->hosts[fd->host].online)
+					diff_adopt(vm, fd, out);
+				continue;
+			}
+		}
 		if (n == 0) {
 			if (offline) {
 				plan_note(out, "'%s' is not on any reachable host; not creating it while "
@@ -622,7 +690,7 @@ static bool use_color(FILE *f)
 void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 {
 	bool color = use_color(f);
-	size_t count[ACT_MIGRATE + 1] = { 0 };
+	size_t count[ACT_ADOPT + 1] = { 0 };
 	size_t n_destroy = 0;
 	char b[32];
 
@@ -647,6 +715,15 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 				fprintf(f, "%s %s %s -> %s", j ? "," : "", a->changes[j].field,
 					a->changes[j].from, a->changes[j].to);
 			fprintf(f, " (%s)", impact_name(a->impact));
+			break;
+		case ACT_ADOPT:
+			col = "\033[35m";
+			fprintf(f, "%s& adopt %s on %s", color ? col : "", a->vm, h);
+			for (size_t j = 0; j < a->n_changes; j++)
+				fprintf(f, "%s %s %s -> %s", j ? "," : ":", a->changes[j].field,
+					a->changes[j].from, a->changes[j].to);
+			if (a->n_changes)
+				fprintf(f, " (then updated, %s)", impact_name(a->impact));
 			break;
 		case ACT_MIGRATE:
 			col = "\033[36m";
@@ -686,6 +763,8 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 	fprintf(f, "Plan: %zu to create, %zu to update, %zu to start, %zu to stop, %zu to remove, "
 		   "%zu to migrate.", count[ACT_CREATE], count[ACT_UPDATE], count[ACT_START],
 		count[ACT_STOP], count[ACT_REMOVE], count[ACT_MIGRATE]);
+	if (count[ACT_ADOPT])
+		fprintf(f, " %zu to adopt.", count[ACT_ADOPT]);
 	if (n_destroy)
 		fprintf(f, " %zu destroy%s data.", n_destroy, n_destroy == 1 ? "s" : "");
 	if (plan_held(p)) {
@@ -741,7 +820,7 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 				jw_string(&w, a->volumes[j]);
 			jw_array_end(&w);
 		}
-		if (a->kind == ACT_UPDATE) {
+		if (a->kind == ACT_UPDATE || a->kind == ACT_ADOPT) {
 			jw_kv_string(&w, "impact", impact_name(a->impact));
 			jw_key(&w, "changes");
 			jw_array_begin(&w);

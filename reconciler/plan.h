@@ -18,6 +18,9 @@ enum act_kind {
 	ACT_UPDATE,     /* changes[], impact says live / restart / recreate */
 	ACT_REMOVE,     /* stop, undefine, delete vem's volumes */
 	ACT_MIGRATE,    /* live migration host -> dest */
+	ACT_ADOPT,      /* write vem's metadata into a running domain that has none;
+			 * changes[] lists what differs from the file (the next
+			 * round updates it like any VM) */
 };
 const char *act_kind_name(enum act_kind k);
 
