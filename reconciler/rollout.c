@@ -261,8 +261,11 @@ size_t rollout_probe(struct hv_session *s, const struct cluster *c, const struct
 		for (size_t k = 0; k < nf && k < 8; k++)
 			if (found[k]->state == DOM_RUNNING && o->hosts[found[k]->host].online)
 				d = found[k];
-		if (!d)
-			continue;             /* not running: the plan sees that itself */
+		/* not running: the plan sees that itself; a change pending: the
+		 * file's probes are not the ones it runs with (an agent probe
+		 * added to the file would find no agent channel yet) */
+		if (!d || !str_eq(d->meta.spec_hash, vm->spec_hash))
+			continue;
 		if (hv_domain_ready(s, d->host, vm->name, &vm->cfg.readiness, &why)) {
 			u = xrealloc(u, (n + 1) * sizeof(*u));
 			u[n].vm = xstrdup(vm->name);

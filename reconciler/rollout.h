@@ -38,7 +38,8 @@ int rollout_plan(struct hv_session *s, const struct cluster *c, const struct obs
 /*
  * Running VMs of c (only those in groups, when groups is non-NULL, a list
  * of group names) with agent or tcp probes that fail: names and reasons,
- * stored in *out (caller frees with rollout_unready_free).
+ * stored in *out (caller frees with rollout_unready_free). A VM whose spec
+ * changed is not probed: it runs with its old spec, not the file's probes.
  */
 size_t rollout_probe(struct hv_session *s, const struct cluster *c, const struct observed *o,
 		     const char *const *groups, size_t n_groups, struct plan_unready **out);
