@@ -466,6 +466,47 @@ static void diff_update(const struct cluster *c, const struct observed *o,
 	plan_add(p, &a);
 }
 
+/* Domains without this cluster's metadata, by name (binary search). */
+struct foreign_index {
+	const struct obs_domain **d;
+	size_t n;
+};
+
+static int foreign_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct obs_domain *const *)a)->name,
+		      (*(const struct obs_domain *const *)b)->name);
+}
+
+static void foreign_index_init(struct foreign_index *fx, const struct observed *o)
+{
+	fx->d = xcalloc(o->n_domains + 1, sizeof(*fx->d));
+	fx->n = 0;
+	for (size_t i = 0; i < o->n_domains; i++)
+		if (!o->domains[i].owned)
+			fx->d[fx->n++] = &o->domains[i];
+	qsort(fx->d, fx->n, sizeof(*fx->d), foreign_cmp);
+}
+
+/* How many unowned domains are named name; *first is one of them. */
+static size_t foreign_find(const struct foreign_index *fx, const char *name,
+			   const struct obs_domain **first)
+{
+	size_t lo = 0, hi = fx->n, n = 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(fx->d[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < fx->n && !strcmp(fx->d[i]->name, name); i++)
+		if (!n++)
+			*first = fx->d[i];
+	return n;
+}
+
 /* Whether vm's domain may be adopted (vm's adopt: true, or --adopt). */
 static bool adoptable(const struct cluster *c, const struct plan_options *opt,
 		      const struct vm_spec *vm)
@@ -506,6 +547,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 {
 	struct load l;
 	struct obs_vm_index ix;
+	struct foreign_index fx;
 	const struct vm_spec **creates = xcalloc(c->n_vms + 1, sizeof(*creates));
 	size_t n_creates = 0, removals = 0;
 	bool offline = any_offline(o);
@@ -514,6 +556,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	memset(out, 0, sizeof(*out));
 	load_init(&l, c, o);
 	obs_vm_index_init(&ix, o);
+	foreign_index_init(&fx, o);
 	out->score = load_score(&l);
 
 	if (same_host_twice(o, out))
@@ -525,22 +568,24 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	for (size_t i = 0; i < c->n_vms; i++) {
 		const struct vm_spec *vm = &c->vms[i];
 		const struct obs_domain *found[8];
-		const struct obs_domain *d;
-		size_t n = obs_vm_index_find(&ix, vm->name, found, 8);
+		const struct obs_domain *d, *fd = NULL;
+		size_t n = obs_vm_index_find(&ix, vm->name, found, 8), nf;
 		struct plan_action a;
 
 		if (n > 8)
 			n = 8;
 		if (!targeted(opt, vm->name, vm->group))
 			continue;
-		if (n == 0 && adoptable(c, opt, vm)) {
-			const struct obs_domain *fd = NULL;
-			size_t nf = 0;
-			for (size_t k = 0; k < o->n_domains; k++)
-				if (!o->domains[k].owned && str_eq(o->domains[k].name, vm->name)) {
-					fd = &o->domains[k];
-					nf++;
-				}
+		if (n == 0 && (nf = foreign_find(&fx, vm->name, &fd)) > 0) {
+			if (!adoptable(c, opt, vm)) {
+				plan_hold(out, HELD_BLOCKED, vm->name, true, "not creating '%s': host '%s' "
+					  "runs a domain of that name that %s; %s", vm->name,
+					  o->hosts[fd->host].name, fd->foreign_meta ?
+					  "belongs to another cluster" : "vem does not manage",
+					  fd->foreign_meta ? "rename the VM" :
+					  "adopt it (--adopt NAME or 'adopt: true') or rename the VM");
+				continue;
+			}
 			if (nf == 1 && fd->foreign_meta) {
 				plan_hold(out, HELD_BLOCKED, vm->name, true, "not adopting '%s' on '%s': it "
 					  "carries the metadata of another cluster", vm->name,
@@ -559,11 +604,9 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 					  "cannot tell which volumes are its)", vm->name, o->hosts[fd->host].name);
 				continue;
 			}
-			if (nf == 1) {
-				if (o->hosts[fd->host].online)
-					diff_adopt(vm, fd, out);
-				continue;
-			}
+			if (o->hosts[fd->host].online)
+				diff_adopt(vm, fd, out);
+			continue;
 		}
 		if (n == 0) {
 			if (offline) {
@@ -629,6 +672,7 @@ done:
 	out->score_after = load_score(&l);
 	load_release(&l);
 	obs_vm_index_release(&ix);
+	free(fx.d);
 	free(creates);
 	return 0;
 }

@@ -35,7 +35,8 @@ static struct plan build(const struct cluster *c, const struct observed *o, cons
 	return p;
 }
 
-/* Without consent a same-named foreign domain is not adopted (today's create). */
+/* Without consent a same-named foreign domain is not adopted, and no
+ * second VM of that name is created on another host. */
 TEST(never_implicit)
 {
 	struct cluster *c = cl("vms:\n  - {name: web, template: small}\n");
@@ -45,7 +46,10 @@ TEST(never_implicit)
 	obs_init(&o, c);
 	obs_add(&o, c, 1, "web", false, NULL, DOM_RUNNING, 0.0);
 	p = build(c, &o, NULL);
-	CHECK(p.n == 1 && p.actions[0].kind == ACT_CREATE);
+	CHECK_INT(p.n, 0);
+	CHECK_INT(p.held_blocked, 1);
+	CHECK_STR(plan_held_why(&p, "web"), "not creating 'web': host 'h2' runs a domain of that name "
+		  "that vem does not manage; adopt it (--adopt NAME or 'adopt: true') or rename the VM");
 	plan_release(&p);
 	observed_release(&o);
 	cluster_free(c);
@@ -76,10 +80,10 @@ TEST(adopt_setting_and_flag)
 		       "3 to adopt.\n");
 	free(txt);
 	plan_release(&p);
-	/* the flag alone: api without it is created */
+	/* without the flag only web (adopt: true) is adopted; api is held */
 	p = build(c, &o, NULL);
-	CHECK_INT(p.n, 3);
-	CHECK(p.actions[0].kind == ACT_CREATE || p.actions[1].kind == ACT_CREATE);
+	CHECK(p.n == 1 && p.actions[0].kind == ACT_ADOPT && str_eq(p.actions[0].vm, "web"));
+	CHECK_INT(p.held_blocked, 2);
 	plan_release(&p);
 	observed_release(&o);
 	cluster_free(c);
