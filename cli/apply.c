@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "saved_plan.h"
 #include "../schema/check.h"
+#include "../reconciler/rollout.h"
 #include "../schema/load.h"
 #include "../schema/source.h"
 
@@ -225,7 +226,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	if (!a->json && vem_verbosity > 0 && c->revision)
 		printf("cluster '%s' from %s (revision %.12s)\n", c->name, c->source, c->revision);
 
-	if (plan_build(c, &obs, &a->plan, &plan, &err))
+	if (rollout_plan(s, c, &obs, &a->plan, &plan, &err))
 		goto fail;
 	phase("planned", &t);
 	if (a->saved && check_saved(a->saved, &obs, &plan))

@@ -23,6 +23,7 @@ enum {
 	OPT_OUTFILE  = 1 << 7,   /* --out FILE */
 	OPT_EVERY    = 1 << 8,   /* --every --jitter --once */
 	OPT_STRICT   = 1 << 9,   /* --strict (validate: warnings are errors) */
+	OPT_SKELETON = 1 << 10,  /* observe --skeleton */
 };
 
 struct cli_opts {
@@ -32,6 +33,7 @@ struct cli_opts {
 	int jitter_pct;              /* reconcile --jitter (percent) */
 	bool once;
 	bool strict;                 /* validate --strict */
+	bool skeleton;               /* observe --skeleton */
 	bool source_given;           /* -f was given */
 	bool plan_given;             /* a planning option (OPT_PLAN) was given */
 	int argc;                    /* positional arguments left */

@@ -59,9 +59,10 @@ static const struct cli_command commands[] = {
 	  "VMs: name, host, state, vcpus, memory, CPU %, in sync, source revision.\n"
 	  "Hosts: capacity, committed memory and vCPUs, measured load.\n" },
 	{ "observe", cmd_observe, "save the observed state of every host as a JSON snapshot",
-	  OPT_SOURCE | OPT_OUTPUT | OPT_OUTFILE | OPT_HOSTS, NULL, 0,
+	  OPT_SOURCE | OPT_OUTPUT | OPT_OUTFILE | OPT_SKELETON | OPT_HOSTS, NULL, 0,
 	  "Write what every host runs (hosts, capacity, domains, load) as JSON, for\n"
-	  "`vem plan --observed FILE`, what-if balancing and bug reports.\n" },
+	  "`vem plan --observed FILE`, what-if balancing and bug reports. With\n"
+	  "--skeleton, print a cluster file for the domains the hosts run instead.\n" },
 	{ "reconcile", cmd_reconcile, "apply in a loop (timer, GitOps)",
 	  OPT_SOURCE | OPT_EVERY | OPT_EXEC | OPT_PLAN | OPT_HOSTS, NULL, 0,
 	  "Resolve the source, load it and apply without asking, every DUR, printing one\n"
@@ -116,6 +117,7 @@ struct cli_option {
 #define MAX_LIST_OPTION 256
 static const char *allow_destroy[MAX_LIST_OPTION];
 static const char *targets[MAX_LIST_OPTION];
+static const char *adopt[MAX_LIST_OPTION];
 
 static int add_to_list(const char *name, const char *v, const char **list,
 		       const char *const **field, size_t *n)
@@ -141,6 +143,12 @@ static int add_target(const char *v, struct apply_args *a, struct cli_opts *o)
 {
 	(void)o;
 	return add_to_list("target", v, targets, &a->plan.targets, &a->plan.n_targets);
+}
+
+static int add_adopt(const char *v, struct apply_args *a, struct cli_opts *o)
+{
+	(void)o;
+	return add_to_list("adopt", v, adopt, &a->plan.adopt, &a->plan.n_adopt);
 }
 
 #define A(field) IN_ARGS, offsetof(struct apply_args, field)
@@ -200,6 +208,13 @@ static const struct cli_option options[] = {
 	{ "target", 0, "VM", OPT_PLAN, OK_CALL, A(plan), 0,
 	  "plan only VM (a VM or group name, or a shell pattern;\n"
 	  "repeatable); no balancing or repairs", add_target },
+	{ "adopt", 0, "VM", OPT_PLAN, OK_CALL, A(plan), 0,
+	  "adopt the domain named like VM (a VM or group name,\n"
+	  "or a shell pattern; repeatable) when it has no vem\n"
+	  "metadata: written without a restart", add_adopt },
+	{ "skeleton", 0, NULL, OPT_SKELETON, OK_TRUE, O(skeleton), 0,
+	  "print a cluster file for the domains the hosts run\n"
+	  "(each VM with adopt: true) instead of JSON", NULL },
 	{ "no-balance", 0, NULL, OPT_PLAN, OK_FALSE, A(plan.balance), 0,
 	  "plan no balancing migrations (repairs still happen)", NULL },
 	{ "connect-timeout", 0, "DUR", OPT_HOSTS, OK_DURATION, A(hv.connect_timeout), 0,

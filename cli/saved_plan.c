@@ -53,6 +53,7 @@ int saved_plan_write(const char *path, const struct apply_args *a, const struct 
 	jw_kv_bool(&w, "balance", a->plan.balance);
 	write_list(&w, "targets", a->plan.targets, a->plan.n_targets);
 	write_list(&w, "allow_destroy", a->plan.allow_destroy, a->plan.n_allow_destroy);
+	write_list(&w, "adopt", a->plan.adopt, a->plan.n_adopt);
 	jw_object_end(&w);
 	jw_key(&w, "plan");
 	/* the plan object as plan -o json prints it, nested one level */
@@ -192,6 +193,7 @@ int saved_plan_read(const char *path, struct saved_plan *sp, struct errbuf *err)
 	sp->max_removals = (int)v;
 	get_list(&doc, opts, "targets", &sp->targets, &sp->n_targets);
 	get_list(&doc, opts, "allow_destroy", &sp->allow_destroy, &sp->n_allow_destroy);
+	get_list(&doc, opts, "adopt", &sp->adopt, &sp->n_adopt);
 	plan = map_get(&doc, root, "plan");
 	if (scalar(map_get(&doc, plan, "changes")) &&
 	    !parse_int64(scalar(map_get(&doc, plan, "changes")), &v) && v >= 0)
@@ -222,6 +224,7 @@ void saved_plan_release(struct saved_plan *sp)
 	free(sp->actions_digest);
 	free_list(sp->targets, sp->n_targets);
 	free_list(sp->allow_destroy, sp->n_allow_destroy);
+	free_list(sp->adopt, sp->n_adopt);
 	memset(sp, 0, sizeof(*sp));
 }
 
@@ -235,4 +238,6 @@ void saved_plan_options(const struct saved_plan *sp, struct apply_args *a)
 	a->plan.n_targets = sp->n_targets;
 	a->plan.allow_destroy = (const char *const *)sp->allow_destroy;
 	a->plan.n_allow_destroy = sp->n_allow_destroy;
+	a->plan.adopt = (const char *const *)sp->adopt;
+	a->plan.n_adopt = sp->n_adopt;
 }

@@ -34,6 +34,8 @@ struct saved_plan {
 	size_t n_targets;
 	char **allow_destroy;
 	size_t n_allow_destroy;
+	char **adopt;                 /* --adopt patterns */
+	size_t n_adopt;
 };
 
 /* Write the plan p (made from c and o with a's options) to path. */

@@ -5,14 +5,17 @@
 #include "cli.h"
 #include "../util/json.h"
 #include "../reconciler/place.h"
+#include "../reconciler/rollout.h"
+#include "skeleton.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Observe the cluster named by a; prints problems. */
+/* Observe the cluster named by a; prints problems. The session is kept in
+ * *keep when keep is not NULL (the caller frees it). */
 static struct cluster *observe_cluster(struct apply_args *a, struct observed *obs,
-				       int64_t default_sample)
+				       int64_t default_sample, struct hv_session **keep)
 {
 	struct errbuf err = ERRBUF_INIT;
 	struct cluster *c = cli_load_cluster(a);
@@ -31,7 +34,10 @@ static struct cluster *observe_cluster(struct apply_args *a, struct observed *ob
 		errbuf_release(&err);
 		return NULL;
 	}
-	hv_session_free(s);
+	if (keep)
+		*keep = s;
+	else
+		hv_session_free(s);
 	errbuf_release(&err);
 	return c;
 }
@@ -44,7 +50,42 @@ struct vm_row {
 	const struct vm_spec *spec;     /* NULL: not in the cluster file */
 	enum vm_sync sync;
 	const char *why;                /* why not in sync */
+	int ready;                      /* -1: no probe (ready when running), 0 no, 1 yes */
+	const char *unready;            /* why not ready */
 };
+
+/* "agent, tcp 22, settle 5s" */
+static void readiness_text(const struct readiness_spec *r, struct strbuf *sb)
+{
+	char b[32];
+	if (r->agent)
+		strbuf_adds(sb, "agent");
+	if (r->tcp > 0)
+		strbuf_addf(sb, "%stcp %d", sb->len ? ", " : "", r->tcp);
+	if (r->settle > 0)
+		strbuf_addf(sb, "%ssettle %s", sb->len ? ", " : "", format_duration(r->settle, b));
+}
+
+/* Readiness of each row whose VM has probes and runs. */
+static void mark_ready(struct vm_row *rows, size_t n, const struct plan_unready *u, size_t nu)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct vm_row *r = &rows[i];
+		r->ready = -1;
+		if (!r->spec || !r->d || !r->d->owned || !hv_readiness_probed(&r->spec->cfg.readiness))
+			continue;
+		r->ready = r->d->state == DOM_RUNNING;
+		for (size_t k = 0; k < nu; k++)
+			if (str_eq(u[k].vm, r->name)) {
+				r->ready = 0;
+				r->unready = u[k].why;
+			}
+		if (!r->ready && !r->unready)
+			r->unready = "not running";
+		if (!r->ready && !r->why)
+			r->why = r->unready;
+	}
+}
 
 static enum vm_sync row_sync(const struct vm_spec *spec, const struct obs_domain *d,
 			     const char **why)
@@ -165,6 +206,18 @@ static void status_json(const struct cluster *c, const struct observed *o,
 		else
 			jw_bool(&w, r->sync == SYNC_YES);
 		jw_kv_string(&w, "why", r->why);
+		jw_key(&w, "ready");
+		if (r->ready < 0)
+			jw_null(&w);
+		else
+			jw_bool(&w, r->ready);
+		if (r->spec && hv_readiness_probed(&r->spec->cfg.readiness)) {
+			struct strbuf pr = STRBUF_INIT;
+			readiness_text(&r->spec->cfg.readiness, &pr);
+			jw_kv_string(&w, "probes", pr.buf);
+			strbuf_release(&pr);
+		}
+		jw_kv_string(&w, "not_ready", r->ready == 0 ? r->unready : NULL);
 		jw_kv_string(&w, "revision", r->d && r->d->owned ? r->d->meta.revision : NULL);
 		jw_key(&w, "blocked_moves");
 		jw_array_begin(&w);
@@ -282,20 +335,27 @@ int cmd_status(int argc, char **argv)
 	struct load l;
 	struct plan plan;
 	struct errbuf err = ERRBUF_INIT;
-	size_t n;
+	struct hv_session *s = NULL;
+	struct plan_unready *unready = NULL;
+	size_t n, n_unready = 0;
 	int rc = cli_parse(argc, argv, cli_find("status"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	memset(&obs, 0, sizeof(obs));
 	memset(&plan, 0, sizeof(plan));
-	c = observe_cluster(&a, &obs, 1000);
+	c = observe_cluster(&a, &obs, 1000, &s);
 	if (!c)
 		return VEM_EXIT_ERROR;
 	n = collect_rows(c, &obs, &rows);
 	load_init(&l, c, &obs);
 	a.plan.balance = false;
+	/* readiness: every VM with probes is asked */
+	n_unready = rollout_probe(s, c, &obs, NULL, 0, &unready);
+	a.plan.unready = unready;
+	a.plan.n_unready = n_unready;
 	if (!plan_build(c, &obs, &a.plan, &plan, &err))
 		explain_held(rows, n, &plan);
+	mark_ready(rows, n, unready, n_unready);
 	if (a.json)
 		status_json(c, &obs, &l, rows, n);
 	else
@@ -306,6 +366,8 @@ int cmd_status(int argc, char **argv)
 			rc = VEM_EXIT_PARTIAL;
 	free(rows);
 	plan_release(&plan);
+	rollout_unready_free(unready, n_unready);
+	hv_session_free(s);
 	load_release(&l);
 	errbuf_release(&err);
 	observed_release(&obs);
@@ -329,10 +391,13 @@ int cmd_observe(int argc, char **argv)
 		return VEM_EXIT_USAGE;
 	}
 	memset(&obs, 0, sizeof(obs));
-	c = observe_cluster(&a, &obs, -1);
+	c = observe_cluster(&a, &obs, -1, NULL);
 	if (!c)
 		return VEM_EXIT_ERROR;
-	observed_write_json(&obs, &sb);
+	if (o.skeleton)
+		observe_skeleton(c, &obs, &sb);
+	else
+		observed_write_json(&obs, &sb);
 	rc = VEM_EXIT_OK;
 	if (!o.out || !strcmp(o.out, "-")) {
 		fputs(sb.buf, stdout);

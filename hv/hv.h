@@ -74,6 +74,7 @@ struct obs_domain {
 	char uuid[37];
 	size_t host;              /* index into observed.hosts */
 	bool owned;               /* carries metadata of this cluster */
+	bool foreign_meta;        /* carries vem metadata of another cluster (never adopted) */
 	struct vem_meta meta;     /* valid when owned */
 	enum dom_state state;
 	bool persistent;
@@ -231,6 +232,32 @@ typedef void (*hv_progress_fn)(void *opaque, const struct hv_migrate_progress *p
 int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst,
 		      const char *name, uint64_t bandwidth, int64_t timeout,
 		      hv_progress_fn progress, void *opaque, struct errbuf *err);
+
+/*
+ * Adopt the domain named vm->name on host (hv/adopt.c): write vem's
+ * metadata into it (live and persistent) without restarting it. The spec
+ * hash written is vm's when matches (nothing differs), else "adopted" so
+ * that the next plan updates it. Refused when the domain carries vem
+ * metadata of another cluster; a domain this cluster owns already is left
+ * as it is.
+ */
+#define HV_ADOPTED_HASH "adopted"
+int hv_domain_adopt(struct hv_session *s, size_t host, const struct vm_spec *vm,
+		    bool matches, struct errbuf *err);
+
+/*
+ * Readiness (hv/probe.c): 0 when name runs on host and r's probes pass
+ * (guest agent, TCP port); 1 when not, -1 when it cannot be asked (host
+ * offline, no such domain); why says what failed. r's settle time is the
+ * caller's to wait.
+ */
+int hv_domain_ready(struct hv_session *s, size_t host, const char *name,
+		    const struct readiness_spec *r, struct strbuf *why);
+/* Whether r asks for any probe (agent, tcp or settle). */
+static inline bool hv_readiness_probed(const struct readiness_spec *r)
+{
+	return r->agent || r->tcp > 0 || r->settle > 0;
+}
 
 /* The libvirt connection of one host (virConnectPtr), for modules such as
  * the lease and image upload that use libvirt directly. NULL when offline. */

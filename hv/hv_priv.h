@@ -65,6 +65,10 @@ const char *hv_last_error(void);
 int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 			      struct observed *o, struct errbuf *err);
 
+/* 0 when a TCP connection to addr:port (IPv4 or IPv6 literal) opens
+ * within timeout_ms (probe.c). */
+int hv_tcp_probe(const char *addr, int port, int timeout_ms);
+
 /* Metadata and CPU-sample cache (observe.c). */
 struct meta_cache;
 struct meta_cache *meta_cache_load(const char *cluster, const char *dir);

@@ -3,10 +3,11 @@
  *
  * virConnectGetAllDomainStats() returns every domain of a host with its
  * state, CPU time, balloon (current/maximum memory) and vCPUs in one round
- * trip. Ownership needs vem's metadata, which stats do not carry: domains
- * whose UUID lacks this cluster's mark are foreign without another call;
- * for marked ones the metadata is read once and kept in a cache file, so a
- * converged cluster is observed with one call per host. A cache entry is
+ * trip. Ownership needs vem's metadata, which stats do not carry: it is
+ * read once and kept in a cache file, so a converged cluster is observed
+ * with one call per host. Domains whose UUID lacks this cluster's mark
+ * (foreign ones, and domains vem adopted) are read too, and that they carry
+ * no metadata is cached as well. A cache entry is
  * read again when the domain's vCPUs or maximum memory differ from what was
  * cached, when it is older than META_TTL, and after every change vem makes.
  *
@@ -284,7 +285,7 @@ void meta_cache_save(struct meta_cache *mc)
 		for (size_t j = 0; meta && j < m->n_volumes; j++)
 			meta = clean_field(m->volumes[j]);
 		strbuf_addf(&sb, "%s\t%d\t%d\t%llu\t%lld\t%llu\t%lld\t%.6f\t%lld", e->key, meta ? 1 : 0,
-			    e->vcpus, (unsigned long long)e->max_memory, (long long)(meta ? e->fetched_at : 0),
+			    e->vcpus, (unsigned long long)e->max_memory, (long long)(meta || !e->has_meta ? e->fetched_at : 0),
 			    (unsigned long long)e->cpu_time, (long long)e->sampled_at, e->cpu_load,
 			    (long long)e->load_at);
 		if (meta) {
@@ -384,8 +385,8 @@ static enum dom_state map_state(int st)
 	}
 }
 
-/* Ownership of one marked domain: from the cache or from libvirt. */
-static void read_meta(struct host_obs *ho, virDomainPtr dom, struct obs_domain *d)
+/* Ownership of one domain: from the cache or from libvirt. */
+static void read_meta(struct host_obs *ho, virDomainPtr dom, struct obs_domain *d, bool marked)
 {
 	struct hv_session *s = ho->s;
 	const char *host_uuid = s->hosts[ho->host].host_uuid;
@@ -398,12 +399,16 @@ static void read_meta(struct host_obs *ho, virDomainPtr dom, struct obs_domain *
 	cache_key(key, host_uuid, d->uuid);
 	pthread_mutex_lock(&s->cache_lock);
 	e = cache_find(s->cache, key, false);
-	if (e && e->has_meta && e->vcpus == d->vcpus && e->max_memory == d->max_memory &&
-	    now - e->fetched_at < META_TTL && now >= e->fetched_at) {
-		vem_meta_copy(&d->meta, &e->meta);
+	/* an unmarked domain (adopted, or foreign) is looked at once per
+	 * META_TTL: "no metadata" is cached for it too */
+	if (e && (e->has_meta || !marked) && e->fetched_at && e->vcpus == d->vcpus &&
+	    e->max_memory == d->max_memory && now - e->fetched_at < META_TTL && now >= e->fetched_at) {
 		e->used = true;
+		if (e->has_meta)
+			vem_meta_copy(&d->meta, &e->meta);
 		pthread_mutex_unlock(&s->cache_lock);
-		d->owned = str_eq(d->meta.cluster, s->c->name);
+		d->owned = e->has_meta && str_eq(d->meta.cluster, s->c->name);
+		d->foreign_meta = d->meta.cluster && !d->owned;
 		if (!d->owned)
 			vem_meta_release(&d->meta);
 		return;
@@ -419,8 +424,13 @@ static void read_meta(struct host_obs *ho, virDomainPtr dom, struct obs_domain *
 			d->owned = true;
 			d->meta = m;
 		} else {
+			d->foreign_meta = true;
 			vem_meta_release(&m);
 		}
+	} else if (!marked) {
+		pthread_mutex_lock(&s->cache_lock);
+		meta_cache_put(s->cache, host_uuid, d->uuid, NULL, d->vcpus, d->max_memory);
+		pthread_mutex_unlock(&s->cache_lock);
 	}
 	free(xml);
 }
@@ -514,8 +524,9 @@ static void finish_domain(struct host_obs *ho, virDomainPtr dom, struct obs_doma
 {
 	if (!d->max_memory)
 		d->max_memory = d->memory;
-	if (!ho->second && hv_uuid_marked(ho->s->c->name, d->uuid))
-		read_meta(ho, dom, d);
+	/* unmarked domains too: an adopted one carries metadata without the mark */
+	if (!ho->second)
+		read_meta(ho, dom, d, hv_uuid_marked(ho->s->c->name, d->uuid));
 	take_sample(ho, d);
 }
 

@@ -75,8 +75,10 @@ int hv_meta_set(virDomainPtr d, const struct vem_meta *m, unsigned flags)
 	return rc < 0 ? -1 : 0;
 }
 
+/* existing: the domain being redefined (its UUID is kept: an adopted
+ * domain's lacks the cluster mark), or NULL for a new one. */
 static char *build_xml(struct hv_session *s, size_t host, const struct vm_spec *vm,
-		       const struct vem_meta *meta, struct errbuf *err)
+		       const struct vem_meta *meta, virDomainPtr existing, struct errbuf *err)
 {
 	enum hv_type t;
 	char uuid[37];
@@ -86,7 +88,8 @@ static char *build_xml(struct hv_session *s, size_t host, const struct vm_spec *
 			s->c->hosts[host].name, hv_type_name(vm->cfg.hypervisor));
 		return NULL;
 	}
-	hv_uuid_for(s->c->name, vm->name, uuid);
+	if (!existing || virDomainGetUUIDString(existing, uuid) < 0)
+		hv_uuid_for(s->c->name, vm->name, uuid);
 	return hv_domain_xml(s->c, vm, t, uuid, meta, err);
 }
 
@@ -140,7 +143,7 @@ int hv_domain_create(struct hv_session *s, size_t host, const struct vm_spec *vm
 	}
 	if (storage_vm_needs_volumes(vm) && storage_prepare_vm(s, host, vm, &meta, err))
 		goto out;
-	xml = build_xml(s, host, vm, &meta, err);
+	xml = build_xml(s, host, vm, &meta, NULL, err);
 	if (!xml)
 		goto out;
 	d = virDomainDefineXML(s->hosts[host].conn, xml);
@@ -231,7 +234,7 @@ int hv_domain_update(struct hv_session *s, size_t host, const struct vm_spec *vm
 	meta.template = xstrdup(vm->template);
 	free(meta.revision);
 	meta.revision = xstrdup(s->c->revision);
-	xml = build_xml(s, host, vm, &meta, err);
+	xml = build_xml(s, host, vm, &meta, d, err);
 	if (!xml)
 		goto out;
 	{

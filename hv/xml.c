@@ -447,6 +447,11 @@ char *hv_domain_xml(const struct cluster *cl, const struct vm_spec *vm, enum hv_
 		strbuf_adds(&sb, "    <console type='pty'/>\n");
 	else
 		strbuf_adds(&sb, "    <serial type='pty'/>\n    <console type='pty'/>\n");
+	/* readiness.agent: the guest agent's virtio-serial channel */
+	if (c->readiness.agent && (t == HV_KVM || t == HV_QEMU))
+		strbuf_adds(&sb, "    <channel type='unix'>\n"
+				 "      <target type='virtio' name='org.qemu.guest_agent.0'/>\n"
+				 "    </channel>\n");
 	if (t == HV_KVM || t == HV_QEMU)
 		strbuf_adds(&sb, "    <memballoon model='virtio'/>\n");
 	strbuf_adds(&sb, "  </devices>\n</domain>\n");

@@ -7,6 +7,7 @@
  * that touch the host. Every action is safe to interrupt (see hv/ops.c).
  */
 #include "exec.h"
+#include "rollout.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -142,7 +143,32 @@ static void migrate_progress(void *opaque, const struct hv_migrate_progress *p)
 	pthread_mutex_unlock(&r->print_lock);
 }
 
+static int run_action_hv(struct run *r, const struct plan_action *a, struct errbuf *err);
+
+/* After an action that (re)started its VM: it is done when the VM is ready. */
+static bool starts_vm(const struct plan_action *a)
+{
+	switch (a->kind) {
+	case ACT_CREATE:
+	case ACT_START:
+		return true;
+	case ACT_UPDATE:
+		return a->impact != IMPACT_LIVE;
+	default:
+		return false;
+	}
+}
+
 static int run_action(struct run *r, const struct plan_action *a, struct errbuf *err)
+{
+	int rc = run_action_hv(r, a, err);
+
+	if (!rc && a->spec && starts_vm(a))
+		rc = rollout_wait_ready(r->s, a->host, a->spec, r->opt->stop, err);
+	return rc;
+}
+
+static int run_action_hv(struct run *r, const struct plan_action *a, struct errbuf *err)
 {
 	struct hv_session *s = r->s;
 
@@ -157,6 +183,8 @@ static int run_action(struct run *r, const struct plan_action *a, struct errbuf 
 		return hv_domain_create(s, a->host, a->spec, err);
 	case ACT_START:
 		return hv_domain_start(s, a->host, a->vm, err);
+	case ACT_ADOPT:
+		return hv_domain_adopt(s, a->host, a->spec, a->n_changes == 0, err);
 	case ACT_STOP:
 		return hv_domain_stop(s, a->host, a->vm, err);
 	case ACT_REMOVE:
@@ -324,8 +352,13 @@ int exec_plan(struct hv_session *s, const struct cluster *c, const struct observ
 int exec_converge(struct hv_session *s, const struct cluster *c, const struct exec_options *opt,
 		  struct exec_result *res, struct errbuf *err)
 {
-	for (int round = 0; round < opt->max_rounds; round++) {
+	/* a round that rolls a group on (changes waiting for it, none failed)
+	 * does not count against max_rounds: a group of N rolls in N rounds */
+	int extra = 0;
+
+	for (int round = 0; round < opt->max_rounds + extra; round++) {
 		struct observed o;
+		size_t failed_before = res->failed;
 		struct plan p;
 		struct plan_options po = opt->plan;
 
@@ -342,7 +375,7 @@ int exec_converge(struct hv_session *s, const struct cluster *c, const struct ex
 		if (po.max_removals >= 0)
 			po.max_removals = res->removals >= (size_t)po.max_removals ? 0 :
 					  po.max_removals - (int)res->removals;
-		if (plan_build(c, &o, &po, &p, err)) {
+		if (rollout_plan(s, c, &o, &po, &p, err)) {
 			observed_release(&o);
 			return -1;
 		}
@@ -363,6 +396,8 @@ int exec_converge(struct hv_session *s, const struct cluster *c, const struct ex
 			plan_print(&p, &o, opt->progress);
 		}
 		exec_plan(s, c, &o, &p, opt, res, err);
+		if (p.held_waiting && res->failed == failed_before && (size_t)extra < c->n_vms)
+			extra++;
 		plan_release(&p);
 		observed_release(&o);
 	}

@@ -3,6 +3,7 @@
  * how a plan is shown.
  */
 #include "place.h"
+#include "rollout.h"
 #include "../util/json.h"
 
 #include <fnmatch.h>
@@ -15,6 +16,7 @@
 static const char *const kind_names[] = {
 	[ACT_CREATE] = "create", [ACT_START] = "start", [ACT_STOP] = "stop",
 	[ACT_UPDATE] = "update", [ACT_REMOVE] = "remove", [ACT_MIGRATE] = "migrate",
+	[ACT_ADOPT] = "adopt",
 };
 
 const char *act_kind_name(enum act_kind k)
@@ -52,7 +54,7 @@ void plan_note(struct plan *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void plan_action_release(struct plan_action *a)
+void plan_action_release(struct plan_action *a)
 {
 	free(a->vm);
 	free(a->reason);
@@ -82,6 +84,7 @@ void plan_hold(struct plan *p, enum held_kind k, const char *vm, bool note, cons
 	case HELD_BUDGET: p->held_budget++; break;
 	case HELD_UNSAFE: p->held_unsafe++; break;
 	case HELD_BLOCKED: p->held_blocked++; break;
+	case HELD_WAITING: p->held_waiting++; break;
 	}
 	if (note)
 		plan_note(p, "%s", msg);
@@ -124,7 +127,7 @@ size_t plan_changes(const struct plan *p)
 size_t plan_held(const struct plan *p)
 {
 	return p->held_budget + p->held_consent + p->held_unsafe + p->held_unplaceable +
-	       p->held_blocked;
+	       p->held_blocked + p->held_waiting;
 }
 
 void plan_held_describe(const struct plan *p, struct strbuf *out)
@@ -137,6 +140,7 @@ void plan_held_describe(const struct plan *p, struct strbuf *out)
 		  "removals are over the removal budget (--max-removals)" },
 		{ p->held_unsafe, "VM runs on two hosts", "VMs run on two hosts" },
 		{ p->held_blocked, "change cannot be made on its host", "changes cannot be made on their hosts" },
+		{ p->held_waiting, "change waits for its group's rollout", "changes wait for their group's rollout" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
 		if (parts[i].n)
@@ -462,11 +466,88 @@ static void diff_update(const struct cluster *c, const struct observed *o,
 	plan_add(p, &a);
 }
 
+/* Domains without this cluster's metadata, by name (binary search). */
+struct foreign_index {
+	const struct obs_domain **d;
+	size_t n;
+};
+
+static int foreign_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct obs_domain *const *)a)->name,
+		      (*(const struct obs_domain *const *)b)->name);
+}
+
+static void foreign_index_init(struct foreign_index *fx, const struct observed *o)
+{
+	fx->d = xcalloc(o->n_domains + 1, sizeof(*fx->d));
+	fx->n = 0;
+	for (size_t i = 0; i < o->n_domains; i++)
+		if (!o->domains[i].owned)
+			fx->d[fx->n++] = &o->domains[i];
+	qsort(fx->d, fx->n, sizeof(*fx->d), foreign_cmp);
+}
+
+/* How many unowned domains are named name; *first is one of them. */
+static size_t foreign_find(const struct foreign_index *fx, const char *name,
+			   const struct obs_domain **first)
+{
+	size_t lo = 0, hi = fx->n, n = 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(fx->d[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < fx->n && !strcmp(fx->d[i]->name, name); i++)
+		if (!n++)
+			*first = fx->d[i];
+	return n;
+}
+
+/* Whether vm's domain may be adopted (vm's adopt: true, or --adopt). */
+static bool adoptable(const struct cluster *c, const struct plan_options *opt,
+		      const struct vm_spec *vm)
+{
+	(void)c;
+	return vm->adopt || pattern_match(opt->adopt, opt->n_adopt, vm->name) ||
+	       (vm->group && pattern_match(opt->adopt, opt->n_adopt, vm->group));
+}
+
+/*
+ * Adopt d for vm: what differs from the file, as far as observation sees
+ * (vCPUs, memory, maximum memory); the adoption writes the desired spec
+ * hash only when nothing differs, so any difference is the next round's
+ * update.
+ */
+static void diff_adopt(const struct vm_spec *vm, const struct obs_domain *d, struct plan *p)
+{
+	struct plan_action a = action(ACT_ADOPT, vm->name, vm, d->host);
+	struct obs_domain same = *d;
+
+	same.meta.template = vm->template;
+	same.meta.spec_hash = (char *)vm->spec_hash;
+	classify(&a, vm, &same);
+	/* classify names the hash when it sees no field change: none here */
+	if (a.n_changes == 1 && str_eq(a.changes[0].field, "spec")) {
+		free(a.changes[0].field);
+		free(a.changes[0].from);
+		free(a.changes[0].to);
+		a.n_changes = 0;
+		a.impact = IMPACT_LIVE;
+	}
+	a.reason = xstrdup("no vem metadata; adopted without a restart");
+	plan_add(p, &a);
+}
+
 int plan_build(const struct cluster *c, const struct observed *o, const struct plan_options *opt,
 	       struct plan *out, struct errbuf *err)
 {
 	struct load l;
 	struct obs_vm_index ix;
+	struct foreign_index fx;
 	const struct vm_spec **creates = xcalloc(c->n_vms + 1, sizeof(*creates));
 	size_t n_creates = 0, removals = 0;
 	bool offline = any_offline(o);
@@ -475,6 +556,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	memset(out, 0, sizeof(*out));
 	load_init(&l, c, o);
 	obs_vm_index_init(&ix, o);
+	foreign_index_init(&fx, o);
 	out->score = load_score(&l);
 
 	if (same_host_twice(o, out))
@@ -486,14 +568,46 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	for (size_t i = 0; i < c->n_vms; i++) {
 		const struct vm_spec *vm = &c->vms[i];
 		const struct obs_domain *found[8];
-		const struct obs_domain *d;
-		size_t n = obs_vm_index_find(&ix, vm->name, found, 8);
+		const struct obs_domain *d, *fd = NULL;
+		size_t n = obs_vm_index_find(&ix, vm->name, found, 8), nf;
 		struct plan_action a;
 
 		if (n > 8)
 			n = 8;
 		if (!targeted(opt, vm->name, vm->group))
 			continue;
+		if (n == 0 && (nf = foreign_find(&fx, vm->name, &fd)) > 0) {
+			if (!adoptable(c, opt, vm)) {
+				plan_hold(out, HELD_BLOCKED, vm->name, true, "not creating '%s': host '%s' "
+					  "runs a domain of that name that %s; %s", vm->name,
+					  o->hosts[fd->host].name, fd->foreign_meta ?
+					  "belongs to another cluster" : "vem does not manage",
+					  fd->foreign_meta ? "rename the VM" :
+					  "adopt it (--adopt NAME or 'adopt: true') or rename the VM");
+				continue;
+			}
+			if (nf == 1 && fd->foreign_meta) {
+				plan_hold(out, HELD_BLOCKED, vm->name, true, "not adopting '%s' on '%s': it "
+					  "carries the metadata of another cluster", vm->name,
+					  o->hosts[fd->host].name);
+				continue;
+			}
+			if (nf > 1) {
+				plan_hold(out, HELD_UNSAFE, vm->name, true, "not adopting '%s': %zu hosts "
+					  "run a domain of that name", vm->name, nf);
+				continue;
+			}
+			if (nf == 1 && (vm->cfg.n_disks || vm->cfg.user_data || vm->cfg.meta_data ||
+					vm->cfg.network_config)) {
+				plan_hold(out, HELD_BLOCKED, vm->name, true, "not adopting '%s' on '%s': "
+					  "adopting a VM with disks or cloud-init is not supported (vem "
+					  "cannot tell which volumes are its)", vm->name, o->hosts[fd->host].name);
+				continue;
+			}
+			if (o->hosts[fd->host].online)
+				diff_adopt(vm, fd, out);
+			continue;
+		}
 		if (n == 0) {
 			if (offline) {
 				plan_note(out, "'%s' is not on any reachable host; not creating it while "
@@ -549,6 +663,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		plan_note(out, "--target: only the VMs named are planned; no balancing or repairs");
 	else
 		balance_plan(&l, opt, out);
+	rollout_limit(c, o, opt, out);
 	if (out->held_budget)
 		plan_note(out, "%zu removal%s held back by the removal budget of %d per run "
 			  "(--max-removals)", out->held_budget, out->held_budget == 1 ? "" : "s",
@@ -557,6 +672,7 @@ done:
 	out->score_after = load_score(&l);
 	load_release(&l);
 	obs_vm_index_release(&ix);
+	free(fx.d);
 	free(creates);
 	return 0;
 }
@@ -618,7 +734,7 @@ static bool use_color(FILE *f)
 void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 {
 	bool color = use_color(f);
-	size_t count[ACT_MIGRATE + 1] = { 0 };
+	size_t count[ACT_ADOPT + 1] = { 0 };
 	size_t n_destroy = 0;
 	char b[32];
 
@@ -643,6 +759,15 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 				fprintf(f, "%s %s %s -> %s", j ? "," : "", a->changes[j].field,
 					a->changes[j].from, a->changes[j].to);
 			fprintf(f, " (%s)", impact_name(a->impact));
+			break;
+		case ACT_ADOPT:
+			col = "\033[35m";
+			fprintf(f, "%s& adopt %s on %s", color ? col : "", a->vm, h);
+			for (size_t j = 0; j < a->n_changes; j++)
+				fprintf(f, "%s %s %s -> %s", j ? "," : ":", a->changes[j].field,
+					a->changes[j].from, a->changes[j].to);
+			if (a->n_changes)
+				fprintf(f, " (then updated, %s)", impact_name(a->impact));
 			break;
 		case ACT_MIGRATE:
 			col = "\033[36m";
@@ -682,6 +807,8 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 	fprintf(f, "Plan: %zu to create, %zu to update, %zu to start, %zu to stop, %zu to remove, "
 		   "%zu to migrate.", count[ACT_CREATE], count[ACT_UPDATE], count[ACT_START],
 		count[ACT_STOP], count[ACT_REMOVE], count[ACT_MIGRATE]);
+	if (count[ACT_ADOPT])
+		fprintf(f, " %zu to adopt.", count[ACT_ADOPT]);
 	if (n_destroy)
 		fprintf(f, " %zu destroy%s data.", n_destroy, n_destroy == 1 ? "s" : "");
 	if (plan_held(p)) {
@@ -718,6 +845,7 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 	jw_kv_uint(&w, "unsafe", p->held_unsafe);
 	jw_kv_uint(&w, "unplaceable", p->held_unplaceable);
 	jw_kv_uint(&w, "blocked", p->held_blocked);
+	jw_kv_uint(&w, "waiting", p->held_waiting);
 	jw_object_end(&w);
 	jw_kv_double(&w, "score", p->score);
 	jw_kv_double(&w, "score_after", p->score_after);
@@ -744,7 +872,7 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 				jw_string(&w, a->volumes[j]);
 			jw_array_end(&w);
 		}
-		if (a->kind == ACT_UPDATE) {
+		if (a->kind == ACT_UPDATE || a->kind == ACT_ADOPT) {
 			jw_kv_string(&w, "impact", impact_name(a->impact));
 			jw_key(&w, "changes");
 			jw_array_begin(&w);

@@ -18,6 +18,9 @@ enum act_kind {
 	ACT_UPDATE,     /* changes[], impact says live / restart / recreate */
 	ACT_REMOVE,     /* stop, undefine, delete vem's volumes */
 	ACT_MIGRATE,    /* live migration host -> dest */
+	ACT_ADOPT,      /* write vem's metadata into a running domain that has none;
+			 * changes[] lists what differs from the file (the next
+			 * round updates it like any VM) */
 };
 const char *act_kind_name(enum act_kind k);
 
@@ -66,6 +69,7 @@ enum held_kind {
 	HELD_BUDGET,          /* over the run's removal budget */
 	HELD_UNSAFE,          /* the VM runs on two hosts: vem does not touch it */
 	HELD_BLOCKED,         /* its host cannot make the change (hypervisor not offered) */
+	HELD_WAITING,         /* it interrupts a VM and waits for its group's rollout */
 };
 
 struct plan_held {
@@ -89,6 +93,7 @@ struct plan {
 	size_t held_unsafe;           /* VMs vem will not touch (running on two hosts, ...) */
 	size_t held_unplaceable;      /* VMs no host can take (new, or to move off a host) */
 	size_t held_blocked;          /* changes their host cannot make (hypervisor not offered) */
+	size_t held_waiting;          /* interrupting changes waiting for the group's rollout */
 	struct plan_held *held;       /* each held-back change, per VM */
 	size_t n_held, held_alloc;
 };
@@ -96,6 +101,12 @@ struct plan {
 size_t plan_held(const struct plan *p);
 /* "2 VMs cannot be placed, 1 removal over the budget, ...": what is held back. */
 void plan_held_describe(const struct plan *p, struct strbuf *out);
+
+/* A VM that runs but is not ready (its probes fail): counts as unavailable. */
+struct plan_unready {
+	const char *vm;
+	const char *why;
+};
 
 struct plan_options {
 	bool prune;                   /* remove owned domains absent from desired (default true) */
@@ -115,6 +126,14 @@ struct plan_options {
 	const char *const *targets;
 	size_t n_targets;
 	bool balance;                 /* plan balancing migrations (default: cluster's balance.enabled) */
+	/* Running VMs whose readiness probes fail (reconciler/rollout.h
+	 * rollout_plan fills it from the hosts; none = all running are ready). */
+	const struct plan_unready *unready;
+	size_t n_unready;
+	/* --adopt: VMs (names, group names or patterns) whose domains without vem
+	 * metadata may be adopted; a VM's 'adopt: true' adds to it. */
+	const char *const *adopt;
+	size_t n_adopt;
 	int64_t now;                  /* ms since the epoch, for cooldowns */
 };
 void plan_options_default(struct plan_options *o);
@@ -123,6 +142,8 @@ int plan_build(const struct cluster *c, const struct observed *o,
 	       const struct plan_options *opt, struct plan *out,
 	       struct errbuf *err);
 void plan_release(struct plan *p);
+/* Free one action's contents (one plan_add copied in). */
+void plan_action_release(struct plan_action *a);
 
 /* Human output: "+ create api-0 on h2", "~ update db-0: memory 1GiB -> 2GiB (restart)",
  * "- remove old-1", "> migrate web-3 h1 -> h2 (score 0.31 -> 0.22)". */

@@ -172,6 +172,25 @@ static const struct table tbl_cloudinit = {
 	.name = "cloud-init", .doc = "a NoCloud seed built from these local files", ARR(k_cloudinit)
 };
 
+#define RDY(f) offsetof(struct readiness_spec, f)
+
+static const struct key k_readiness[] = {
+	{ .name = "agent", .type = K_BOOL, .off = RDY(agent), .def = "false",
+	  .doc = "the QEMU guest agent answers guest-ping (vem adds the org.qemu.guest_agent.0 channel; "
+		 "the guest runs qemu-guest-agent)" },
+	{ .name = "tcp", .type = K_INT, .off = RDY(tcp), .min = 1, .max = 65535,
+	  .doc = "a TCP port that accepts connections on the guest's address (from the guest agent "
+		 "or the DHCP lease of a libvirt network)" },
+	{ .name = "settle", .type = K_DURATION, .off = RDY(settle), .def = "0s",
+	  .doc = "time the VM must have been running after vem starts it" },
+	{ .name = "timeout", .type = K_DURATION, .off = RDY(timeout), .def = "5m",
+	  .doc = "how long vem waits for the VM to become ready; a VM not ready by then halts "
+		 "its group's rollout" },
+};
+static const struct table tbl_readiness = {
+	.name = "readiness", .doc = "when the VM counts as ready (no probe: when it runs)", ARR(k_readiness)
+};
+
 static const struct key k_vmcfg[] = {
 	{ .name = "hypervisor", .type = K_HV, .off = CFG(hypervisor), .ck = CK_HYPERVISOR, .def = "auto",
 	  .enums = e_hv, .doc = "auto (kvm where the host offers it, else qemu), kvm, qemu, xen or lxc" },
@@ -199,6 +218,8 @@ static const struct key k_vmcfg[] = {
 	  .doc = "cloud-init files: user-data, meta-data, network-config" },
 	{ .name = "autostart", .type = K_BOOL, .off = CFG(autostart), .ck = CK_AUTOSTART, .def = "false",
 	  .doc = "libvirt starts the VM when the host boots" },
+	{ .name = "readiness", .type = K_MAP, .off = CFG(readiness), .ck = CK_READINESS, .sub = &tbl_readiness,
+	  .doc = "readiness probes: agent, tcp, settle, timeout" },
 };
 const struct table tbl_vmcfg = {
 	.name = "vm configuration", .doc = "what a template sets and a VM may override", ARR(k_vmcfg)
@@ -231,6 +252,17 @@ static const struct key k_placement[] = {
 };
 const struct table tbl_placement = { .name = "placement", .doc = "where the VM may run", ARR(k_placement) };
 
+#define RO(f) offsetof(struct rollout_spec, f)
+
+static const struct key k_vm_rollout[] = {
+	{ .name = "max-unavailable", .type = K_UNAVAIL, .off = RO(max_unavailable), .min = 1, .max = 100000,
+	  .doc = "members of this group that a change may interrupt at once: a count or a "
+		 "percentage like 25% (default: the cluster's rollout.max-unavailable)" },
+};
+static const struct table tbl_vm_rollout = {
+	.name = "rollout", .doc = "how changes roll over this group", ARR(k_vm_rollout)
+};
+
 static const struct key k_vm[] = {
 	{ .name = "name", .type = K_STR, .off = VM(spec.name), .flags = KF_REQUIRED | KF_NAME,
 	  .doc = "VM name; with replicas, the VMs are NAME-0 .. NAME-(N-1)" },
@@ -241,6 +273,12 @@ static const struct key k_vm[] = {
 	  .doc = "running or stopped" },
 	{ .name = "placement", .type = K_MAP, .off = VM(spec.placement), .sub = &tbl_placement,
 	  .doc = "placement rules: hosts, labels, spread, together" },
+	{ .name = "rollout", .type = K_MAP, .off = VM(spec.rollout), .sub = &tbl_vm_rollout,
+	  .doc = "rollout of changes over the group: max-unavailable" },
+	{ .name = "adopt", .type = K_BOOL, .off = VM(spec.adopt), .def = "false",
+	  .doc = "a domain of this name that carries no vem metadata is adopted: vem writes its "
+		 "ownership metadata without restarting it, then reconciles it like any VM "
+		 "(a domain of another cluster is never adopted)" },
 };
 const struct table tbl_vm = {
 	.name = "vm", .doc = "a VM or a group of replicas; any VM configuration key overrides the template's",
@@ -298,6 +336,19 @@ static const struct key k_storage[] = {
 		 "host-local and copied by live migration" },
 };
 const struct table tbl_storage = { .name = "storage", .doc = "how hosts share storage", ARR(k_storage) };
+/* ---- rollout ---- */
+
+static const struct key k_rollout[] = {
+	{ .name = "max-unavailable", .type = K_UNAVAIL, .off = RO(max_unavailable), .def = "1",
+	  .min = 1, .max = 100000,
+	  .doc = "members of a VM group that a change may interrupt at once (restart, recreate, "
+		 "stop): a count or a percentage like 25% of the group, at least one" },
+	{ .name = "migrations", .type = K_BOOL, .off = RO(migrations), .def = "false",
+	  .doc = "live migrations roll too: at most max-unavailable members of a group migrate in one round" },
+};
+const struct table tbl_rollout = {
+	.name = "rollout", .doc = "how changes that interrupt VMs roll over each group", ARR(k_rollout)
+};
 
 /* ---- top level ---- */
 
@@ -311,6 +362,8 @@ static const struct key k_top[] = {
 	{ .name = "vms", .type = K_LIST, .sub = &tbl_vm, .add = add_vm, .doc = "VMs" },
 	{ .name = "balance", .type = K_MAP, .off = offsetof(struct raw_top, balance), .sub = &tbl_balance,
 	  .doc = "load balancing (at most once per cluster)" },
+	{ .name = "rollout", .type = K_MAP, .off = offsetof(struct raw_top, rollout), .sub = &tbl_rollout,
+	  .doc = "rolling changes: max-unavailable, migrations" },
 	{ .name = "allow-destroy", .type = K_STRLIST, .off = offsetof(struct raw_top, allow_destroy),
 	  .off2 = offsetof(struct raw_top, n_allow_destroy), .flags = KF_APPEND,
 	  .doc = "VMs (names or shell patterns such as 'scratch-*') whose disks vem may delete: "
@@ -445,6 +498,21 @@ int keys_parse_value(const struct key *k, const char *s, void *p, const char **w
 	}
 	case K_DURATION:
 		return parse_duration(s, p, why) ? -1 : 0;
+	case K_UNAVAIL: {
+		size_t n = strlen(s);
+		bool pct = n > 1 && s[n - 1] == '%';
+		char *num = xstrndup(s, pct ? n - 1 : n);
+		int r = parse_int64(num, &i);
+		free(num);
+		if (r)
+			return -1;
+		if (i < 1 || (pct && i > 100) || (!pct && !in_range(k, (double)i))) {
+			*why = pct ? "a percentage must be from 1% to 100%" : "a count must be from 1 to 100000";
+			return -1;
+		}
+		*(int *)p = pct ? -(int)i : (int)i;
+		return 0;
+	}
 	default:
 		return -1;
 	}

@@ -25,6 +25,7 @@ enum ktype {
 	K_SIZE,       /* uint64_t bytes */
 	K_RATE,       /* uint64_t bytes per second ("100MiB" or "100MiB/s") */
 	K_DURATION,   /* int64_t ms */
+	K_UNAVAIL,    /* int: a count (> 0) or a percentage ("25%" stored as -25) */
 	K_LABELS,     /* struct labels */
 	K_STRLIST,    /* char ** at off, size_t count at off2 */
 	K_MAP,        /* nested mapping stored in the same struct: sub */
@@ -48,7 +49,7 @@ enum cfg_key {
 	CK_NONE = 0,
 	CK_HYPERVISOR, CK_VCPUS, CK_MAX_VCPUS, CK_MEMORY, CK_MAX_MEMORY, CK_CPU_MODE,
 	CK_DISKS, CK_NETWORKS, CK_KERNEL, CK_INITRD, CK_CMDLINE, CK_CLOUD_INIT,
-	CK_USER_DATA, CK_META_DATA, CK_NETWORK_CONFIG, CK_AUTOSTART,
+	CK_USER_DATA, CK_META_DATA, CK_NETWORK_CONFIG, CK_AUTOSTART, CK_READINESS,
 	CK_COUNT
 };
 
@@ -114,13 +115,14 @@ struct raw_top {
 	struct raw_vm *vms;
 	size_t n_vms, a_vms;
 	struct balance_spec balance;
+	struct rollout_spec rollout;
 	char **allow_destroy;
 	size_t n_allow_destroy;
 	struct storage_spec storage;
 };
 
 extern const struct table tbl_top, tbl_host, tbl_image, tbl_vmcfg, tbl_template,
-	tbl_vm, tbl_balance, tbl_storage, tbl_disk, tbl_net, tbl_placement;
+	tbl_vm, tbl_balance, tbl_storage, tbl_disk, tbl_net, tbl_placement, tbl_rollout;
 
 /* Fill base (a struct described by t, zeroed) with t's defaults. */
 void keys_fill_defaults(const struct table *t, void *base);

@@ -300,6 +300,8 @@ static bool type_matches(struct ctx *x, const yaml_node_t *n, const char *subjec
 		/* a number for a size or a duration: its parser explains (a unit is needed) */
 		if ((kt == K_SIZE || kt == K_RATE || kt == K_DURATION) && (t == Y_INT || t == Y_FLOAT))
 			return true;
+		if (kt == K_UNAVAIL && t == Y_INT)    /* a count, or a percentage as text */
+			return true;
 		problem(x, n, "%s: expected text, found %s %s (YAML reads it so; quote it: '%s')",
 			subject, ytype_name(t), s, s);
 		return false;
@@ -552,6 +554,7 @@ static const char *expected(const struct key *k, char *buf, size_t len)
 	case K_SIZE: return "a size like 512MiB or 4GiB";
 	case K_RATE: return "a size per second like 100MiB";
 	case K_DURATION: return "a duration like 90s or 10m";
+	case K_UNAVAIL: return "a count like 2 or a percentage like 25%";
 	default: return "a value";
 	}
 }
@@ -1626,6 +1629,8 @@ static void expand_vm(struct cluster *c, size_t *avm, const struct raw_vm *v, st
 		s->replica = v->replicas < 0 ? -1 : r;
 		s->template = xstrdup(v->spec.template);
 		s->state = v->spec.state;
+		s->rollout = v->spec.rollout;
+		s->adopt = v->spec.adopt;
 		s->loc = v->spec.loc;
 		if (r == n - 1) {
 			s->cfg = *cfg;
@@ -1760,6 +1765,7 @@ static struct cluster *resolve(struct ctx *x)
 	build_vms(x, c, bt);
 	MOVE_LIST(c->images, c->n_images, x->top.images, x->top.n_images);
 	c->balance = x->top.balance;
+	c->rollout = x->top.rollout;
 	MOVE_LIST(c->allow_destroy, c->n_allow_destroy, x->top.allow_destroy, x->top.n_allow_destroy);
 	c->storage = x->top.storage;
 	memset(&x->top.storage, 0, sizeof(x->top.storage));
@@ -1814,6 +1820,7 @@ static void ctx_init(struct ctx *x, struct errbuf *err)
 	x->max_dir_files = env_limit("VEM_MAX_DIR_FILES", CFG_MAX_DIR_FILES, true);
 	x->max_cloud_init = env_limit("VEM_MAX_CLOUD_INIT_BYTES", CFG_MAX_CLOUD_INIT_BYTES, false);
 	keys_fill_defaults(&tbl_balance, &x->top.balance);
+	keys_fill_defaults(&tbl_rollout, &x->top.rollout);
 }
 
 static void ctx_release(struct ctx *x)

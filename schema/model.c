@@ -253,6 +253,9 @@ void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg)
 	jw_kv_string(w, "network-config", cfg->network_config);
 	jw_object_end(w);
 	jw_kv_bool(w, "autostart", cfg->autostart);
+	/* the agent's channel is in the domain XML; the other probes are not */
+	if (cfg->readiness.agent)
+		jw_kv_bool(w, "guest-agent", true);
 	jw_object_end(w);
 }
 
@@ -325,4 +328,17 @@ void cluster_hash_vms(struct cluster *c)
 		free(cr.e[i].ref);
 	}
 	free(cr.e);
+}
+
+int cluster_max_unavailable(const struct cluster *c, const struct vm_spec *vm, size_t group_size)
+{
+	int m = vm && vm->rollout.max_unavailable ? vm->rollout.max_unavailable
+						  : c->rollout.max_unavailable;
+	if (m > 0)
+		return m;
+	if (m < 0) {
+		size_t n = group_size * (size_t)-m / 100;
+		return n >= 1 ? (n > INT32_MAX ? INT32_MAX : (int)n) : 1;
+	}
+	return 1;
 }

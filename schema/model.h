@@ -76,6 +76,28 @@ struct net_spec {
 	char *model;           /* "virtio" default */
 };
 
+/*
+ * When a VM counts as ready (docs/rolling.md): running, and every probe
+ * set here passing. No probe: ready when running. A create, restart or
+ * recreate is done when the VM is ready; a rollout waits for it.
+ */
+struct readiness_spec {
+	bool agent;            /* the QEMU guest agent answers guest-ping (adds its channel) */
+	int tcp;               /* a TCP port that accepts connections on the guest's address; 0 none */
+	int64_t settle;        /* ms the VM must have been running (counted by vem after a start) */
+	int64_t timeout;       /* ms to wait for readiness before the rollout halts */
+};
+
+/*
+ * How changes that interrupt a VM roll over its group: max_unavailable
+ * members at once (> 0: a count; < 0: a percentage of the group, -25 =
+ * 25%, at least one VM; 0: unset, the cluster's value applies).
+ */
+struct rollout_spec {
+	int max_unavailable;
+	bool migrations;       /* cluster-wide: migrations roll too */
+};
+
 /* The hypervisor-neutral description of one VM. */
 struct vm_config {
 	enum hv_type hypervisor;
@@ -91,6 +113,7 @@ struct vm_config {
 	char *kernel, *initrd, *cmdline;   /* direct kernel boot (paths on the host) */
 	char *user_data, *meta_data, *network_config;  /* cloud-init files (local paths) */
 	bool autostart;
+	struct readiness_spec readiness;
 };
 
 struct template_spec {
@@ -115,6 +138,8 @@ struct vm_spec {
 	struct vm_config cfg;  /* template + overrides + defaults */
 	enum vm_state state;
 	struct placement_spec placement;
+	struct rollout_spec rollout;   /* the vms: entry's (max_unavailable 0 = cluster's) */
+	bool adopt;            /* a domain of this name without vem metadata may be adopted */
 	/*
 	 * Hash of everything that defines the domain (cfg, name, cluster), 16
 	 * hex chars. Equal hashes mean no update is needed.
@@ -159,6 +184,7 @@ struct cluster {
 	struct vm_spec *vms;    /* expanded, sorted by name */
 	size_t n_vms;
 	struct balance_spec balance;
+	struct rollout_spec rollout;   /* cluster-wide rollout settings */
 	char **allow_destroy;   /* VM name patterns whose data may be destroyed */
 	size_t n_allow_destroy;
 	struct storage_spec storage;
@@ -170,6 +196,8 @@ struct cluster {
 
 void cluster_free(struct cluster *c);
 void storage_spec_release(struct storage_spec *st);
+/* Members of vm's group that may be unavailable at once (>= 1). */
+int cluster_max_unavailable(const struct cluster *c, const struct vm_spec *vm, size_t group_size);
 const struct host_spec *cluster_host(const struct cluster *c, const char *name);
 const struct vm_spec *cluster_vm(const struct cluster *c, const char *name);
 const struct image_spec *cluster_image(const struct cluster *c, const char *name);

@@ -260,6 +260,16 @@ static void schema_key(struct json_writer *w, const struct key *k)
 	case K_SIZE: schema_units(w, SIZE_PATTERN); break;
 	case K_RATE: schema_units(w, RATE_PATTERN); break;
 	case K_DURATION: schema_units(w, DURATION_PATTERN); break;
+	case K_UNAVAIL:   /* a count (a number), or a percentage (text) */
+		jw_key(w, "type");
+		jw_array_begin(w);
+		jw_string(w, "string");
+		jw_string(w, "integer");
+		jw_array_end(w);
+		jw_kv_string(w, "pattern", "^(100|[1-9][0-9]?)%$");
+		jw_kv_double(w, "minimum", k->min);
+		jw_kv_double(w, "maximum", k->max);
+		break;
 	case K_LABELS:
 		jw_kv_string(w, "type", "object");
 		jw_key(w, "additionalProperties");
