@@ -249,7 +249,10 @@ int hv_domain_update(struct hv_session *s, size_t host, const struct vm_spec *vm
 	if (live && virDomainIsActive(d) == 1) {
 		/* the running domain's metadata too, so observation sees the new hash */
 		hv_meta_set(d, &meta, VIR_DOMAIN_AFFECT_LIVE);
-		if (virDomainSetVcpusFlags(d, (unsigned)vm->cfg.vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+		/* only a changed count: LXC implements no virDomainSetVcpusFlags */
+		virDomainInfo info;
+		if ((virDomainGetInfo(d, &info) < 0 || info.nrVirtCpu != (unsigned)vm->cfg.vcpus) &&
+		    virDomainSetVcpusFlags(d, (unsigned)vm->cfg.vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 			virErrorPtr e = virGetLastError();
 			if (!e || e->code != VIR_ERR_OPERATION_INVALID) {
 				op_fail(s, host, vm->name, err, "cannot set the vCPUs of");

@@ -213,7 +213,7 @@ static const struct key k_vmcfg[] = {
 	{ .name = "initrd", .type = K_STR, .off = CFG(initrd), .ck = CK_INITRD,
 	  .doc = "initrd path on the host (needs kernel)" },
 	{ .name = "cmdline", .type = K_STR, .off = CFG(cmdline), .ck = CK_CMDLINE,
-	  .doc = "kernel command line (needs kernel)" },
+	  .doc = "kernel command line (needs kernel); for lxc, the container's init command" },
 	{ .name = "cloud-init", .type = K_MAP, .ck = CK_CLOUD_INIT, .sub = &tbl_cloudinit,
 	  .doc = "cloud-init files: user-data, meta-data, network-config" },
 	{ .name = "autostart", .type = K_BOOL, .off = CFG(autostart), .ck = CK_AUTOSTART, .def = "false",

@@ -1421,7 +1421,8 @@ static void check_limits(struct ctx *x, const struct vm_config *c, const struct 
 		l = cfg_loc(cl, cl->at[CK_MAX_VCPUS].file ? CK_MAX_VCPUS : CK_VCPUS, where);
 		check_problem(x, &l, what, "vcpus %d is above max-vcpus %d", c->vcpus, c->max_vcpus);
 	}
-	if (!c->kernel && (c->initrd || c->cmdline)) {
+	/* for lxc, cmdline is the container's init command: no kernel there */
+	if (!c->kernel && (c->initrd || (c->cmdline && c->hypervisor != HV_LXC))) {
 		l = cfg_loc(cl, c->initrd ? CK_INITRD : CK_CMDLINE, where);
 		check_problem(x, &l, what, "'%s' needs a 'kernel'", c->initrd ? "initrd" : "cmdline");
 	}
