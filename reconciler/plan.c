@@ -3,6 +3,7 @@
  * how a plan is shown.
  */
 #include "place.h"
+#include "ha.h"
 #include "../util/json.h"
 
 #include <fnmatch.h>
@@ -52,7 +53,7 @@ void plan_note(struct plan *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void plan_action_release(struct plan_action *a)
+void plan_action_release(struct plan_action *a)
 {
 	free(a->vm);
 	free(a->reason);
@@ -468,7 +469,8 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	struct load l;
 	struct obs_vm_index ix;
 	const struct vm_spec **creates = xcalloc(c->n_vms + 1, sizeof(*creates));
-	size_t n_creates = 0, removals = 0;
+	const struct vm_spec **lost = xcalloc(c->n_vms + 1, sizeof(*lost));
+	size_t n_creates = 0, n_lost = 0, removals = 0;
 	bool offline = any_offline(o);
 
 	(void)err;
@@ -494,7 +496,13 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 			n = 8;
 		if (!targeted(opt, vm->name, vm->group))
 			continue;
+		if (opt->ha && n && ha_drop_stale(c, o, opt, vm->name, found, &n, out, &removals))
+			continue;
 		if (n == 0) {
+			if (opt->ha && ha_last_down(opt->ha, vm->name) >= 0) {
+				lost[n_lost++] = vm;
+				continue;
+			}
 			if (offline) {
 				plan_note(out, "'%s' is not on any reachable host; not creating it while "
 					  "a host is unreachable (it may be there)", vm->name);
@@ -520,6 +528,8 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		}
 	}
 
+	if (n_lost)
+		ha_plan_recovery(c, o, opt, opt->ha, lost, n_lost, &l, out);
 	if (n_creates) {
 		long *hosts = xcalloc(n_creates + 1, sizeof(*hosts));
 		struct strbuf why = STRBUF_INIT;
@@ -558,7 +568,26 @@ done:
 	load_release(&l);
 	obs_vm_index_release(&ix);
 	free(creates);
+	free(lost);
 	return 0;
+}
+
+struct plan_action plan_action_make(enum act_kind k, const char *vm, const struct vm_spec *spec,
+				    size_t host)
+{
+	return action(k, vm, spec, host);
+}
+
+void plan_action_set_destroyed(struct plan_action *a, const struct obs_domain *d,
+			       size_t keep_disks)
+{
+	set_destroyed(a, d, keep_disks);
+}
+
+void plan_hold_destroy(struct plan *p, const struct plan_action *a, const struct observed *o,
+		       const char *what)
+{
+	note_held_destroy(p, a, o, what);
 }
 
 /* ---- digests (saved plans) ---- */
