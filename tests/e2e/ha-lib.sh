@@ -48,10 +48,12 @@ YAML
 	} >"$f"
 }
 
-# host_of VM: hK of the host running VM ("" when none), one line per copy
+# host_of VM: hK of the host running VM ("" when none), one line per copy;
+# hosts listed in $DEAD (numbers) are not asked (they would not answer)
 host_of() {
 	local i
 	for i in 1 2 3; do
+		case " ${DEAD:-} " in *" $i "*) continue ;; esac
 		running_on "$i" | grep -qx "$1" && echo "h$i"
 	done
 	return 0
@@ -76,12 +78,13 @@ qemu_of() {
 	return 0
 }
 
-# disks_open VM: how many QEMU processes in the whole lab hold VM's disk open
+# disks_open VM: how many QEMU processes in the whole lab hold VM's disk
+# open (every host sees the shared directory at the same path)
 disks_open() {
 	local f n=0 p
-	f=$LABDIR/shared/vem-e2e$LAB_ID-$1-disk0.qcow2
-	for p in $(pgrep -f qemu-system); do
-		ls -l "/proc/$p/fd" 2>/dev/null | grep -q -- "$f" && n=$((n + 1))
+	f=/vem-e2e$LAB_ID-$1-disk0.qcow2
+	for p in $(pgrep -f "qemu-system.*guest=" ); do
+		ls -l "/proc/$p/fd" 2>/dev/null | grep -q -- "$f\$" && n=$((n + 1))
 	done
 	echo "$n"
 }
