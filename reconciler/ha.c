@@ -251,34 +251,19 @@ int ha_state_read(struct hv_session *s, const struct cluster *c, struct ha_state
 	return 0;
 }
 
-/* An inert domain to carry the records: never started. */
+/* The records inside an inert domain's metadata. */
 static char *hoststate_xml(struct hv_session *s, size_t host, const char *name,
 			   const char *uuid, const char *text)
 {
-	unsigned caps = hv_host_caps(s, host);
-	const char *type, *os;
-	struct strbuf sb = STRBUF_INIT;
+	struct strbuf meta = STRBUF_INIT;
+	char *xml;
 
-	if (caps & ((1u << HV_QEMU) | (1u << HV_KVM))) {
-		type = caps & (1u << HV_QEMU) ? "qemu" : "kvm";
-		os = "<type arch='x86_64'>hvm</type>";
-	} else if (caps & (1u << HV_XEN)) {
-		type = "xen";
-		os = "<type>xen</type><kernel>/dev/null</kernel>";
-	} else {
-		const char *drv = virConnectGetType(hv_conn(s, host));
-		bool test = drv && !strcasecmp(drv, "test");
-		type = test ? "test" : "lxc";
-		os = test ? "<type arch='x86_64'>hvm</type>" : "<type>exe</type><init>/bin/true</init>";
-	}
-	strbuf_addf(&sb, "<domain type='%s'>\n  <name>", type);
-	strbuf_add_xml(&sb, name);
-	strbuf_addf(&sb, "</name>\n  <uuid>%s</uuid>\n  <title>vem host records: do not start"
-		    "</title>\n  <metadata>\n    <vem:hoststate xmlns:vem='" VEM_META_NS "'>", uuid);
-	strbuf_add_xml(&sb, text);
-	strbuf_addf(&sb, "</vem:hoststate>\n  </metadata>\n  <memory unit='KiB'>1024</memory>\n"
-		    "  <vcpu>1</vcpu>\n  <os>%s</os>\n</domain>\n", os);
-	return strbuf_detach(&sb, NULL);
+	strbuf_adds(&meta, "    <vem:hoststate xmlns:vem='" VEM_META_NS "'>");
+	strbuf_add_xml(&meta, text);
+	strbuf_adds(&meta, "</vem:hoststate>\n");
+	xml = hv_inert_domain_xml(s, host, name, uuid, "vem host records: do not start", meta.buf);
+	strbuf_release(&meta);
+	return xml;
 }
 
 int ha_state_write(struct hv_session *s, const struct cluster *c, struct ha_state *st,

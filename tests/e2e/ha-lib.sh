@@ -17,6 +17,18 @@ ha_lab() {
 			"$VEM_LAB" --id "$LAB_ID" power-on h$i >/dev/null 2>&1
 		"$VEM_LAB" --id "$LAB_ID" heal-host h$i >/dev/null 2>&1 || true
 	done
+	clean_lab_domains
+}
+
+# ha_cleanup: every host powered on and healed, no domains, no disks
+ha_cleanup() {
+	local i
+	for i in 1 2 3; do
+		"$VEM_LAB" --id "$LAB_ID" power-on h$i >/dev/null 2>&1
+		"$VEM_LAB" --id "$LAB_ID" heal-host h$i >/dev/null 2>&1
+	done
+	clean_lab_domains
+	rm -f "$LABDIR"/shared/vem-e2e* 2>/dev/null
 }
 
 # write_ha_cluster FILE DOWN_AFTER [FENCE_LAB]: three lab hosts fenced by

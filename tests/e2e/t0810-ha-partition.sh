@@ -11,18 +11,8 @@
 . "$(dirname "$0")/ha-lib.sh"
 
 ha_lab
-clean_lab_domains
 W=$(mktemp -d)
-cleanup() {
-	for i in 1 2 3; do
-		"$VEM_LAB" --id "$LAB_ID" power-on h$i >/dev/null 2>&1
-		"$VEM_LAB" --id "$LAB_ID" heal-host h$i >/dev/null 2>&1
-	done
-	clean_lab_domains
-	rm -f "$LABDIR"/shared/vem-e2e* 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
+trap 'ha_cleanup; rm -rf "$W"' EXIT
 F=$W/cluster.yaml
 VMS='vms:
   - {name: p, template: sd, replicas: 3}'
