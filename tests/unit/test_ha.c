@@ -412,6 +412,7 @@ TEST(fence_agent_protocol)
 			 "vms: []\n", "cluster: f\n");
 	c = load_yaml(yaml);
 	free(yaml);
+	free(c->source);
 	c->source = xstrdup("/etc/vem/cluster.yaml");
 
 	CHECK_INT(fence_off(c, &c->hosts[0], 5000, &err), 0);
