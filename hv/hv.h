@@ -159,9 +159,6 @@ struct hv_session *hv_session_open(const struct cluster *c,
 void hv_session_free(struct hv_session *s);
 bool hv_host_online(const struct hv_session *s, size_t host);
 const char *hv_host_error(const struct hv_session *s, size_t host);
-/* Whether host's connection is still alive (keepalive has not given up on
- * it): a call on a dead connection can wait for long in libvirt 9.0. */
-bool hv_host_alive(struct hv_session *s, size_t host);
 
 /* Observe all hosts in parallel (one bulk stats call per host). */
 int hv_observe(struct hv_session *s, struct observed *out, struct errbuf *err);

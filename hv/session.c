@@ -388,12 +388,6 @@ bool hv_host_online(const struct hv_session *s, size_t host)
 	return host < s->n && s->hosts[host].online;
 }
 
-bool hv_host_alive(struct hv_session *s, size_t host)
-{
-	virConnectPtr conn = hv_host_online(s, host) ? s->hosts[host].conn : NULL;
-	return conn && virConnectIsAlive(conn) == 1;
-}
-
 const char *hv_host_error(const struct hv_session *s, size_t host)
 {
 	return host < s->n ? s->hosts[host].error : "no such host";

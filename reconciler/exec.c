@@ -152,11 +152,6 @@ static int run_action(struct run *r, const struct plan_action *a, struct errbuf 
 		pthread_mutex_unlock(&r->lock);
 		return -1;
 	}
-	/* a host that died under this run: fail fast, the next run sees it */
-	if (!hv_host_alive(s, a->host) || (a->kind == ACT_MIGRATE && !hv_host_alive(s, a->dest)))
-		return err_set(err, "host '%s': the connection was lost; not trying",
-			       r->c->hosts[a->kind == ACT_MIGRATE && hv_host_alive(s, a->host) ?
-					   a->dest : a->host].name);
 	switch (a->kind) {
 	case ACT_CREATE:
 		return hv_domain_create(s, a->host, a->spec, err);
