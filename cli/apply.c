@@ -5,6 +5,7 @@
 #include "saved_plan.h"
 #include "../schema/check.h"
 #include "../reconciler/rollout.h"
+#include "../reconciler/ha.h"
 #include "../schema/load.h"
 #include "../schema/source.h"
 
@@ -59,6 +60,8 @@ struct cluster *cli_load_cluster(const struct apply_args *a)
 	errbuf_release(&err);
 	return c;
 }
+
+#define HA_FENCE_TIMEOUT 60000   /* ms one fence agent action may take */
 
 static bool any_offline(const struct observed *o)
 {
@@ -160,6 +163,41 @@ static void phase(const char *what, int64_t *t)
 	*t = now;
 }
 
+/*
+ * The host records (reconciler/ha.h): read them; a run holding the lease
+ * adds this observation, fences the hosts that are down and writes them
+ * back. Hosts that are not up are reported. -1 when a down host could not
+ * be fenced (its VMs are not recovered).
+ */
+static int ha_update(struct hv_session *s, const struct cluster *c, const struct observed *o,
+		     struct ha_state *ha, bool writer)
+{
+	struct errbuf err = ERRBUF_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	int ret = 0;
+
+	ha_state_read(s, c, ha, &err);
+	if (writer) {
+		ha_observe(ha, c, o, time_now_ms());
+		if (ha_fence_down(ha, c, HA_FENCE_TIMEOUT, vem_verbosity > 0 ? stdout : NULL))
+			ret = -1;
+		if (ha->changed && ha_state_write(s, c, ha, &err)) {
+			err_print(&err, stderr, "vem");
+			ret = -1;
+		}
+	}
+	ha_describe(ha, &sb);
+	for (char *line = sb.buf, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		fprintf(stderr, "vem: %s\n", line);
+	}
+	strbuf_release(&sb);
+	errbuf_release(&err);
+	return ret;
+}
+
 int apply_run(const struct apply_args *a, struct apply_report *rep)
 {
 	int64_t t = time_mono_ms();
@@ -172,6 +210,9 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	struct hv_options hv = a->hv;
 	struct exec_options eo = a->exec;
 	struct exec_result res;
+	struct ha_state ha;
+	struct ha_guard_ctx hg;
+	struct plan_options po = a->plan;
 	int rc = VEM_EXIT_ERROR;
 	bool partial;
 
@@ -179,6 +220,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	memset(&obs, 0, sizeof(obs));
 	memset(&plan, 0, sizeof(plan));
 	memset(&res, 0, sizeof(res));
+	memset(&ha, 0, sizeof(ha));
 
 	c = cli_load_cluster(a);
 	if (!c)
@@ -219,6 +261,10 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		if (hv_observe(s, &obs, &err))
 			goto fail;
 		phase("observed", &t);
+		ha_state_init(&ha, c);
+		ha_update(s, c, &obs, &ha, lease != NULL);
+		po.ha = &ha;
+		phase("updated the host records", &t);
 	}
 	partial = any_offline(&obs);
 	if (partial)
@@ -226,7 +272,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	if (!a->json && vem_verbosity > 0 && c->revision)
 		printf("cluster '%s' from %s (revision %.12s)\n", c->name, c->source, c->revision);
 
-	if (rollout_plan(s, c, &obs, &a->plan, &plan, &err))
+	if (rollout_plan(s, c, &obs, &po, &plan, &err))
 		goto fail;
 	phase("planned", &t);
 	if (a->saved && check_saved(a->saved, &obs, &plan))
@@ -277,10 +323,19 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		goto out;
 	}
 
-	eo.plan = a->plan;
+	eo.plan = po;
 	if (lease) {
 		eo.guard = lease_guard;
 		eo.guard_arg = lease;
+	}
+	if (s) {
+		/* records a recovery before it runs; then the lease */
+		hg.s = s;
+		hg.c = c;
+		hg.st = &ha;
+		hg.lease = lease;
+		eo.guard = ha_guard;
+		eo.guard_arg = &hg;
 	}
 	if (!eo.progress && vem_verbosity > 0)
 		eo.progress = stdout;
@@ -326,6 +381,7 @@ fail:
 	err_print(&err, stderr, "vem");
 	rc = VEM_EXIT_ERROR;
 out:
+	ha_state_release(&ha);
 	lease_release(lease);
 	plan_release(&plan);
 	observed_release(&obs);

@@ -6,6 +6,7 @@
 #include "../util/json.h"
 #include "../reconciler/place.h"
 #include "../reconciler/rollout.h"
+#include "../reconciler/ha.h"
 #include "skeleton.h"
 
 #include <errno.h>
@@ -15,7 +16,8 @@
 /* Observe the cluster named by a; prints problems. The session is kept in
  * *keep when keep is not NULL (the caller frees it). */
 static struct cluster *observe_cluster(struct apply_args *a, struct observed *obs,
-				       int64_t default_sample, struct hv_session **keep)
+				       int64_t default_sample, struct hv_session **keep,
+				       struct ha_state *ha)
 {
 	struct errbuf err = ERRBUF_INIT;
 	struct cluster *c = cli_load_cluster(a);
@@ -33,6 +35,10 @@ static struct cluster *observe_cluster(struct apply_args *a, struct observed *ob
 		cluster_free(c);
 		errbuf_release(&err);
 		return NULL;
+	}
+	if (ha) {
+		ha_state_init(ha, c);
+		ha_state_read(s, c, ha, &err);
 	}
 	if (keep)
 		*keep = s;
@@ -173,7 +179,8 @@ static void explain_held(struct vm_row *rows, size_t n, const struct plan *p)
 }
 
 static void status_json(const struct cluster *c, const struct observed *o,
-			const struct load *l, const struct vm_row *rows, size_t n)
+			const struct load *l, const struct vm_row *rows, size_t n,
+			const struct ha_state *ha)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct json_writer w;
@@ -256,6 +263,15 @@ static void status_json(const struct cluster *c, const struct observed *o,
 		jw_kv_int(&w, "committed_vcpus", vcpus);
 		jw_kv_double(&w, "cpu_load", load);
 		jw_kv_uint(&w, "running_vms", nvm);
+		if (h < ha->n) {
+			const struct ha_host *hh = &ha->hosts[h];
+			jw_kv_string(&w, "ha_state", ha_host_state_name(hh->state));
+			jw_kv_int(&w, "unreachable_since", hh->since);
+			jw_kv_int(&w, "observations_missed", hh->misses);
+			jw_kv_int(&w, "fenced_at", hh->fenced_at);
+			jw_kv_string(&w, "fence_error", hh->why);
+			jw_kv_uint(&w, "stale_copies", hh->n_stale);
+		}
 		jw_object_end(&w);
 	}
 	jw_array_end(&w);
@@ -273,7 +289,8 @@ static const char *short_rev(const char *rev)
 }
 
 static void status_text(const struct cluster *c, const struct observed *o,
-			const struct load *l, const struct vm_row *rows, size_t n)
+			const struct load *l, const struct vm_row *rows, size_t n,
+			const struct ha_state *ha)
 {
 	char b1[32], b2[32], b3[32];
 
@@ -318,10 +335,19 @@ static void status_text(const struct cluster *c, const struct observed *o,
 			 oh->memory ? 100.0 * (double)mem / (double)oh->memory : 0.0);
 		snprintf(vc, sizeof(vc), "%d", vcpus);
 		snprintf(ld, sizeof(ld), "%.0f%%", oh->cpus ? 100.0 * load / oh->cpus : 0.0);
+		const char *hs = h < ha->n && ha->hosts[h].state != HA_UP ?
+				 ha_host_state_name(ha->hosts[h].state) : NULL;
 		printf("%-8s %-8s %4d %10s %18s %10s %6s %4zu%s%s\n", oh->name,
-		       !oh->online ? "offline" : oh->maintenance ? "maint" : "online",
+		       hs ? hs : !oh->online ? "offline" : oh->maintenance ? "maint" : "online",
 		       oh->cpus, format_size(oh->memory, b3), committed, vc, ld, nvm,
 		       oh->error ? "  # " : "", oh->error ? oh->error : "");
+	}
+	{
+		struct strbuf sb = STRBUF_INIT;
+		ha_describe(ha, &sb);
+		if (sb.len)
+			printf("\n%s", sb.buf);
+		strbuf_release(&sb);
 	}
 }
 
@@ -337,13 +363,15 @@ int cmd_status(int argc, char **argv)
 	struct errbuf err = ERRBUF_INIT;
 	struct hv_session *s = NULL;
 	struct plan_unready *unready = NULL;
+	struct ha_state ha;
 	size_t n, n_unready = 0;
 	int rc = cli_parse(argc, argv, cli_find("status"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	memset(&obs, 0, sizeof(obs));
 	memset(&plan, 0, sizeof(plan));
-	c = observe_cluster(&a, &obs, 1000, &s);
+	memset(&ha, 0, sizeof(ha));
+	c = observe_cluster(&a, &obs, 1000, &s, &ha);
 	if (!c)
 		return VEM_EXIT_ERROR;
 	n = collect_rows(c, &obs, &rows);
@@ -353,18 +381,20 @@ int cmd_status(int argc, char **argv)
 	n_unready = rollout_probe(s, c, &obs, NULL, 0, &unready);
 	a.plan.unready = unready;
 	a.plan.n_unready = n_unready;
+	a.plan.ha = &ha;
 	if (!plan_build(c, &obs, &a.plan, &plan, &err))
 		explain_held(rows, n, &plan);
 	mark_ready(rows, n, unready, n_unready);
 	if (a.json)
-		status_json(c, &obs, &l, rows, n);
+		status_json(c, &obs, &l, rows, n, &ha);
 	else
-		status_text(c, &obs, &l, rows, n);
+		status_text(c, &obs, &l, rows, n, &ha);
 	rc = VEM_EXIT_OK;
 	for (size_t h = 0; h < obs.n_hosts; h++)
 		if (!obs.hosts[h].online)
 			rc = VEM_EXIT_PARTIAL;
 	free(rows);
+	ha_state_release(&ha);
 	plan_release(&plan);
 	rollout_unready_free(unready, n_unready);
 	hv_session_free(s);
@@ -391,7 +421,7 @@ int cmd_observe(int argc, char **argv)
 		return VEM_EXIT_USAGE;
 	}
 	memset(&obs, 0, sizeof(obs));
-	c = observe_cluster(&a, &obs, -1, NULL);
+	c = observe_cluster(&a, &obs, -1, NULL, NULL);
 	if (!c)
 		return VEM_EXIT_ERROR;
 	if (o.skeleton)

@@ -265,6 +265,11 @@ void *hv_conn(struct hv_session *s, size_t host);
 /* The hypervisors host offers: bitmask of (1u << enum hv_type); 0 when
  * offline or none vem knows (libvirt's test:/// driver offers type 'test'). */
 unsigned hv_host_caps(const struct hv_session *s, size_t host);
+/* XML of an inert domain on host (never started; for vem's own records such
+ * as the lease and the host records): name, uuid, title and metadata
+ * (elements placed inside <metadata>), the domain type the host offers. */
+char *hv_inert_domain_xml(struct hv_session *s, size_t host, const char *name,
+			  const char *uuid, const char *title, const char *metadata);
 /* Text of the first <tag> or <prefix:tag> element of xml, entities decoded;
  * NULL when absent. For readers of vem's own metadata (the lease). */
 char *hv_xml_text(const char *xml, const char *tag);

@@ -484,7 +484,7 @@ static struct obs_domain *add_domain(struct host_obs *ho, virDomainPtr dom)
 	const char *name = virDomainGetName(dom);
 	struct obs_domain *d;
 
-	if (!name || str_starts_with(name, "vem-lease-"))
+	if (!name || str_starts_with(name, "vem-lease-") || str_starts_with(name, "vem-hoststate-"))
 		return NULL;
 	ALLOC_GROW(ho->d, ho->n + 1, ho->alloc);
 	d = &ho->d[ho->n++];

@@ -568,3 +568,35 @@ out:
 	virDomainFree(d);
 	return rc;
 }
+
+char *hv_inert_domain_xml(struct hv_session *s, size_t host, const char *name,
+			  const char *uuid, const char *title, const char *metadata)
+{
+	unsigned caps = hv_host_caps(s, host);
+	const char *type, *os;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (caps & ((1u << HV_QEMU) | (1u << HV_KVM))) {
+		type = caps & (1u << HV_QEMU) ? "qemu" : "kvm";
+		os = "<type arch='x86_64'>hvm</type>";
+	} else if (caps & (1u << HV_XEN)) {
+		type = "xen";
+		os = "<type>xen</type><kernel>/dev/null</kernel>";
+	} else if (caps & (1u << HV_LXC)) {
+		type = "lxc";
+		os = "<type>exe</type><init>/bin/true</init>";
+	} else {
+		/* libvirt's test driver offers only type 'test' */
+		const char *drv = virConnectGetType(hv_conn(s, host));
+		bool test = drv && !strcasecmp(drv, "test");
+		type = test ? "test" : "lxc";
+		os = test ? "<type arch='x86_64'>hvm</type>" : "<type>exe</type><init>/bin/true</init>";
+	}
+	strbuf_addf(&sb, "<domain type='%s'>\n  <name>", type);
+	strbuf_add_xml(&sb, name);
+	strbuf_addf(&sb, "</name>\n  <uuid>%s</uuid>\n  <title>", uuid);
+	strbuf_add_xml(&sb, title);
+	strbuf_addf(&sb, "</title>\n  <metadata>\n%s  </metadata>\n  <memory unit='KiB'>1024</memory>\n"
+		    "  <vcpu>1</vcpu>\n  <os>%s</os>\n</domain>\n", metadata, os);
+	return strbuf_detach(&sb, NULL);
+}

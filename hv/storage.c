@@ -360,6 +360,11 @@ out:
 	return rc;
 }
 
+bool storage_vm_shared(const struct cluster *c, const struct vm_spec *vm)
+{
+	return !vm->cfg.n_disks || storage_pool_shared(&c->storage, STORAGE_POOL);
+}
+
 int storage_delete_volumes(struct hv_session *s, size_t host, char *const *paths,
 			   size_t n, struct errbuf *err)
 {

@@ -19,6 +19,9 @@ int storage_prepare_vm(struct hv_session *s, size_t host, const struct vm_spec *
 /* Delete volumes by path on host; missing ones are not an error. */
 int storage_delete_volumes(struct hv_session *s, size_t host, char *const *paths,
 			   size_t n, struct errbuf *err);
+/* Whether vm's data survives the loss of its host: it has no disks, or
+ * they are in a pool the cluster file declares shared. */
+bool storage_vm_shared(const struct cluster *c, const struct vm_spec *vm);
 /* Whether vm needs storage_prepare_vm at all (disks or cloud-init). */
 bool storage_vm_needs_volumes(const struct vm_spec *vm);
 

@@ -275,34 +275,13 @@ static void lease_meta(struct strbuf *sb, const struct lease *l, long counter, c
 
 static char *lease_xml(struct lease *l, size_t host, long counter)
 {
-	unsigned caps = hv_host_caps(l->s, host);
-	const char *type, *os;
-	struct strbuf sb = STRBUF_INIT;
+	struct strbuf meta = STRBUF_INIT;
+	char *xml;
 
-	if (caps & ((1u << HV_QEMU) | (1u << HV_KVM))) {
-		type = caps & (1u << HV_QEMU) ? "qemu" : "kvm";
-		os = "<type arch='x86_64'>hvm</type>";
-	} else if (caps & (1u << HV_XEN)) {
-		type = "xen";
-		os = "<type>xen</type><kernel>/dev/null</kernel>";
-	} else if (caps & (1u << HV_LXC)) {
-		type = "lxc";
-		os = "<type>exe</type><init>/bin/true</init>";
-	} else {
-		/* libvirt's test driver offers only type 'test' */
-		const char *drv = virConnectGetType(hv_conn(l->s, host));
-		bool test = drv && !strcasecmp(drv, "test");
-		type = test ? "test" : "lxc";
-		os = test ? "<type arch='x86_64'>hvm</type>" : "<type>exe</type><init>/bin/true</init>";
-	}
-	strbuf_addf(&sb, "<domain type='%s'>\n  <name>", type);
-	strbuf_add_xml(&sb, l->name);
-	strbuf_addf(&sb, "</name>\n  <uuid>%s</uuid>\n  <title>vem lease: do not start</title>\n"
-		    "  <metadata>\n", l->uuid);
-	lease_meta(&sb, l, counter, VEM_META_PREFIX ":");
-	strbuf_addf(&sb, "  </metadata>\n  <memory unit='KiB'>1024</memory>\n  <vcpu>1</vcpu>\n"
-		    "  <os>%s</os>\n</domain>\n", os);
-	return strbuf_detach(&sb, NULL);
+	lease_meta(&meta, l, counter, VEM_META_PREFIX ":");
+	xml = hv_inert_domain_xml(l->s, host, l->name, l->uuid, "vem lease: do not start", meta.buf);
+	strbuf_release(&meta);
+	return xml;
 }
 
 /* A connection that keepalive gave up on: calls on it fail or, in libvirt

@@ -4,6 +4,7 @@
  */
 #include "place.h"
 #include "rollout.h"
+#include "ha.h"
 #include "../util/json.h"
 
 #include <fnmatch.h>
@@ -549,7 +550,8 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	struct obs_vm_index ix;
 	struct foreign_index fx;
 	const struct vm_spec **creates = xcalloc(c->n_vms + 1, sizeof(*creates));
-	size_t n_creates = 0, removals = 0;
+	const struct vm_spec **lost = xcalloc(c->n_vms + 1, sizeof(*lost));
+	size_t n_creates = 0, n_lost = 0, removals = 0;
 	bool offline = any_offline(o);
 
 	(void)err;
@@ -575,6 +577,8 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		if (n > 8)
 			n = 8;
 		if (!targeted(opt, vm->name, vm->group))
+			continue;
+		if (opt->ha && n && ha_drop_stale(c, o, opt, vm->name, found, &n, out, &removals))
 			continue;
 		if (n == 0 && (nf = foreign_find(&fx, vm->name, &fd)) > 0) {
 			if (!adoptable(c, opt, vm)) {
@@ -609,6 +613,10 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 			continue;
 		}
 		if (n == 0) {
+			if (opt->ha && ha_last_down(opt->ha, vm->name) >= 0) {
+				lost[n_lost++] = vm;
+				continue;
+			}
 			if (offline) {
 				plan_note(out, "'%s' is not on any reachable host; not creating it while "
 					  "a host is unreachable (it may be there)", vm->name);
@@ -634,6 +642,8 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 		}
 	}
 
+	if (n_lost)
+		ha_plan_recovery(c, o, opt, opt->ha, lost, n_lost, &l, out);
 	if (n_creates) {
 		long *hosts = xcalloc(n_creates + 1, sizeof(*hosts));
 		struct strbuf why = STRBUF_INIT;
@@ -674,7 +684,26 @@ done:
 	obs_vm_index_release(&ix);
 	free(fx.d);
 	free(creates);
+	free(lost);
 	return 0;
+}
+
+struct plan_action plan_action_make(enum act_kind k, const char *vm, const struct vm_spec *spec,
+				    size_t host)
+{
+	return action(k, vm, spec, host);
+}
+
+void plan_action_set_destroyed(struct plan_action *a, const struct obs_domain *d,
+			       size_t keep_disks)
+{
+	set_destroyed(a, d, keep_disks);
+}
+
+void plan_hold_destroy(struct plan *p, const struct plan_action *a, const struct observed *o,
+		       const char *what)
+{
+	note_held_destroy(p, a, o, what);
 }
 
 /* ---- digests (saved plans) ---- */

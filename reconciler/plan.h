@@ -107,6 +107,7 @@ struct plan_unready {
 	const char *vm;
 	const char *why;
 };
+struct ha_state;
 
 struct plan_options {
 	bool prune;                   /* remove owned domains absent from desired (default true) */
@@ -135,6 +136,9 @@ struct plan_options {
 	const char *const *adopt;
 	size_t n_adopt;
 	int64_t now;                  /* ms since the epoch, for cooldowns */
+	/* Dead hosts (reconciler/ha.h): VMs lost with a fenced host are
+	 * recovered, stale copies on a returned host cleaned up. NULL: none. */
+	const struct ha_state *ha;
 };
 void plan_options_default(struct plan_options *o);
 
@@ -170,7 +174,17 @@ void plan_observed_digest(const struct observed *o, char out[65]);
 /* Why vm's change is held back, or NULL (the first reason recorded). */
 const char *plan_held_why(const struct plan *p, const char *vm);
 
-/* Helpers used by plan_build and by placement/balance. */
+/* Helpers used by plan_build, placement/balance and high availability. */
+/* A new action (no changes, no volumes, keep_disks HV_KEEP_ALL, after -1). */
+struct plan_action plan_action_make(enum act_kind k, const char *vm, const struct vm_spec *spec,
+				    size_t host);
+void plan_action_release(struct plan_action *a);
+/* Mark the data volumes of d that removing it with keep_disks deletes (a->destroys). */
+void plan_action_set_destroyed(struct plan_action *a, const struct obs_domain *d,
+			       size_t keep_disks);
+/* Hold a back for want of consent, naming what it would delete ("removing"). */
+void plan_hold_destroy(struct plan *p, const struct plan_action *a, const struct observed *o,
+		       const char *what);
 void plan_add(struct plan *p, const struct plan_action *a);   /* copies *a (takes ownership of its strings) */
 void plan_note(struct plan *p, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Record a held-back change of vm (counted by kind); the message is also a

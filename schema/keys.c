@@ -22,6 +22,7 @@ static const char *const e_format[] = { "qcow2", "raw", NULL };
 static const char *const e_net_model[] = { "virtio", "e1000", "rtl8139", NULL };
 static const char *const e_hv[] = { "auto", "kvm", "qemu", "xen", "lxc", NULL };
 static const char *const e_state[] = { "running", "stopped", NULL };
+static const char *const e_ha_policy[] = { "restart", "recreate", "none", NULL };
 
 /* ---- list items ---- */
 
@@ -100,6 +101,18 @@ static const struct table tbl_capacity = {
 	.name = "capacity", .doc = "what vem may commit on the host", ARR(k_capacity)
 };
 
+static const struct key k_fence[] = {
+	{ .name = "agent", .type = K_STR, .off = offsetof(struct fence_spec, agent), .flags = KF_REQUIRED,
+	  .doc = "fence agent of the fence-agents package, a plain name like fence_ipmilan "
+		 "(run from /usr/sbin; only from a cluster file on the local disk)" },
+	{ .name = "options", .type = K_LABELS, .off = offsetof(struct fence_spec, options),
+	  .doc = "agent options, given to it as key=value lines on stdin (ip, username, "
+		 "password_script, plug, ...)" },
+};
+static const struct table tbl_fence = {
+	.name = "fence", .doc = "how to power the host off when it stops answering", ARR(k_fence)
+};
+
 static const struct key k_host[] = {
 	{ .name = "name", .type = K_STR, .off = HOST(name), .flags = KF_REQUIRED | KF_NAME,
 	  .doc = "unique host name" },
@@ -113,6 +126,9 @@ static const struct key k_host[] = {
 	  .doc = "memory kept free for the host itself" },
 	{ .name = "maintenance", .type = K_BOOL, .off = HOST(maintenance), .def = "false",
 	  .doc = "true: evacuate by live migration and place nothing here" },
+	{ .name = "fence", .type = K_MAP, .off = HOST(fence), .sub = &tbl_fence,
+	  .doc = "fence device: agent and options; a dead host's VMs are recovered only "
+		 "once it is fenced" },
 };
 const struct table tbl_host = {
 	.name = "host", .doc = "a libvirt host", ARR(k_host),
@@ -262,6 +278,16 @@ static const struct key k_vm_rollout[] = {
 static const struct table tbl_vm_rollout = {
 	.name = "rollout", .doc = "how changes roll over this group", ARR(k_vm_rollout)
 };
+static const struct key k_vm_ha[] = {
+	{ .name = "policy", .type = K_ENUM, .off = offsetof(struct vm_ha, policy), .enums = e_ha_policy,
+	  .doc = "when its host is down and fenced: restart (on another host, with the same disks; "
+		 "the default where all its disks are on shared pools or it has none), recreate "
+		 "(from its image: its local disks are lost; needs allow-destroy), none" },
+	{ .name = "priority", .type = K_INT, .off = offsetof(struct vm_ha, priority), .def = "0",
+	  .min = -1000000, .max = 1000000,
+	  .doc = "recovered first when the surviving hosts cannot take every VM (higher first)" },
+};
+static const struct table tbl_vm_ha = { .name = "ha", .doc = "high availability of the VM", ARR(k_vm_ha) };
 
 static const struct key k_vm[] = {
 	{ .name = "name", .type = K_STR, .off = VM(spec.name), .flags = KF_REQUIRED | KF_NAME,
@@ -279,6 +305,8 @@ static const struct key k_vm[] = {
 	  .doc = "a domain of this name that carries no vem metadata is adopted: vem writes its "
 		 "ownership metadata without restarting it, then reconciles it like any VM "
 		 "(a domain of another cluster is never adopted)" },
+	{ .name = "ha", .type = K_MAP, .off = VM(spec.ha), .sub = &tbl_vm_ha,
+	  .doc = "high availability: policy (restart, recreate, none), priority" },
 };
 const struct table tbl_vm = {
 	.name = "vm", .doc = "a VM or a group of replicas; any VM configuration key overrides the template's",
@@ -350,6 +378,18 @@ const struct table tbl_rollout = {
 	.name = "rollout", .doc = "how changes that interrupt VMs roll over each group", ARR(k_rollout)
 };
 
+/* ---- high availability ---- */
+
+static const struct key k_ha[] = {
+	{ .name = "host-down-after", .type = K_DURATION, .off = offsetof(struct ha_spec, host_down_after),
+	  .def = "60s", .doc = "a host that does not answer for this long is down (then fenced, "
+	  "and its VMs recovered)" },
+	{ .name = "confirmations", .type = K_INT, .off = offsetof(struct ha_spec, confirmations),
+	  .def = "3", .min = 1, .max = 1000,
+	  .doc = "failed observations (vem runs) needed too before a host is down" },
+};
+const struct table tbl_ha = { .name = "ha", .doc = "detection of dead hosts", ARR(k_ha) };
+
 /* ---- top level ---- */
 
 static const struct key k_top[] = {
@@ -371,6 +411,8 @@ static const struct key k_top[] = {
 		 "is listed here or given with --allow-destroy" },
 	{ .name = "storage", .type = K_MAP, .off = offsetof(struct raw_top, storage), .sub = &tbl_storage,
 	  .doc = "storage shared between hosts" },
+	{ .name = "ha", .type = K_MAP, .off = offsetof(struct raw_top, ha), .sub = &tbl_ha,
+	  .doc = "high availability: when a host is down" },
 };
 const struct table tbl_top = {
 	.name = "cluster file", .doc = "a vem cluster description", ARR(k_top)

@@ -119,10 +119,11 @@ struct raw_top {
 	char **allow_destroy;
 	size_t n_allow_destroy;
 	struct storage_spec storage;
+	struct ha_spec ha;
 };
 
 extern const struct table tbl_top, tbl_host, tbl_image, tbl_vmcfg, tbl_template,
-	tbl_vm, tbl_balance, tbl_storage, tbl_disk, tbl_net, tbl_placement, tbl_rollout;
+	tbl_vm, tbl_balance, tbl_storage, tbl_ha, tbl_disk, tbl_net, tbl_placement, tbl_rollout;
 
 /* Fill base (a struct described by t, zeroed) with t's defaults. */
 void keys_fill_defaults(const struct table *t, void *base);

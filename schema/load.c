@@ -1355,6 +1355,39 @@ static void check_duplicates(struct ctx *x, const char *what, struct named *v, s
 		free(v_);                                                      \
 	} while (0)
 
+static bool fence_word(const char *s, const char *extra)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      strchr(extra, *s)))
+			return false;
+	return true;
+}
+
+/* A fence agent is a plain fence_* name; its options are key=value lines
+ * on its stdin, so a key or value cannot hold a line break. */
+static void check_fence(struct ctx *x, const struct host_spec *h)
+{
+	const char *name = h->name ? h->name : "?";
+
+	if (!h->fence.agent)
+		return;
+	if (strncmp(h->fence.agent, "fence_", 6) || !fence_word(h->fence.agent + 6, ""))
+		problem_at(x, &h->loc, "host '%s': fence agent '%s' is not a plain name like "
+			   "fence_ipmilan (agents run from /usr/sbin)", name, h->fence.agent);
+	for (size_t j = 0; j < h->fence.options.nr; j++) {
+		const struct label *o = &h->fence.options.items[j];
+		if (!fence_word(o->key, "-") || !strcmp(o->key, "action"))
+			problem_at(x, &h->loc, "host '%s': fence option '%s' is not allowed (lowercase "
+				   "letters, digits, '_' and '-'; vem sets 'action' itself)", name, o->key);
+		else if (strpbrk(o->value, "\r\n"))
+			problem_at(x, &h->loc, "host '%s': fence option '%s' holds a line break",
+				   name, o->key);
+	}
+}
+
 static void check_hosts(struct ctx *x)
 {
 	CHECK_DUPS(x, "host", x->top.hosts, x->top.n_hosts, name, loc);
@@ -1372,6 +1405,7 @@ static void check_hosts(struct ctx *x)
 		if (h->memory && h->reserve >= h->memory)
 			problem_at(x, &h->loc, "host '%s': reserve is not below its memory capacity",
 				   h->name ? h->name : "?");
+		check_fence(x, h);
 	}
 }
 
@@ -1640,6 +1674,8 @@ static void expand_vm(struct cluster *c, size_t *avm, const struct raw_vm *v, st
 			vm_config_copy(&s->cfg, cfg);
 		}
 		placement_copy(&s->placement, &v->spec.placement);
+		s->ha.policy = xstrdup(v->spec.ha.policy);
+		s->ha.priority = v->spec.ha.priority;
 	}
 	vm_config_release(cfg);
 }
@@ -1770,6 +1806,7 @@ static struct cluster *resolve(struct ctx *x)
 	MOVE_LIST(c->allow_destroy, c->n_allow_destroy, x->top.allow_destroy, x->top.n_allow_destroy);
 	c->storage = x->top.storage;
 	memset(&x->top.storage, 0, sizeof(x->top.storage));
+	c->ha = x->top.ha;
 	if (x->err->nr == x->err_base)   /* reads cloud-init files: only once they passed */
 		cluster_hash_vms(c);
 	for (size_t i = 0; i < x->top.n_templates; i++) {
@@ -1800,6 +1837,7 @@ static void raw_top_release(struct raw_top *t)
 		free(t->vms[i].spec.template);
 		vm_config_release(&t->vms[i].spec.cfg);
 		placement_release(&t->vms[i].spec.placement);
+		free(t->vms[i].spec.ha.policy);
 		free(t->vms[i].host_locs);
 	}
 	free(t->vms);

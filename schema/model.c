@@ -122,6 +122,8 @@ void cluster_release_hosts_images(struct cluster *c)
 		free(c->hosts[i].name);
 		free(c->hosts[i].uri);
 		labels_release(&c->hosts[i].labels);
+		free(c->hosts[i].fence.agent);
+		labels_release(&c->hosts[i].fence.options);
 	}
 	free(c->hosts);
 	c->hosts = NULL;
@@ -169,6 +171,7 @@ void cluster_free(struct cluster *c)
 		free(c->vms[i].template);
 		vm_config_release(&c->vms[i].cfg);
 		placement_release(&c->vms[i].placement);
+		free(c->vms[i].ha.policy);
 	}
 	free(c->vms);
 	for (size_t i = 0; i < c->n_allow_destroy; i++)

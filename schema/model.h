@@ -44,6 +44,13 @@ struct labels {
 };
 const char *labels_get(const struct labels *l, const char *key);
 
+/* How to power a host off when it stops answering (high availability,
+ * reconciler/ha.h): a fence agent of the fence-agents package. */
+struct fence_spec {
+	char *agent;           /* "fence_ipmilan": a plain fence_* name in /usr/sbin; NULL: none */
+	struct labels options; /* agent options (ip, username, password, plug, ...) */
+};
+
 struct host_spec {
 	char *name;
 	char *uri;
@@ -52,6 +59,7 @@ struct host_spec {
 	uint64_t memory;       /* 0: read from the host */
 	uint64_t reserve;      /* memory kept free for the host itself */
 	bool maintenance;
+	struct fence_spec fence;
 	struct loc loc;
 };
 
@@ -130,6 +138,13 @@ struct placement_spec {
 	char *together;        /* affinity group or NULL */
 };
 
+/* What high availability does with a VM whose host is down and fenced. */
+struct vm_ha {
+	char *policy;          /* "restart" | "recreate" | "none"; NULL: restart where
+				* its disks survive the host (shared pools, or none) */
+	int priority;          /* higher first when survivors cannot take all */
+};
+
 struct vm_spec {
 	char *name;            /* "api-1" */
 	char *group;           /* the vms: entry it came from ("api") */
@@ -145,6 +160,7 @@ struct vm_spec {
 	 * hex chars. Equal hashes mean no update is needed.
 	 */
 	char spec_hash[17];
+	struct vm_ha ha;
 	struct loc loc;
 };
 
@@ -173,6 +189,12 @@ struct storage_spec {
 /* Whether pool is declared shared. */
 bool storage_pool_shared(const struct storage_spec *st, const char *pool);
 
+/* Detection of dead hosts (reconciler/ha.h). */
+struct ha_spec {
+	int64_t host_down_after;   /* ms a host is unreachable before it is down */
+	int confirmations;         /* failed observations needed too */
+};
+
 struct cluster {
 	char *name;
 	struct host_spec *hosts;
@@ -188,6 +210,7 @@ struct cluster {
 	char **allow_destroy;   /* VM name patterns whose data may be destroyed */
 	size_t n_allow_destroy;
 	struct storage_spec storage;
+	struct ha_spec ha;
 	char *source;           /* where it was loaded from (path or URL) */
 	char *revision;         /* commit id or "sha256:..." of the content */
 	char **files;           /* interned file names used by struct loc */

@@ -45,12 +45,12 @@ YAML
 
 # vms_on HOSTNUM: names of the domains defined on lab host N (sorted).
 vms_on() {
-	virsh_h "$1" list --all --name 2>/dev/null | sed '/^$/d' | grep -v '^vem-lease-' | sort
+	virsh_h "$1" list --all --name 2>/dev/null | sed '/^$/d' | grep -v '^vem-lease-\|^vem-hoststate-' | sort
 }
 
 # running_on HOSTNUM: names of running domains on lab host N.
 running_on() {
-	virsh_h "$1" list --name 2>/dev/null | sed '/^$/d' | grep -v '^vem-lease-' | sort
+	virsh_h "$1" list --name 2>/dev/null | sed '/^$/d' | grep -v '^vem-lease-\|^vem-hoststate-' | sort
 }
 
 # all_vms: "host name" lines for every domain on every lab host.
