@@ -11,8 +11,11 @@
  *   vem-htools shapes
  *       list the shapes
  *   vem-htools to-vem HTOOLS DYNU|- SNAPSHOT.json CLUSTER.yaml
- *       nodes become hosts (capacity: cpus, memory; "memory used by the
- *       node" becomes the reserve; offline nodes are offline), instances
+ *       nodes become hosts (capacity: cpus, memory; offline nodes are
+ *       offline; "memory used by the node" becomes a running foreign domain
+ *       "node-os-NODE" of that memory, so vem's u_mem is hbal's used
+ *       fraction (node + instances) / total; vem's own `reserve:` would
+ *       be committed / (total - reserve), another metric), instances
  *       become VMs (memory, vcpus) and their running domains; the CPU load
  *       is the dynu value times 16 cores, whatever the node (hbal's -U load
  *       is absolute: it does not depend on the node an instance runs on). Instances with a disk
@@ -405,6 +408,14 @@ static bool shared_storage(const char *tmpl)
 
 /* ---- to-vem ---- */
 
+/* The foreign domain that stands for a node's own memory use. */
+#define NODE_OS "node-os-"
+
+static bool is_node_os(const struct obs_domain *d)
+{
+	return !d->owned && !strncmp(d->name, NODE_OS, strlen(NODE_OS));
+}
+
 static int cmd_to_vem(int argc, char **argv)
 {
 	struct htools ht;
@@ -433,8 +444,6 @@ static int cmd_to_vem(int argc, char **argv)
 		const struct ht_node *nd = &ht.nodes[i];
 		fprintf(y, "  - {name: %s, uri: 'test:///default', capacity: {cpus: %d, memory: %lluMiB}",
 			nd->name, nd->cpus, (unsigned long long)nd->mem);
-		if (nd->used)
-			fprintf(y, ", reserve: %lluMiB", (unsigned long long)nd->used);
 		fputs("}\n", y);
 	}
 	fputs("templates:\n  - {name: vm, kernel: /boot/vmlinuz}\nvms:\n", y);
@@ -471,10 +480,23 @@ static int cmd_to_vem(int argc, char **argv)
 		h->online = !ht.nodes[i].offline;
 		h->cpus = ht.nodes[i].cpus;
 		h->memory = ht.nodes[i].mem * MiB;
-		h->reserve = ht.nodes[i].used * MiB;
 		h->hv_caps = (1u << HV_QEMU) | (1u << HV_KVM);
 	}
-	o.domains = xcalloc(ht.n_insts + 1, sizeof(*o.domains));
+	o.domains = xcalloc(ht.n_insts + ht.n_nodes + 1, sizeof(*o.domains));
+	/* the node's own memory is load vem does not manage: a foreign domain,
+	 * so that u_mem is hbal's used fraction (see the header) */
+	for (size_t i = 0; i < ht.n_nodes; i++) {
+		struct obs_domain *d;
+		if (!ht.nodes[i].used)
+			continue;
+		d = &o.domains[o.n_domains++];
+		d->name = xasprintf("%s%s", NODE_OS, ht.nodes[i].name);
+		snprintf(d->uuid, sizeof(d->uuid), "00000000-0000-4000-9000-%012x", (unsigned)(i & 0xffffff));
+		d->host = i;
+		d->state = DOM_RUNNING;
+		d->persistent = true;
+		d->memory = d->max_memory = ht.nodes[i].used * MiB;
+	}
 	for (size_t i = 0; i < ht.n_insts; i++) {
 		const struct ht_inst *in = &ht.insts[i];
 		struct obs_domain *d = &o.domains[o.n_domains++];
@@ -590,7 +612,7 @@ static int cmd_from_vem(int argc, char **argv)
 	struct observed o;
 	struct move *mv = NULL;
 	size_t nm = 0;
-	uint64_t *used;
+	uint64_t *used, *nodemem;
 	FILE *f;
 
 	if (argc != 4)
@@ -614,15 +636,20 @@ static int cmd_from_vem(int argc, char **argv)
 		d->host = (size_t)h;
 	}
 	used = xcalloc(o.n_hosts + 1, sizeof(*used));
+	nodemem = xcalloc(o.n_hosts + 1, sizeof(*nodemem));
 	for (size_t i = 0; i < o.n_domains; i++) {
 		const struct obs_domain *d = &o.domains[i];
-		used[d->host] += (d->max_memory > d->memory ? d->max_memory : d->memory) / MiB;
+		uint64_t m = (d->max_memory > d->memory ? d->max_memory : d->memory) / MiB;
+		if (is_node_os(d))
+			nodemem[d->host] += m;
+		else
+			used[d->host] += m;
 	}
 	f = open_out(argv[3]);
 	write_htools_header(f);
 	for (size_t h = 0; h < o.n_hosts; h++) {
 		const struct obs_host *oh = &o.hosts[h];
-		uint64_t mem = oh->memory / MiB, res = oh->reserve / MiB;
+		uint64_t mem = oh->memory / MiB, res = oh->reserve / MiB + nodemem[h];
 		write_htools_node(f, oh->name, mem, res, mem > res + used[h] ? mem - res - used[h] : 0,
 				  oh->cpus, !oh->online);
 	}
@@ -630,6 +657,8 @@ static int cmd_from_vem(int argc, char **argv)
 	for (size_t i = 0; i < o.n_domains; i++) {
 		const struct obs_domain *d = &o.domains[i];
 		uint64_t m = d->max_memory > d->memory ? d->max_memory : d->memory;
+		if (is_node_os(d))
+			continue;
 		write_htools_instance(f, d->name, m / MiB, d->vcpus,
 				      d->state == DOM_RUNNING || d->state == DOM_PAUSED,
 				      o.hosts[d->host].name, "sharedfile");
@@ -643,6 +672,7 @@ static int cmd_from_vem(int argc, char **argv)
 	}
 	free(mv);
 	free(used);
+	free(nodemem);
 	observed_release(&o);
 	errbuf_release(&err);
 	return 0;
