@@ -1103,6 +1103,306 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 	return -1;
 }
 
+/*
+ * Swaps: when no single move gains enough, exchange two VMs x (on host a)
+ * and y (on host b). Both migrations must be possible one after the other
+ * (one of them fits first, the other after it) and the pair must gain at
+ * least twice min-gain. Only the SWAP_HOSTS hosts of highest and of lowest
+ * pressure are paired, so a round costs O(SWAP_HOSTS^2 x VMs per host^2).
+ * VMs of spread or together groups are not swapped.
+ */
+enum { SWAP_HOSTS = 6 };
+
+struct swap {
+	long first, second;        /* candidates, in migration order */
+	size_t first_dest, second_dest;
+	double gain;
+};
+
+/* Add to sum/sq the change of host h carrying (dmem, dvcpus, dcpu) more. */
+static void sums_shift(const struct load *l, size_t h, double dmem, int dvcpus, double dcpu,
+		       double *sum, double *sq)
+{
+	const struct place_priv *p = P(l);
+	const struct host_load *hl = &l->hosts[h];
+	double u[N_METRICS];
+
+	if (!eligible(&l->o->hosts[h]))
+		return;
+	util_of(p, h, (double)hl->mem_used + dmem, hl->vcpus_used + dvcpus, hl->cpu_load + dcpu, u);
+	for (int m = 0; m < N_METRICS; m++) {
+		sum[m] += u[m] - p->u[h][m];
+		sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
+	}
+}
+
+/* The k eligible hosts of highest (or lowest) combined pressure. */
+static size_t pressure_hosts(struct balancer *b, size_t k, bool high, size_t *out)
+{
+	struct load *l = b->l;
+	const struct place_priv *p = P(l);
+	const struct observed *o = l->o;
+	double mean[N_METRICS], sd[N_METRICS];
+	bool *mark = b->is_source;
+	size_t n = 0;
+
+	for (int m = 0; m < N_METRICS; m++) {
+		double var;
+		mean[m] = p->n_eligible ? p->sum[m] / (double)p->n_eligible : 0;
+		var = p->n_eligible ? p->sq[m] / (double)p->n_eligible - mean[m] * mean[m] : 0;
+		sd[m] = var > 0 ? sqrt(var) : 0;
+	}
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		b->key[h] = 0;
+		for (int m = 0; m < N_METRICS; m++)
+			if (p->w[m] > 0 && sd[m] > 1e-12)
+				b->key[h] += p->w[m] * (p->u[h][m] - mean[m]) / sd[m];
+	}
+	memset(mark, 0, o->n_hosts * sizeof(*mark));
+	mark_extremes(b, b->key, k, high, mark);
+	for (size_t h = 0; h < o->n_hosts && n < k; h++)
+		if (mark[h])
+			out[n++] = h;
+	return n;
+}
+
+static bool swappable(const struct cand *c)
+{
+	return !c->moved && !c->cooling && !c->vm->placement.spread && !c->vm->placement.together;
+}
+
+/* Whether x may go to host dest once y has left it. */
+static bool fits_after(struct load *l, const struct cand *x, size_t dest, const struct cand *y)
+{
+	struct host_load save = l->hosts[dest];
+	const char *r;
+	bool ok;
+
+	l->hosts[dest].mem_used -= y->mem;
+	l->hosts[dest].vcpus_used -= y->vcpus;
+	ok = fits(l, x->vm, dest, x->mem, x->vcpus, &r, NULL, 0);
+	l->hosts[dest] = save;
+	return ok;
+}
+
+static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
+{
+	struct load *l = b->l;
+	const struct place_priv *p = P(l);
+	size_t hi[SWAP_HOSTS], lo[SWAP_HOSTS], nhi, nlo;
+	double cur = load_score(l);
+
+	best->gain = 0;
+	best->first = -1;
+	nhi = pressure_hosts(b, SWAP_HOSTS, true, hi);
+	nlo = pressure_hosts(b, SWAP_HOSTS, false, lo);
+	for (size_t i = 0; i < nhi; i++) {
+		for (size_t j = 0; j < nlo; j++) {
+			size_t a = hi[i], bh = lo[j];
+			if (a == bh)
+				continue;
+			for (long xi = b->head[a]; xi >= 0; xi = b->cands[xi].next) {
+				const struct cand *x = &b->cands[xi];
+				if (!swappable(x))
+					continue;
+				for (long yi = b->head[bh]; yi >= 0; yi = b->cands[yi].next) {
+					const struct cand *y = &b->cands[yi];
+					double sum[N_METRICS], sq[N_METRICS], dm, gain;
+					const char *r;
+					if (!swappable(y))
+						continue;
+					dm = (double)y->mem - (double)x->mem;
+					memcpy(sum, p->sum, sizeof(sum));
+					memcpy(sq, p->sq, sizeof(sq));
+					sums_shift(l, a, dm, y->vcpus - x->vcpus, y->cpu - x->cpu, sum, sq);
+					sums_shift(l, bh, -dm, x->vcpus - y->vcpus, x->cpu - y->cpu, sum, sq);
+					gain = cur - score_from(p, sum, sq);
+					if (gain < 2 * min_gain || gain <= best->gain)
+						continue;
+					/* one of them must fit first, the other after it */
+					if (fits(l, y->vm, a, y->mem, y->vcpus, &r, NULL, 0) &&
+					    fits_after(l, x, bh, y)) {
+						*best = (struct swap){ yi, xi, a, bh, gain };
+					} else if (fits(l, x->vm, bh, x->mem, x->vcpus, &r, NULL, 0) &&
+						   fits_after(l, y, a, x)) {
+						*best = (struct swap){ xi, yi, bh, a, gain };
+					}
+				}
+			}
+		}
+	}
+	return best->first >= 0;
+}
+
+/*
+ * Pack mode (balance.mode: pack), as VMware DPM does: empty as many hosts as
+ * the constraints allow and say which. Hosts are tried from the least
+ * committed memory up; a host is emptied only when all of its VMs find room
+ * elsewhere (largest first, each on the fullest host where it fits) without
+ * taking any receiving host above 1 - pack-headroom of its memory, vCPUs
+ * (x vcpu-overcommit) or CPUs (measured load), and within max-migrations.
+ * A host with load vem may not move (foreign domains, VMs in their
+ * cooldown or already acted on by the plan, members of together groups)
+ * stays. An emptied host receives nothing.
+ */
+struct packer {
+	struct balancer *b;
+	double headroom;
+	bool *freed;
+	long *trial;               /* candidates moved on trial */
+	size_t *trial_from, nt;
+};
+
+static bool within_headroom(const struct packer *k, size_t h, const struct cand *c)
+{
+	const struct obs_host *oh = &k->b->l->o->hosts[h];
+	const struct host_load *hl = &k->b->l->hosts[h];
+	double keep = 1 - k->headroom;
+	double mem = oh->memory > oh->reserve ? (double)(oh->memory - oh->reserve) : 0;
+
+	return (double)(hl->mem_used + c->mem) <= keep * mem + 0.5 &&
+	       hl->vcpus_used + c->vcpus <= keep * oh->cpus * k->b->l->c->balance.vcpu_overcommit + 1e-9 &&
+	       hl->cpu_load + c->cpu <= keep * oh->cpus + 1e-9;
+}
+
+/* The fullest host (by memory used, relative) other than from that takes c. */
+static long pack_receiver(struct packer *k, const struct cand *c, size_t from)
+{
+	struct load *l = k->b->l;
+	long best = -1;
+	double best_u = -1;
+
+	groups_update(l, c->vm, from, false);
+	for (size_t h = 0; h < l->o->n_hosts; h++) {
+		const char *r;
+		double u;
+		if (h == from || k->freed[h] || !eligible(&l->o->hosts[h]) || !within_headroom(k, h, c) ||
+		    !fits(l, c->vm, h, c->mem, c->vcpus, &r, NULL, 0))
+			continue;
+		u = P(l)->u[h][M_MEM];
+		if (u > best_u + 1e-12) {
+			best = (long)h;
+			best_u = u;
+		}
+	}
+	groups_update(l, c->vm, from, true);
+	return best;
+}
+
+static int cmp_cand_mem_desc(const void *a, const void *b, void *arg)
+{
+	const struct cand *cands = arg;
+	const struct cand *x = &cands[*(const long *)a], *y = &cands[*(const long *)b];
+	if (x->mem != y->mem)
+		return x->mem > y->mem ? -1 : 1;
+	return strcmp(x->vm->name, y->vm->name);
+}
+
+static int cmp_host_mem(const void *a, const void *b, void *arg)
+{
+	const struct load *l = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (l->hosts[x].mem_used != l->hosts[y].mem_used)
+		return l->hosts[x].mem_used < l->hosts[y].mem_used ? -1 : 1;
+	return strcmp(l->o->hosts[x].name, l->o->hosts[y].name);
+}
+
+/* Whether all of host h's VMs can move off it; when so, they have moved
+ * (on trial: k->trial lists them). */
+static bool pack_try_host(struct packer *k, size_t h, size_t budget)
+{
+	struct balancer *b = k->b;
+	size_t n = 0;
+	bool ok = true;
+
+	k->nt = 0;
+	for (long i = b->head[h]; i >= 0; i = b->cands[i].next) {
+		const struct cand *c = &b->cands[i];
+		if (c->moved || c->cooling || c->vm->placement.together)
+			return false;
+		k->trial[n++] = i;
+	}
+	if (n != b->l->hosts[h].n_vms || n > budget)
+		return false;      /* load vem may not move, or too many moves */
+	qsort_r(k->trial, n, sizeof(*k->trial), cmp_cand_mem_desc, b->cands);
+	for (size_t j = 0; j < n && ok; j++) {
+		long t = pack_receiver(k, &b->cands[k->trial[j]], h);
+		if (t < 0) {
+			ok = false;
+			break;
+		}
+		k->trial_from[j] = h;
+		cand_move(b, k->trial[j], (size_t)t);
+		k->nt++;
+	}
+	if (!ok) {
+		while (k->nt > 0) {
+			k->nt--;
+			cand_move(b, k->trial[k->nt], k->trial_from[k->nt]);
+		}
+	}
+	return ok;
+}
+
+static void pack_plan(struct balancer *b, const struct balance_spec *bs, struct plan *p, int *moves)
+{
+	struct load *l = b->l;
+	const struct observed *o = l->o;
+	struct packer k;
+	size_t *order = xcalloc(o->n_hosts + 1, sizeof(*order)), no = 0, nfreed = 0, n_elig = 0;
+	struct strbuf names = STRBUF_INIT;
+
+	memset(&k, 0, sizeof(k));
+	k.b = b;
+	k.headroom = bs->pack_headroom;
+	k.freed = xcalloc(o->n_hosts + 1, sizeof(*k.freed));
+	k.trial = xcalloc(b->nc + 1, sizeof(*k.trial));
+	k.trial_from = xcalloc(b->nc + 1, sizeof(*k.trial_from));
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		if (!eligible(&o->hosts[h]))
+			continue;
+		n_elig++;
+		if (!l->hosts[h].n_vms)
+			k.freed[h] = true;     /* already empty */
+		else
+			order[no++] = h;
+	}
+	qsort_r(order, no, sizeof(*order), cmp_host_mem, l);
+	for (size_t i = 0; i < no; i++) {
+		size_t h = order[i], budget = bs->max_migrations > *moves ? (size_t)(bs->max_migrations - *moves) : 0;
+		if (!pack_try_host(&k, h, budget))
+			continue;
+		/* undo the trial, then plan the same moves in the same order */
+		for (size_t j = k.nt; j-- > 0;)
+			cand_move(b, k.trial[j], k.trial_from[j]);
+		for (size_t j = 0; j < k.nt; j++) {
+			long t;
+			t = pack_receiver(&k, &b->cands[k.trial[j]], h);
+			if (t < 0)
+				break;      /* not reached: the trial found room in this order */
+			add_migration(p, b, k.trial[j], (size_t)t, "pack");
+			(*moves)++;
+		}
+		k.freed[h] = true;
+	}
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		if (!k.freed[h])
+			continue;
+		strbuf_addf(&names, "%s%s", nfreed ? ", " : "", o->hosts[h].name);
+		nfreed++;
+	}
+	if (nfreed)
+		plan_note(p, "pack: %zu of %zu hosts can be emptied and powered down "
+			  "(vem does not power hosts off): %s", nfreed, n_elig, names.buf);
+	else
+		plan_note(p, "pack: no host can be emptied within the constraints and pack-headroom");
+	strbuf_release(&names);
+	free(order);
+	free(k.freed);
+	free(k.trial);
+	free(k.trial_from);
+}
+
 void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p)
 {
 	const struct cluster *c = l->c;
@@ -1177,6 +1477,10 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 
 	if (!opt->balance || !bs->enabled)
 		goto out;
+	if (bs->mode == BALANCE_PACK) {
+		pack_plan(&b, bs, p, &moves);
+		goto out;
+	}
 	/*
 	 * Balancing: while the score exceeds the threshold, take a move chosen
 	 * one move ahead (lookahead_pick): of the moves with the highest gains,
@@ -1185,10 +1489,17 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 	 */
 	while (moves < bs->max_migrations && load_score(l) > bs->threshold) {
 		long pick = balance_round(&b, bs);
-		if (pick < 0)
+		struct swap sw;
+		if (pick >= 0) {
+			add_migration(p, &b, pick, (size_t)b.cands[pick].target, "balance");
+			moves++;
+			continue;
+		}
+		if (moves + 2 > bs->max_migrations || !swap_best(&b, bs->min_gain, &sw))
 			break;
-		add_migration(p, &b, pick, (size_t)b.cands[pick].target, "balance");
-		moves++;
+		add_migration(p, &b, sw.first, sw.first_dest, "swap");
+		add_migration(p, &b, sw.second, sw.second_dest, "swap");
+		moves += 2;
 	}
 out:
 	free(busy);

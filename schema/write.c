@@ -222,7 +222,7 @@ static void schema_key(struct json_writer *w, const struct key *k)
 	jw_kv_string(w, "description", k->doc);
 	switch (k->type) {
 	case K_STR: case K_PATH: jw_kv_string(w, "type", "string"); break;
-	case K_ENUM: case K_HV: case K_STATE: schema_enum(w, k->enums); break;
+	case K_ENUM: case K_HV: case K_STATE: case K_CHOICE: schema_enum(w, k->enums); break;
 	case K_INT: schema_range(w, k, "integer"); break;
 	case K_FLOAT: schema_range(w, k, "number"); break;
 	case K_BOOL: jw_kv_string(w, "type", "boolean"); break;
