@@ -1490,12 +1490,15 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 	while (moves < bs->max_migrations && load_score(l) > bs->threshold) {
 		long pick = balance_round(&b, bs);
 		struct swap sw;
-		if (pick >= 0) {
+		bool have_swap = false;
+		if (moves + 2 <= bs->max_migrations)
+			have_swap = swap_best(&b, bs->min_gain, &sw);
+		if (pick >= 0 && (!have_swap || b.cands[pick].gain >= sw.gain / 2)) {
 			add_migration(p, &b, pick, (size_t)b.cands[pick].target, "balance");
 			moves++;
 			continue;
 		}
-		if (moves + 2 > bs->max_migrations || !swap_best(&b, bs->min_gain, &sw))
+		if (!have_swap)
 			break;
 		add_migration(p, &b, sw.first, sw.first_dest, "swap");
 		add_migration(p, &b, sw.second, sw.second_dest, "swap");

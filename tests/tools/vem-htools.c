@@ -22,9 +22,11 @@
  *       template on shared storage (sharedfile, rbd, ext, gluster,
  *       diskless) may run anywhere; plain/file/blockdev ones are pinned to
  *       their node and drbd ones to their two nodes (placement.hosts).
- *   vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS
+ *   vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS [ORIGINAL.htools]
  *       the snapshot with the plan's migrations applied, as htools text
- *       (instances as sharedfile; node free memory from the domains).
+ *       (instances keep ORIGINAL's disk template, else sharedfile: hbal
+ *       scores pinned instances differently; node free memory from the
+ *       domains).
  *
  * Sizes in htools text are MiB. The cluster file is written without a
  * balance section: append one.
@@ -369,6 +371,20 @@ static void read_htools(const char *path, struct htools *ht)
 	strbuf_release(&sb);
 }
 
+static void htools_release(struct htools *ht)
+{
+	for (size_t i = 0; i < ht->n_nodes; i++)
+		free(ht->nodes[i].name);
+	for (size_t i = 0; i < ht->n_insts; i++) {
+		free(ht->insts[i].name);
+		free(ht->insts[i].pnode);
+		free(ht->insts[i].snode);
+		free(ht->insts[i].tmpl);
+	}
+	free(ht->nodes);
+	free(ht->insts);
+}
+
 static int cmp_inst(const void *a, const void *b)
 {
 	return strcmp(((const struct ht_inst *)a)->name, ((const struct ht_inst *)b)->name);
@@ -524,16 +540,7 @@ static int cmd_to_vem(int argc, char **argv)
 	observed_release(&o);
 	cluster_free(c);
 	errbuf_release(&err);
-	for (size_t i = 0; i < ht.n_nodes; i++)
-		free(ht.nodes[i].name);
-	for (size_t i = 0; i < ht.n_insts; i++) {
-		free(ht.insts[i].name);
-		free(ht.insts[i].pnode);
-		free(ht.insts[i].snode);
-		free(ht.insts[i].tmpl);
-	}
-	free(ht.nodes);
-	free(ht.insts);
+	htools_release(&ht);
 	free(pidx);
 	return 0;
 }
@@ -615,8 +622,15 @@ static int cmd_from_vem(int argc, char **argv)
 	uint64_t *used, *nodemem;
 	FILE *f;
 
-	if (argc != 4)
-		die("%s", "usage: vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS");
+	struct htools orig;
+	bool have_orig = argc == 5;
+
+	if (argc != 4 && argc != 5)
+		die("%s", "usage: vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS [ORIGINAL.htools]");
+	if (have_orig) {
+		read_htools(argv[4], &orig);
+		qsort(orig.insts, orig.n_insts, sizeof(*orig.insts), cmp_inst);
+	}
 	if (observed_read_json(argv[1], &o, &err)) {
 		err_print(&err, stderr, "vem-htools");
 		exit(1);
@@ -657,11 +671,14 @@ static int cmd_from_vem(int argc, char **argv)
 	for (size_t i = 0; i < o.n_domains; i++) {
 		const struct obs_domain *d = &o.domains[i];
 		uint64_t m = d->max_memory > d->memory ? d->max_memory : d->memory;
+		struct ht_inst key = { .name = d->name }, *in = NULL;
 		if (is_node_os(d))
 			continue;
+		if (have_orig)
+			in = bsearch(&key, orig.insts, orig.n_insts, sizeof(*orig.insts), cmp_inst);
 		write_htools_instance(f, d->name, m / MiB, d->vcpus,
 				      d->state == DOM_RUNNING || d->state == DOM_PAUSED,
-				      o.hosts[d->host].name, "sharedfile");
+				      o.hosts[d->host].name, in ? in->tmpl : "sharedfile");
 	}
 	write_htools_trailer(f, 4.0);
 	if (fclose(f))
@@ -673,6 +690,8 @@ static int cmd_from_vem(int argc, char **argv)
 	free(mv);
 	free(used);
 	free(nodemem);
+	if (have_orig)
+		htools_release(&orig);
 	observed_release(&o);
 	errbuf_release(&err);
 	return 0;
@@ -691,6 +710,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "usage: vem-htools gen HOSTS VMS SEED PREFIX [SHAPE]\n"
 			"       vem-htools shapes\n"
 			"       vem-htools to-vem HTOOLS DYNU|- SNAPSHOT.json CLUSTER.yaml\n"
-			"       vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS\n");
+			"       vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS [ORIGINAL.htools]\n");
 	return 64;
 }
