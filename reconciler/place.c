@@ -583,6 +583,137 @@ static int cmp_unit(const void *a, const void *b)
 	return x->first < y->first ? -1 : 1;
 }
 
+/*
+ * On clusters of more than PLACE_SMALL eligible hosts, a new VM is tried on
+ * a bounded set of hosts instead of all: the PLACE_K least used by each
+ * weighted metric and by combined pressure (as the balancer's targets),
+ * refreshed after every PLACE_REFRESH placements; only its placement.hosts
+ * when it names them; and every host when none of those takes it, so a
+ * VM is never left out because of the bound.
+ */
+enum { PLACE_SMALL = 64, PLACE_K = 8, PLACE_REFRESH = 8 };
+
+/* Insert host h with key v into top[0..*n) (ascending, at most k). */
+static void top_insert(size_t *top, double *tv, size_t *n, size_t k, size_t h, double v)
+{
+	size_t pos;
+	if (*n == k && v >= tv[k - 1])
+		return;
+	pos = *n < k ? (*n)++ : k - 1;
+	while (pos > 0 && v < tv[pos - 1]) {
+		top[pos] = top[pos - 1];
+		tv[pos] = tv[pos - 1];
+		pos--;
+	}
+	top[pos] = h;
+	tv[pos] = v;
+}
+
+/* The candidate hosts for placement: *n of them into out (no repeats). */
+static void place_candidates(struct load *l, bool *mark, size_t *out, size_t *n)
+{
+	const struct place_priv *p = P(l);
+	const struct observed *o = l->o;
+	size_t top[N_METRICS + 1][PLACE_K], nt[N_METRICS + 1] = { 0 };
+	double tv[N_METRICS + 1][PLACE_K], mean[N_METRICS], sd[N_METRICS];
+
+	for (int m = 0; m < N_METRICS; m++) {
+		double var;
+		mean[m] = p->n_eligible ? p->sum[m] / (double)p->n_eligible : 0;
+		var = p->n_eligible ? p->sq[m] / (double)p->n_eligible - mean[m] * mean[m] : 0;
+		sd[m] = var > 0 ? sqrt(var) : 0;
+	}
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		double press = 0;
+		if (!eligible(&o->hosts[h]))
+			continue;
+		for (int m = 0; m < N_METRICS; m++) {
+			if (p->w[m] <= 0)
+				continue;
+			top_insert(top[m], tv[m], &nt[m], PLACE_K, h, p->u[h][m]);
+			if (sd[m] > 1e-12)
+				press += p->w[m] * (p->u[h][m] - mean[m]) / sd[m];
+		}
+		top_insert(top[N_METRICS], tv[N_METRICS], &nt[N_METRICS], PLACE_K, h, press);
+	}
+	for (size_t i = 0; i < *n; i++)
+		mark[out[i]] = false;
+	*n = 0;
+	for (int m = 0; m <= N_METRICS; m++)
+		for (size_t i = 0; i < nt[m]; i++)
+			if (!mark[top[m][i]]) {
+				mark[top[m][i]] = true;
+				out[(*n)++] = top[m][i];
+			}
+}
+
+/* Best host for unit u among hosts[0..nh) (all when hosts is NULL), by the
+ * resulting score (ties: fewer VMs, then the name); -1 if none fits. */
+static long place_best(struct load *l, const struct vm_spec *const *vms, const size_t *order,
+		       const struct unit *u, const size_t *hosts, size_t nh)
+{
+	long best = -1;
+	double best_score = 0;
+	char buf[160];
+
+	for (size_t k = 0; k < nh; k++) {
+		size_t h = hosts ? hosts[k] : k;
+		const char *r;
+		bool ok = true;
+		double sc;
+		/* every member must fit, with the ones before it added */
+		struct host_load save = l->hosts[h];
+		for (size_t j = 0; j < u->n && ok; j++) {
+			const struct vm_spec *vm = vms[order[u->first + j]];
+			ok = fits(l, vm, h, vm->cfg.max_memory, vm->cfg.vcpus, &r, buf, sizeof(buf));
+			l->hosts[h].mem_used += vm->cfg.max_memory;
+			l->hosts[h].vcpus_used += vm->cfg.vcpus;
+		}
+		l->hosts[h] = save;
+		if (!ok)
+			continue;
+		sc = score_if(l, -1, (long)h, u->mem, u->vcpus, 0);
+		if (best < 0 || sc < best_score - 1e-12 ||
+		    (fabs(sc - best_score) <= 1e-12 &&
+		     (l->hosts[h].n_vms < l->hosts[best].n_vms ||
+		      (l->hosts[h].n_vms == l->hosts[best].n_vms &&
+		       strcmp(l->o->hosts[h].name, l->o->hosts[best].name) < 0)))) {
+			best = (long)h;
+			best_score = sc;
+		}
+	}
+	return best;
+}
+
+static int cmp_host_index_name(const void *a, const void *b, void *o)
+{
+	const struct observed *obs = o;
+	return strcmp(obs->hosts[*(const size_t *)a].name, obs->hosts[*(const size_t *)b].name);
+}
+
+/* The hosts named by placement.hosts, by binary search in by_name. */
+static size_t named_hosts(const struct load *l, const size_t *by_name, const struct vm_spec *vm,
+			  size_t *out)
+{
+	size_t na = 0;
+	for (size_t i = 0; i < vm->placement.n_hosts; i++) {
+		size_t lo = 0, hi = l->o->n_hosts;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int cmp = strcmp(l->o->hosts[by_name[mid]].name, vm->placement.hosts[i]);
+			if (!cmp) {
+				out[na++] = by_name[mid];
+				break;
+			}
+			if (cmp < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return na;
+}
+
 size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, long *hosts,
 		 struct strbuf *why)
 {
@@ -590,6 +721,18 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 	struct unit *units = xcalloc(n + 1, sizeof(*units));
 	size_t nu = 0, placed = 0;
 	char buf[160];
+	bool bounded = P(l)->n_eligible > PLACE_SMALL;
+	size_t *cand = NULL, nc = 0, *by_name = NULL, since = PLACE_REFRESH;
+	bool *mark = NULL;
+
+	if (bounded) {
+		cand = xcalloc((N_METRICS + 1) * PLACE_K + l->o->n_hosts + 1, sizeof(*cand));
+		mark = xcalloc(l->o->n_hosts + 1, sizeof(*mark));
+		by_name = xcalloc(l->o->n_hosts + 1, sizeof(*by_name));
+		for (size_t h = 0; h < l->o->n_hosts; h++)
+			by_name[h] = h;
+		qsort_r(by_name, l->o->n_hosts, sizeof(*by_name), cmp_host_index_name, (void *)l->o);
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		order[i] = i;
@@ -615,32 +758,21 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 
 	for (size_t k = 0; k < nu; k++) {
 		struct unit *u = &units[k];
+		const struct vm_spec *first = vms[order[u->first]];
 		long best = -1;
-		double best_score = 0;
-		for (size_t h = 0; h < l->o->n_hosts; h++) {
-			const char *r;
-			bool ok = true;
-			double sc;
-			/* every member must fit, with the ones before it added */
-			struct host_load save = l->hosts[h];
-			for (size_t j = 0; j < u->n && ok; j++) {
-				const struct vm_spec *vm = vms[order[u->first + j]];
-				ok = fits(l, vm, h, vm->cfg.max_memory, vm->cfg.vcpus, &r, buf, sizeof(buf));
-				l->hosts[h].mem_used += vm->cfg.max_memory;
-				l->hosts[h].vcpus_used += vm->cfg.vcpus;
+		if (bounded && first->placement.n_hosts) {
+			size_t *named = cand + (N_METRICS + 1) * PLACE_K;
+			best = place_best(l, vms, order, u, named, named_hosts(l, by_name, first, named));
+		} else if (bounded) {
+			if (since++ >= PLACE_REFRESH) {
+				place_candidates(l, mark, cand, &nc);
+				since = 1;
 			}
-			l->hosts[h] = save;
-			if (!ok)
-				continue;
-			sc = score_if(l, -1, (long)h, u->mem, u->vcpus, 0);
-			if (best < 0 || sc < best_score - 1e-12 ||
-			    (fabs(sc - best_score) <= 1e-12 &&
-			     (l->hosts[h].n_vms < l->hosts[best].n_vms ||
-			      (l->hosts[h].n_vms == l->hosts[best].n_vms &&
-			       strcmp(l->o->hosts[h].name, l->o->hosts[best].name) < 0)))) {
-				best = (long)h;
-				best_score = sc;
-			}
+			best = place_best(l, vms, order, u, cand, nc);
+			if (best < 0)
+				best = place_best(l, vms, order, u, NULL, l->o->n_hosts);
+		} else {
+			best = place_best(l, vms, order, u, NULL, l->o->n_hosts);
 		}
 		if (best >= 0) {
 			for (size_t j = 0; j < u->n; j++) {
@@ -679,6 +811,9 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 	}
 	free(order);
 	free(units);
+	free(cand);
+	free(mark);
+	free(by_name);
 	return placed;
 }
 

@@ -530,6 +530,76 @@ TEST(balance_swaps_when_no_single_move_helps)
 	cluster_free(c);
 }
 
+/* Placement on a large cluster tries a bounded set of hosts: every VM is
+ * still placed where the constraints allow, and a VM that fits only a host
+ * outside that set (a big host already half full) still finds it. */
+TEST(place_many_on_large_cluster)
+{
+	enum { NH = 101, NV = 2000 };
+	struct strbuf y = STRBUF_INIT;
+	struct cluster *c;
+	struct observed o;
+	struct load l;
+	const struct vm_spec **v;
+	long *where;
+	uint64_t mem[NH] = { 0 };
+	int spread[NH] = { 0 };
+	struct strbuf why = STRBUF_INIT;
+
+	strbuf_adds(&y, "cluster: big\nhosts:\n");
+	for (int h = 0; h < NH - 1; h++)
+		strbuf_addf(&y, "  - {name: h%03d, uri: 'qemu+tcp://h%d/system', capacity: {cpus: 16, memory: 8GiB}, "
+			    "labels: {rack: %s}}\n", h, h, h % 2 ? "b" : "a");
+	strbuf_adds(&y, "  - {name: huge, uri: 'qemu+tcp://huge/system', capacity: {cpus: 64, memory: 64GiB}}\n"
+		    "templates:\n  - {name: s, vcpus: 1, memory: 256MiB, kernel: /k}\n"
+		    "vms:\n"
+		    "  - {name: small, template: s, replicas: 1900}\n"
+		    "  - {name: spr, template: s, replicas: 40, placement: {spread: spr}}\n"
+		    "  - {name: pin, template: s, replicas: 29, placement: {hosts: [h007, h070]}}\n"
+		    "  - {name: rb, template: s, replicas: 30, placement: {labels: {rack: b}}}\n"
+		    "  - {name: jumbo, template: s, memory: 24GiB}\n");
+	c = load_yaml(y.buf);
+	strbuf_release(&y);
+	CHECK_INT(c->n_vms, NV);
+	obs_init(&o, c);
+	/* the big host is already half full with a foreign domain: it is the
+	 * most used host by memory, so not among the least used */
+	obs_add(&o, c, NH - 1, "foreign", false, NULL, DOM_RUNNING, 0)->max_memory = 32 * GiB;
+	load_init(&l, c, &o);
+	v = xcalloc(NV, sizeof(*v));
+	where = xcalloc(NV, sizeof(*where));
+	for (size_t i = 0; i < NV; i++)
+		v[i] = &c->vms[i];
+	CHECK_INT(place_vms(&l, v, NV, where, &why), NV);
+	CHECK_STR(why.buf, "");
+	for (size_t i = 0; i < NV; i++) {
+		long h = where[i];
+		CHECK(h >= 0);
+		if (h < 0)
+			continue;
+		mem[h] += v[i]->cfg.max_memory;
+		spread[h] += v[i]->placement.spread != NULL;
+		if (v[i]->placement.n_hosts)
+			CHECK(h == 7 || h == 70);
+		if (v[i]->placement.labels.nr)
+			CHECK(h % 2 == 1 && h < NH - 1);
+		if (!strcmp(v[i]->name, "jumbo"))
+			CHECK(h == NH - 1);
+	}
+	for (size_t h = 0; h < NH; h++) {
+		CHECK(mem[h] + (h == NH - 1 ? 32 * GiB : 0) <= o.hosts[h].memory);
+		CHECK(spread[h] <= 1);
+	}
+	/* spread evenly: 2000 VMs of 256MiB on 100 hosts of 8GiB */
+	CHECK(load_score(&l) < 0.05);
+	strbuf_release(&why);
+	free(v);
+	free(where);
+	load_release(&l);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 /* Snapshots: what is written reads back the same; a syntax error names its place. */
 TEST(snapshot_round_trip)
 {
@@ -594,5 +664,6 @@ int main(void)
 	RUN(pack_empties_hosts_within_headroom);
 	RUN(pack_keeps_constraints);
 	RUN(balance_swaps_when_no_single_move_helps);
+	RUN(place_many_on_large_cluster);
 	return test_done();
 }
