@@ -1246,7 +1246,7 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
  * pressure are paired, so a round costs O(SWAP_HOSTS^2 x VMs per host^2).
  * VMs of spread or together groups are not swapped.
  */
-enum { SWAP_HOSTS = 6 };
+enum { SWAP_HOSTS = 6, SWAP_RECHECK = 8 };
 
 struct swap {
 	long first, second;        /* candidates, in migration order */
@@ -1545,7 +1545,8 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 	const struct balance_spec *bs = &c->balance;
 	struct balancer b;
 	char **busy = xcalloc(p->n + 1, sizeof(*busy));
-	int moves = 0;
+	int moves = 0, since_swap = 0;
+	double swap_hint = INFINITY;
 
 	memset(&b, 0, sizeof(b));
 	b.l = l;
@@ -1626,8 +1627,15 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 		long pick = balance_round(&b, bs);
 		struct swap sw;
 		bool have_swap = false;
-		if (moves + 2 <= bs->max_migrations)
+		/* the best swap gain falls as the load evens out: while the last
+		 * one found is below twice this round's single move, skip the
+		 * search (but look again every SWAP_RECHECK rounds) */
+		if (moves + 2 <= bs->max_migrations &&
+		    (pick < 0 || b.cands[pick].gain < swap_hint / 2 || ++since_swap >= SWAP_RECHECK)) {
 			have_swap = swap_best(&b, bs->min_gain, &sw);
+			swap_hint = have_swap ? sw.gain : 0;
+			since_swap = 0;
+		}
 		if (pick >= 0 && (!have_swap || b.cands[pick].gain >= sw.gain / 2)) {
 			add_migration(p, &b, pick, (size_t)b.cands[pick].target, "balance");
 			moves++;
