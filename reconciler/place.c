@@ -1239,14 +1239,16 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 }
 
 /*
- * Swaps: when no single move gains enough, exchange two VMs x (on host a)
- * and y (on host b). Both migrations must be possible one after the other
- * (one of them fits first, the other after it) and the pair must gain at
- * least twice min-gain. Only the SWAP_HOSTS hosts of highest and of lowest
+ * Swaps: exchange two VMs x (on host a) and y (on host b). Both migrations
+ * must be possible one after the other (one of them fits first, the other
+ * after it) and the pair must gain at least twice min-gain. A swap is taken
+ * when it gains more per migration than the best single move, or, when no
+ * single move is left, when it gains at least SWAP_ALONE of the score. Only the SWAP_HOSTS hosts of highest and of lowest
  * pressure are paired, so a round costs O(SWAP_HOSTS^2 x VMs per host^2).
  * VMs of spread or together groups are not swapped.
  */
 enum { SWAP_HOSTS = 6, SWAP_RECHECK = 8 };
+#define SWAP_ALONE 0.04     /* share of the score a swap gains when no single move is left */
 
 struct swap {
 	long first, second;        /* candidates, in migration order */
@@ -1641,7 +1643,9 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 			moves++;
 			continue;
 		}
-		if (!have_swap)
+		/* with no single move left, a swap must gain markedly: its first
+		 * migration may worsen the balance until the second is done */
+		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l)))
 			break;
 		add_migration(p, &b, sw.first, sw.first_dest, "swap");
 		add_migration(p, &b, sw.second, sw.second_dest, "swap");
