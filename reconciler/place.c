@@ -583,6 +583,137 @@ static int cmp_unit(const void *a, const void *b)
 	return x->first < y->first ? -1 : 1;
 }
 
+/*
+ * On clusters of more than PLACE_SMALL eligible hosts, a new VM is tried on
+ * a bounded set of hosts instead of all: the PLACE_K least used by each
+ * weighted metric and by combined pressure (as the balancer's targets),
+ * refreshed after every PLACE_REFRESH placements; only its placement.hosts
+ * when it names them; and every host when none of those takes it, so a
+ * VM is never left out because of the bound.
+ */
+enum { PLACE_SMALL = 64, PLACE_K = 8, PLACE_REFRESH = 8 };
+
+/* Insert host h with key v into top[0..*n) (ascending, at most k). */
+static void top_insert(size_t *top, double *tv, size_t *n, size_t k, size_t h, double v)
+{
+	size_t pos;
+	if (*n == k && v >= tv[k - 1])
+		return;
+	pos = *n < k ? (*n)++ : k - 1;
+	while (pos > 0 && v < tv[pos - 1]) {
+		top[pos] = top[pos - 1];
+		tv[pos] = tv[pos - 1];
+		pos--;
+	}
+	top[pos] = h;
+	tv[pos] = v;
+}
+
+/* The candidate hosts for placement: *n of them into out (no repeats). */
+static void place_candidates(struct load *l, bool *mark, size_t *out, size_t *n)
+{
+	const struct place_priv *p = P(l);
+	const struct observed *o = l->o;
+	size_t top[N_METRICS + 1][PLACE_K], nt[N_METRICS + 1] = { 0 };
+	double tv[N_METRICS + 1][PLACE_K], mean[N_METRICS], sd[N_METRICS];
+
+	for (int m = 0; m < N_METRICS; m++) {
+		double var;
+		mean[m] = p->n_eligible ? p->sum[m] / (double)p->n_eligible : 0;
+		var = p->n_eligible ? p->sq[m] / (double)p->n_eligible - mean[m] * mean[m] : 0;
+		sd[m] = var > 0 ? sqrt(var) : 0;
+	}
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		double press = 0;
+		if (!eligible(&o->hosts[h]))
+			continue;
+		for (int m = 0; m < N_METRICS; m++) {
+			if (p->w[m] <= 0)
+				continue;
+			top_insert(top[m], tv[m], &nt[m], PLACE_K, h, p->u[h][m]);
+			if (sd[m] > 1e-12)
+				press += p->w[m] * (p->u[h][m] - mean[m]) / sd[m];
+		}
+		top_insert(top[N_METRICS], tv[N_METRICS], &nt[N_METRICS], PLACE_K, h, press);
+	}
+	for (size_t i = 0; i < *n; i++)
+		mark[out[i]] = false;
+	*n = 0;
+	for (int m = 0; m <= N_METRICS; m++)
+		for (size_t i = 0; i < nt[m]; i++)
+			if (!mark[top[m][i]]) {
+				mark[top[m][i]] = true;
+				out[(*n)++] = top[m][i];
+			}
+}
+
+/* Best host for unit u among hosts[0..nh) (all when hosts is NULL), by the
+ * resulting score (ties: fewer VMs, then the name); -1 if none fits. */
+static long place_best(struct load *l, const struct vm_spec *const *vms, const size_t *order,
+		       const struct unit *u, const size_t *hosts, size_t nh)
+{
+	long best = -1;
+	double best_score = 0;
+	char buf[160];
+
+	for (size_t k = 0; k < nh; k++) {
+		size_t h = hosts ? hosts[k] : k;
+		const char *r;
+		bool ok = true;
+		double sc;
+		/* every member must fit, with the ones before it added */
+		struct host_load save = l->hosts[h];
+		for (size_t j = 0; j < u->n && ok; j++) {
+			const struct vm_spec *vm = vms[order[u->first + j]];
+			ok = fits(l, vm, h, vm->cfg.max_memory, vm->cfg.vcpus, &r, buf, sizeof(buf));
+			l->hosts[h].mem_used += vm->cfg.max_memory;
+			l->hosts[h].vcpus_used += vm->cfg.vcpus;
+		}
+		l->hosts[h] = save;
+		if (!ok)
+			continue;
+		sc = score_if(l, -1, (long)h, u->mem, u->vcpus, 0);
+		if (best < 0 || sc < best_score - 1e-12 ||
+		    (fabs(sc - best_score) <= 1e-12 &&
+		     (l->hosts[h].n_vms < l->hosts[best].n_vms ||
+		      (l->hosts[h].n_vms == l->hosts[best].n_vms &&
+		       strcmp(l->o->hosts[h].name, l->o->hosts[best].name) < 0)))) {
+			best = (long)h;
+			best_score = sc;
+		}
+	}
+	return best;
+}
+
+static int cmp_host_index_name(const void *a, const void *b, void *o)
+{
+	const struct observed *obs = o;
+	return strcmp(obs->hosts[*(const size_t *)a].name, obs->hosts[*(const size_t *)b].name);
+}
+
+/* The hosts named by placement.hosts, by binary search in by_name. */
+static size_t named_hosts(const struct load *l, const size_t *by_name, const struct vm_spec *vm,
+			  size_t *out)
+{
+	size_t na = 0;
+	for (size_t i = 0; i < vm->placement.n_hosts; i++) {
+		size_t lo = 0, hi = l->o->n_hosts;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int cmp = strcmp(l->o->hosts[by_name[mid]].name, vm->placement.hosts[i]);
+			if (!cmp) {
+				out[na++] = by_name[mid];
+				break;
+			}
+			if (cmp < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return na;
+}
+
 size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, long *hosts,
 		 struct strbuf *why)
 {
@@ -590,6 +721,18 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 	struct unit *units = xcalloc(n + 1, sizeof(*units));
 	size_t nu = 0, placed = 0;
 	char buf[160];
+	bool bounded = P(l)->n_eligible > PLACE_SMALL;
+	size_t *cand = NULL, nc = 0, *by_name = NULL, since = PLACE_REFRESH;
+	bool *mark = NULL;
+
+	if (bounded) {
+		cand = xcalloc((N_METRICS + 1) * PLACE_K + l->o->n_hosts + 1, sizeof(*cand));
+		mark = xcalloc(l->o->n_hosts + 1, sizeof(*mark));
+		by_name = xcalloc(l->o->n_hosts + 1, sizeof(*by_name));
+		for (size_t h = 0; h < l->o->n_hosts; h++)
+			by_name[h] = h;
+		qsort_r(by_name, l->o->n_hosts, sizeof(*by_name), cmp_host_index_name, (void *)l->o);
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		order[i] = i;
@@ -615,32 +758,21 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 
 	for (size_t k = 0; k < nu; k++) {
 		struct unit *u = &units[k];
+		const struct vm_spec *first = vms[order[u->first]];
 		long best = -1;
-		double best_score = 0;
-		for (size_t h = 0; h < l->o->n_hosts; h++) {
-			const char *r;
-			bool ok = true;
-			double sc;
-			/* every member must fit, with the ones before it added */
-			struct host_load save = l->hosts[h];
-			for (size_t j = 0; j < u->n && ok; j++) {
-				const struct vm_spec *vm = vms[order[u->first + j]];
-				ok = fits(l, vm, h, vm->cfg.max_memory, vm->cfg.vcpus, &r, buf, sizeof(buf));
-				l->hosts[h].mem_used += vm->cfg.max_memory;
-				l->hosts[h].vcpus_used += vm->cfg.vcpus;
+		if (bounded && first->placement.n_hosts) {
+			size_t *named = cand + (N_METRICS + 1) * PLACE_K;
+			best = place_best(l, vms, order, u, named, named_hosts(l, by_name, first, named));
+		} else if (bounded) {
+			if (since++ >= PLACE_REFRESH) {
+				place_candidates(l, mark, cand, &nc);
+				since = 1;
 			}
-			l->hosts[h] = save;
-			if (!ok)
-				continue;
-			sc = score_if(l, -1, (long)h, u->mem, u->vcpus, 0);
-			if (best < 0 || sc < best_score - 1e-12 ||
-			    (fabs(sc - best_score) <= 1e-12 &&
-			     (l->hosts[h].n_vms < l->hosts[best].n_vms ||
-			      (l->hosts[h].n_vms == l->hosts[best].n_vms &&
-			       strcmp(l->o->hosts[h].name, l->o->hosts[best].name) < 0)))) {
-				best = (long)h;
-				best_score = sc;
-			}
+			best = place_best(l, vms, order, u, cand, nc);
+			if (best < 0)
+				best = place_best(l, vms, order, u, NULL, l->o->n_hosts);
+		} else {
+			best = place_best(l, vms, order, u, NULL, l->o->n_hosts);
 		}
 		if (best >= 0) {
 			for (size_t j = 0; j < u->n; j++) {
@@ -679,6 +811,9 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 	}
 	free(order);
 	free(units);
+	free(cand);
+	free(mark);
+	free(by_name);
 	return placed;
 }
 
@@ -1118,6 +1253,308 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 	return -1;
 }
 
+/*
+ * Swaps: exchange two VMs x (on host a) and y (on host b). Both migrations
+ * must be possible one after the other (one of them fits first, the other
+ * after it) and the pair must gain at least twice min-gain. A swap is taken
+ * when it gains more per migration than the best single move, or, when no
+ * single move is left, when it gains at least SWAP_ALONE of the score. Only the SWAP_HOSTS hosts of highest and of lowest
+ * pressure are paired, so a round costs O(SWAP_HOSTS^2 x VMs per host^2).
+ * VMs of spread or together groups are not swapped.
+ */
+enum { SWAP_HOSTS = 6, SWAP_RECHECK = 8 };
+#define SWAP_ALONE 0.04     /* share of the score a swap gains when no single move is left */
+
+struct swap {
+	long first, second;        /* candidates, in migration order */
+	size_t first_dest, second_dest;
+	double gain;
+};
+
+/* Add to sum/sq the change of host h carrying (dmem, dvcpus, dcpu) more. */
+static void sums_shift(const struct load *l, size_t h, double dmem, int dvcpus, double dcpu,
+		       double *sum, double *sq)
+{
+	const struct place_priv *p = P(l);
+	const struct host_load *hl = &l->hosts[h];
+	double u[N_METRICS];
+
+	if (!eligible(&l->o->hosts[h]))
+		return;
+	util_of(p, h, (double)hl->mem_used + dmem, hl->vcpus_used + dvcpus, hl->cpu_load + dcpu, u);
+	for (int m = 0; m < N_METRICS; m++) {
+		sum[m] += u[m] - p->u[h][m];
+		sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
+	}
+}
+
+/* The k eligible hosts of highest (or lowest) combined pressure. */
+static size_t pressure_hosts(struct balancer *b, size_t k, bool high, size_t *out)
+{
+	struct load *l = b->l;
+	const struct place_priv *p = P(l);
+	const struct observed *o = l->o;
+	double mean[N_METRICS], sd[N_METRICS];
+	bool *mark = b->is_source;
+	size_t n = 0;
+
+	for (int m = 0; m < N_METRICS; m++) {
+		double var;
+		mean[m] = p->n_eligible ? p->sum[m] / (double)p->n_eligible : 0;
+		var = p->n_eligible ? p->sq[m] / (double)p->n_eligible - mean[m] * mean[m] : 0;
+		sd[m] = var > 0 ? sqrt(var) : 0;
+	}
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		b->key[h] = 0;
+		for (int m = 0; m < N_METRICS; m++)
+			if (p->w[m] > 0 && sd[m] > 1e-12)
+				b->key[h] += p->w[m] * (p->u[h][m] - mean[m]) / sd[m];
+	}
+	memset(mark, 0, o->n_hosts * sizeof(*mark));
+	mark_extremes(b, b->key, k, high, mark);
+	for (size_t h = 0; h < o->n_hosts && n < k; h++)
+		if (mark[h])
+			out[n++] = h;
+	return n;
+}
+
+static bool swappable(const struct cand *c)
+{
+	return !c->moved && !c->cooling && !c->vm->placement.spread && !c->vm->placement.together;
+}
+
+/* Whether x may go to host dest once y has left it. */
+static bool fits_after(struct load *l, const struct cand *x, size_t dest, const struct cand *y)
+{
+	struct host_load save = l->hosts[dest];
+	const char *r;
+	bool ok;
+
+	l->hosts[dest].mem_used -= y->mem;
+	l->hosts[dest].vcpus_used -= y->vcpus;
+	ok = fits(l, x->vm, dest, x->mem, x->vcpus, &r, NULL, 0);
+	l->hosts[dest] = save;
+	return ok;
+}
+
+static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
+{
+	struct load *l = b->l;
+	const struct place_priv *p = P(l);
+	size_t hi[SWAP_HOSTS], lo[SWAP_HOSTS], nhi, nlo;
+	double cur = load_score(l);
+
+	best->gain = 0;
+	best->first = -1;
+	nhi = pressure_hosts(b, SWAP_HOSTS, true, hi);
+	nlo = pressure_hosts(b, SWAP_HOSTS, false, lo);
+	for (size_t i = 0; i < nhi; i++) {
+		for (size_t j = 0; j < nlo; j++) {
+			size_t a = hi[i], bh = lo[j];
+			if (a == bh)
+				continue;
+			for (long xi = b->head[a]; xi >= 0; xi = b->cands[xi].next) {
+				const struct cand *x = &b->cands[xi];
+				if (!swappable(x))
+					continue;
+				for (long yi = b->head[bh]; yi >= 0; yi = b->cands[yi].next) {
+					const struct cand *y = &b->cands[yi];
+					double sum[N_METRICS], sq[N_METRICS], dm, gain;
+					const char *r;
+					if (!swappable(y))
+						continue;
+					dm = (double)y->mem - (double)x->mem;
+					memcpy(sum, p->sum, sizeof(sum));
+					memcpy(sq, p->sq, sizeof(sq));
+					sums_shift(l, a, dm, y->vcpus - x->vcpus, y->cpu - x->cpu, sum, sq);
+					sums_shift(l, bh, -dm, x->vcpus - y->vcpus, x->cpu - y->cpu, sum, sq);
+					gain = cur - score_from(p, sum, sq);
+					if (gain < 2 * min_gain || gain <= best->gain)
+						continue;
+					/* one of them must fit first, the other after it */
+					if (fits(l, y->vm, a, y->mem, y->vcpus, &r, NULL, 0) &&
+					    fits_after(l, x, bh, y)) {
+						*best = (struct swap){ yi, xi, a, bh, gain };
+					} else if (fits(l, x->vm, bh, x->mem, x->vcpus, &r, NULL, 0) &&
+						   fits_after(l, y, a, x)) {
+						*best = (struct swap){ xi, yi, bh, a, gain };
+					}
+				}
+			}
+		}
+	}
+	return best->first >= 0;
+}
+
+/*
+ * Pack mode (balance.mode: pack), as VMware DPM does: empty as many hosts as
+ * the constraints allow and say which. Hosts are tried from the least
+ * committed memory up; a host is emptied only when all of its VMs find room
+ * elsewhere (largest first, each on the fullest host where it fits) without
+ * taking any receiving host above 1 - pack-headroom of its memory, vCPUs
+ * (x vcpu-overcommit) or CPUs (measured load), and within max-migrations.
+ * A host with load vem may not move (foreign domains, VMs in their
+ * cooldown or already acted on by the plan, members of together groups)
+ * stays. An emptied host receives nothing.
+ */
+struct packer {
+	struct balancer *b;
+	double headroom;
+	bool *freed;
+	long *trial;               /* candidates moved on trial */
+	size_t *trial_from, nt;
+};
+
+static bool within_headroom(const struct packer *k, size_t h, const struct cand *c)
+{
+	const struct obs_host *oh = &k->b->l->o->hosts[h];
+	const struct host_load *hl = &k->b->l->hosts[h];
+	double keep = 1 - k->headroom;
+	double mem = oh->memory > oh->reserve ? (double)(oh->memory - oh->reserve) : 0;
+
+	return (double)(hl->mem_used + c->mem) <= keep * mem + 0.5 &&
+	       hl->vcpus_used + c->vcpus <= keep * oh->cpus * k->b->l->c->balance.vcpu_overcommit + 1e-9 &&
+	       hl->cpu_load + c->cpu <= keep * oh->cpus + 1e-9;
+}
+
+/* The fullest host (by memory used, relative) other than from that takes c. */
+static long pack_receiver(struct packer *k, const struct cand *c, size_t from)
+{
+	struct load *l = k->b->l;
+	long best = -1;
+	double best_u = -1;
+
+	groups_update(l, c->vm, from, false);
+	for (size_t h = 0; h < l->o->n_hosts; h++) {
+		const char *r;
+		double u;
+		if (h == from || k->freed[h] || !eligible(&l->o->hosts[h]) || !within_headroom(k, h, c) ||
+		    !fits(l, c->vm, h, c->mem, c->vcpus, &r, NULL, 0))
+			continue;
+		u = P(l)->u[h][M_MEM];
+		if (u > best_u + 1e-12) {
+			best = (long)h;
+			best_u = u;
+		}
+	}
+	groups_update(l, c->vm, from, true);
+	return best;
+}
+
+static int cmp_cand_mem_desc(const void *a, const void *b, void *arg)
+{
+	const struct cand *cands = arg;
+	const struct cand *x = &cands[*(const long *)a], *y = &cands[*(const long *)b];
+	if (x->mem != y->mem)
+		return x->mem > y->mem ? -1 : 1;
+	return strcmp(x->vm->name, y->vm->name);
+}
+
+static int cmp_host_mem(const void *a, const void *b, void *arg)
+{
+	const struct load *l = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (l->hosts[x].mem_used != l->hosts[y].mem_used)
+		return l->hosts[x].mem_used < l->hosts[y].mem_used ? -1 : 1;
+	return strcmp(l->o->hosts[x].name, l->o->hosts[y].name);
+}
+
+/* Whether all of host h's VMs can move off it; when so, they have moved
+ * (on trial: k->trial lists them). */
+static bool pack_try_host(struct packer *k, size_t h, size_t budget)
+{
+	struct balancer *b = k->b;
+	size_t n = 0;
+	bool ok = true;
+
+	k->nt = 0;
+	for (long i = b->head[h]; i >= 0; i = b->cands[i].next) {
+		const struct cand *c = &b->cands[i];
+		if (c->moved || c->cooling || c->vm->placement.together)
+			return false;
+		k->trial[n++] = i;
+	}
+	if (n != b->l->hosts[h].n_vms || n > budget)
+		return false;      /* load vem may not move, or too many moves */
+	qsort_r(k->trial, n, sizeof(*k->trial), cmp_cand_mem_desc, b->cands);
+	for (size_t j = 0; j < n && ok; j++) {
+		long t = pack_receiver(k, &b->cands[k->trial[j]], h);
+		if (t < 0) {
+			ok = false;
+			break;
+		}
+		k->trial_from[j] = h;
+		cand_move(b, k->trial[j], (size_t)t);
+		k->nt++;
+	}
+	if (!ok) {
+		while (k->nt > 0) {
+			k->nt--;
+			cand_move(b, k->trial[k->nt], k->trial_from[k->nt]);
+		}
+	}
+	return ok;
+}
+
+static void pack_plan(struct balancer *b, const struct balance_spec *bs, struct plan *p, int *moves)
+{
+	struct load *l = b->l;
+	const struct observed *o = l->o;
+	struct packer k;
+	size_t *order = xcalloc(o->n_hosts + 1, sizeof(*order)), no = 0, nfreed = 0, n_elig = 0;
+	struct strbuf names = STRBUF_INIT;
+
+	memset(&k, 0, sizeof(k));
+	k.b = b;
+	k.headroom = bs->pack_headroom;
+	k.freed = xcalloc(o->n_hosts + 1, sizeof(*k.freed));
+	k.trial = xcalloc(b->nc + 1, sizeof(*k.trial));
+	k.trial_from = xcalloc(b->nc + 1, sizeof(*k.trial_from));
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		if (!eligible(&o->hosts[h]))
+			continue;
+		n_elig++;
+		if (!l->hosts[h].n_vms)
+			k.freed[h] = true;     /* already empty */
+		else
+			order[no++] = h;
+	}
+	qsort_r(order, no, sizeof(*order), cmp_host_mem, l);
+	for (size_t i = 0; i < no; i++) {
+		size_t h = order[i], budget = bs->max_migrations > *moves ? (size_t)(bs->max_migrations - *moves) : 0;
+		if (!pack_try_host(&k, h, budget))
+			continue;
+		/* undo the trial, then plan the same moves in the same order */
+		for (size_t j = k.nt; j-- > 0;)
+			cand_move(b, k.trial[j], k.trial_from[j]);
+		for (size_t j = 0; j < k.nt; j++) {
+			long t;
+			t = pack_receiver(&k, &b->cands[k.trial[j]], h);
+			if (t < 0)
+				break;      /* not reached: the trial found room in this order */
+			add_migration(p, b, k.trial[j], (size_t)t, "pack");
+			(*moves)++;
+		}
+		k.freed[h] = true;
+	}
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		if (!k.freed[h])
+			continue;
+		strbuf_addf(&names, "%s%s", nfreed ? ", " : "", o->hosts[h].name);
+		nfreed++;
+	}
+	if (nfreed)
+		plan_note(p, "pack: %zu of %zu hosts can be emptied and powered down "
+			  "(vem does not power hosts off): %s", nfreed, n_elig, names.buf);
+	else
+		plan_note(p, "pack: no host can be emptied within the constraints and pack-headroom");
+	strbuf_release(&names);
+	free(order);
+	free(k.freed);
+	free(k.trial);
+	free(k.trial_from);
+}
+
 void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p)
 {
 	const struct cluster *c = l->c;
@@ -1125,7 +1562,8 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 	const struct balance_spec *bs = &c->balance;
 	struct balancer b;
 	char **busy = xcalloc(p->n + 1, sizeof(*busy));
-	int moves = 0;
+	int moves = 0, since_swap = 0;
+	double swap_hint = INFINITY;
 
 	memset(&b, 0, sizeof(b));
 	b.l = l;
@@ -1196,6 +1634,10 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 
 	if (!opt->balance || !bs->enabled)
 		goto out;
+	if (bs->mode == BALANCE_PACK) {
+		pack_plan(&b, bs, p, &moves);
+		goto out;
+	}
 	/*
 	 * Balancing: while the score exceeds the threshold, take a move chosen
 	 * one move ahead (lookahead_pick): of the moves with the highest gains,
@@ -1204,10 +1646,29 @@ void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p
 	 */
 	while (moves < bs->max_migrations && load_score(l) > bs->threshold) {
 		long pick = balance_round(&b, bs);
-		if (pick < 0)
+		struct swap sw;
+		bool have_swap = false;
+		/* the best swap gain falls as the load evens out: while the last
+		 * one found is below twice this round's single move, skip the
+		 * search (but look again every SWAP_RECHECK rounds) */
+		if (moves + 2 <= bs->max_migrations &&
+		    (pick < 0 || b.cands[pick].gain < swap_hint / 2 || ++since_swap >= SWAP_RECHECK)) {
+			have_swap = swap_best(&b, bs->min_gain, &sw);
+			swap_hint = have_swap ? sw.gain : 0;
+			since_swap = 0;
+		}
+		if (pick >= 0 && (!have_swap || b.cands[pick].gain >= sw.gain / 2)) {
+			add_migration(p, &b, pick, (size_t)b.cands[pick].target, "balance");
+			moves++;
+			continue;
+		}
+		/* with no single move left, a swap must gain markedly: its first
+		 * migration may worsen the balance until the second is done */
+		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l)))
 			break;
-		add_migration(p, &b, pick, (size_t)b.cands[pick].target, "balance");
-		moves++;
+		add_migration(p, &b, sw.first, sw.first_dest, "swap");
+		add_migration(p, &b, sw.second, sw.second_dest, "swap");
+		moves += 2;
 	}
 out:
 	free(busy);

@@ -38,7 +38,8 @@ void load_remove_vm(struct load *l, size_t host, const struct vm_spec *vm,
  * new VMs of one reconcile): hosts[i] receives the index, or -1 when no host
  * fits; then *why (strbuf owned by caller) explains, per VM, which
  * constraint rules out each host. Accepted placements are added to l.
- * Returns the number of VMs placed.
+ * On clusters of more than 64 eligible hosts each VM is tried on a bounded
+ * set of hosts first, then on all. Returns the number of VMs placed.
  */
 size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n,
 		 long *hosts, struct strbuf *why);
@@ -52,10 +53,14 @@ double load_score(const struct load *l);
 
 /*
  * Plan live migrations: repairs first (maintenance hosts, disallowed hosts,
- * broken spread groups), then balancing while the score exceeds the
- * threshold. Appends ACT_MIGRATE actions to p. On clusters of more than 64
- * eligible hosts each round searches bounded sets of source and target
- * hosts (docs/balancing.md); hard constraints always hold.
+ * broken spread groups), then, by balance.mode, either balancing while the
+ * score exceeds the threshold (single moves chosen one move ahead, and
+ * swaps of two VMs: reasons "balance" and "swap") or packing (reason
+ * "pack": hosts emptied within pack-headroom, named in a plan note).
+ * Appends ACT_MIGRATE actions to p. On clusters of more than 64 eligible
+ * hosts each round searches bounded sets of source and target hosts
+ * (docs/balancing.md); hard constraints always hold, and each migration
+ * fits its destination once the ones before it in the plan are done.
  */
 void balance_plan(struct load *l, const struct plan_options *opt, struct plan *p);
 

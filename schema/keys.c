@@ -23,6 +23,7 @@ static const char *const e_net_model[] = { "virtio", "e1000", "rtl8139", NULL };
 static const char *const e_hv[] = { "auto", "kvm", "qemu", "xen", "lxc", NULL };
 static const char *const e_state[] = { "running", "stopped", NULL };
 static const char *const e_ha_policy[] = { "restart", "recreate", "none", NULL };
+static const char *const e_balance_mode[] = { "spread", "pack", NULL };   /* enum balance_mode */
 
 /* ---- list items ---- */
 
@@ -331,6 +332,10 @@ static const struct table tbl_metrics = { .name = "metrics", .doc = "weights of 
 static const struct key k_balance[] = {
 	{ .name = "enabled", .type = K_BOOL, .off = BAL(enabled), .def = "true",
 	  .doc = "plan balancing migrations" },
+	{ .name = "mode", .type = K_CHOICE, .off = BAL(mode), .def = "spread", .enums = e_balance_mode,
+	  .doc = "spread: even out the load; pack: gather VMs on as few hosts as fit and report the hosts that can be powered down" },
+	{ .name = "pack-headroom", .type = K_FLOAT, .off = BAL(pack_headroom), .def = "0.2", .min = 0, .max = 0.9,
+	  .doc = "pack mode: share of each host's memory, vCPUs and CPUs kept free" },
 	{ .name = "metrics", .type = K_MAP, .sub = &tbl_metrics, .doc = "weights: cpu, memory, vcpu" },
 	{ .name = "threshold", .type = K_FLOAT, .off = BAL(threshold), .def = "0.10", .min = 0, .max = 1,
 	  .doc = "act when the imbalance score exceeds this" },
@@ -501,6 +506,11 @@ int keys_parse_value(const struct key *k, const char *s, void *p, const char **w
 		return 0;
 	case K_HV:
 		return hv_type_parse(s, p);
+	case K_CHOICE:
+		if (parse_enum(k, s, &idx))
+			return -1;
+		*(int *)p = idx;
+		return 0;
 	case K_STATE:
 		if (parse_enum(k, s, &idx))
 			return -1;

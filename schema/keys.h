@@ -19,6 +19,7 @@ enum ktype {
 	K_ENUM,       /* char *, one of enums[] */
 	K_HV,         /* enum hv_type */
 	K_STATE,      /* enum vm_state */
+	K_CHOICE,     /* int: index into enums[] */
 	K_INT,        /* int */
 	K_FLOAT,      /* double */
 	K_BOOL,       /* bool */

@@ -547,7 +547,7 @@ static const char *expected(const struct key *k, char *buf, size_t len)
 	switch (k->type) {
 	case K_STR: return "text";
 	case K_PATH: return "a file path";
-	case K_ENUM: case K_HV: case K_STATE: return enum_list(k->enums, buf, len);
+	case K_ENUM: case K_HV: case K_STATE: case K_CHOICE: return enum_list(k->enums, buf, len);
 	case K_INT: return "a whole number";
 	case K_FLOAT: return "a number";
 	case K_BOOL: return "true or false";

@@ -164,8 +164,12 @@ struct vm_spec {
 	struct loc loc;
 };
 
+enum balance_mode { BALANCE_SPREAD, BALANCE_PACK };   /* as e_balance_mode in keys.c */
+
 struct balance_spec {
 	bool enabled;
+	int mode;              /* enum balance_mode */
+	double pack_headroom;  /* pack: share of each capacity kept free */
 	double w_cpu;          /* weight of measured CPU load */
 	double w_memory;       /* weight of reserved memory */
 	double w_vcpu;         /* weight of vCPU ratio */

@@ -253,7 +253,7 @@ static void schema_key(struct json_writer *w, const struct key *k)
 		else if (k->flags & KF_URL)
 			jw_kv_string(w, "pattern", URL_PATTERN);
 		break;
-	case K_ENUM: case K_HV: case K_STATE: schema_enum(w, k->enums); break;
+	case K_ENUM: case K_HV: case K_STATE: case K_CHOICE: schema_enum(w, k->enums); break;
 	case K_INT: schema_range(w, k, "integer"); break;
 	case K_FLOAT: schema_range(w, k, "number"); break;
 	case K_BOOL: jw_kv_string(w, "type", "boolean"); break;

@@ -3,21 +3,30 @@
  * and vem's observed-state snapshot plus a matching cluster file, so that
  * hbal and vem can balance the same cluster and hbal can score vem's result.
  *
- *   vem-htools gen HOSTS VMS SEED PREFIX
- *       write a skewed cluster: PREFIX.htools (text backend) and
- *       PREFIX.dynu (hbal -U: per instance "name cpu mem disk net", the CPU
- *       load as a fraction of one node's CPUs; mem/disk/net 0)
+ *   vem-htools gen HOSTS VMS SEED PREFIX [SHAPE]
+ *       write a skewed cluster of the given shape (default uniform; see
+ *       `vem-htools shapes`): PREFIX.htools (text backend) and PREFIX.dynu
+ *       (hbal -U: per instance "name cpu mem disk net", the CPU load in
+ *       units of 16 cores, i.e. a fraction of a 16-CPU node; mem/disk/net 0)
+ *   vem-htools shapes
+ *       list the shapes
  *   vem-htools to-vem HTOOLS DYNU|- SNAPSHOT.json CLUSTER.yaml
- *       nodes become hosts (capacity: cpus, memory; "memory used by the
- *       node" becomes the reserve; offline nodes are offline), instances
+ *       nodes become hosts (capacity: cpus, memory; offline nodes are
+ *       offline; "memory used by the node" becomes a running foreign domain
+ *       "node-os-NODE" of that memory, so vem's u_mem is hbal's used
+ *       fraction (node + instances) / total; vem's own `reserve:` would
+ *       be committed / (total - reserve), another metric), instances
  *       become VMs (memory, vcpus) and their running domains; the CPU load
- *       is the dynu value times the node's CPUs. Instances with a disk
+ *       is the dynu value times 16 cores, whatever the node (hbal's -U load
+ *       is absolute: it does not depend on the node an instance runs on). Instances with a disk
  *       template on shared storage (sharedfile, rbd, ext, gluster,
  *       diskless) may run anywhere; plain/file/blockdev ones are pinned to
  *       their node and drbd ones to their two nodes (placement.hosts).
- *   vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS
+ *   vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS [ORIGINAL.htools]
  *       the snapshot with the plan's migrations applied, as htools text
- *       (instances as sharedfile; node free memory from the domains).
+ *       (instances keep ORIGINAL's disk template, else sharedfile: hbal
+ *       scores pinned instances differently; node free memory from the
+ *       domains).
  *
  * Sizes in htools text are MiB. The cluster file is written without a
  * balance section: append one.
@@ -91,10 +100,10 @@ static void write_htools_node(FILE *f, const char *name, uint64_t mem_mib, uint6
 }
 
 static void write_htools_instance(FILE *f, const char *name, uint64_t mem_mib, int vcpus,
-				  bool running, const char *node)
+				  bool running, const char *node, const char *tmpl)
 {
-	fprintf(f, "%s|%llu|0|%d|%s|Y|%s||sharedfile||1|-\n", name, (unsigned long long)mem_mib,
-		vcpus, running ? "running" : "ADMIN_down", node);
+	fprintf(f, "%s|%llu|0|%d|%s|Y|%s||%s||1|-\n", name, (unsigned long long)mem_mib,
+		vcpus, running ? "running" : "ADMIN_down", node, tmpl);
 }
 
 static void write_htools_trailer(FILE *f, double vcpu_ratio)
@@ -108,30 +117,87 @@ static void write_htools_trailer(FILE *f, double vcpu_ratio)
 
 /* ---- gen ---- */
 
+/*
+ * Cluster shapes for the sweep. Each shape fixes how hosts and VMs are
+ * drawn; the seed draws them. Loads are in cores; the dynu file carries
+ * them divided by REF_CPUS (see to-vem), so on 16-CPU hosts hbal's CPU
+ * term is vem's u_cpu.
+ */
+enum { REF_CPUS = 16, OVERCOMMIT = 4 };
+
+struct shape {
+	const char *name, *doc;
+	const int *host_cpus;           /* drawn per host, parallel to host_gib */
+	const int *host_gib;
+	size_t n_host_kinds;
+	int reserve_max_gib;            /* reserve drawn in 0..this (0: none) */
+	double mem_scale;               /* VM sizes x this: fill level */
+	double pinned;                  /* share of VMs pinned (plain) */
+	bool hot_loads;                 /* one VM in ten very busy, the rest idle */
+};
+
+static const int cpus_uniform[] = { 16 }, gib_uniform[] = { 64 };
+static const int cpus_mixmem[] = { 16, 16, 16 }, gib_mixmem[] = { 32, 64, 128 };
+static const int cpus_mixcpu[] = { 8, 16, 32, 64 }, gib_mixcpu[] = { 64, 64, 64, 64 };
+static const int cpus_mixed[] = { 8, 16, 24, 32, 48 }, gib_mixed[] = { 32, 64, 96, 128, 256 };
+
+#define KINDS(c, g) .host_cpus = (c), .host_gib = (g), .n_host_kinds = ARRAY_SIZE(c)
+static const struct shape shapes[] = {
+	{ "uniform", "16 CPUs, 64 GiB hosts; all movable", KINDS(cpus_uniform, gib_uniform), 0, 1.0, 0, false },
+	{ "mixmem", "16 CPUs; 32, 64 or 128 GiB", KINDS(cpus_mixmem, gib_mixmem), 0, 1.0, 0, false },
+	{ "mixcpu", "64 GiB; 8, 16, 32 or 64 CPUs", KINDS(cpus_mixcpu, gib_mixcpu), 0, 1.0, 0, false },
+	{ "reserve", "16 CPUs, 64 GiB, 0-8 GiB reserved for the host", KINDS(cpus_uniform, gib_uniform), 8, 1.0, 0, false },
+	{ "pinned", "uniform hosts, 25% of VMs pinned (plain)", KINDS(cpus_uniform, gib_uniform), 0, 1.0, 0.25, false },
+	{ "hotload", "uniform hosts, 1 VM in 10 busy, the rest nearly idle", KINDS(cpus_uniform, gib_uniform), 0, 1.0, 0, true },
+	{ "full", "uniform hosts, VMs 1.25x larger (~85% of memory)", KINDS(cpus_uniform, gib_uniform), 0, 1.25, 0, false },
+	{ "empty", "uniform hosts, VMs 4x smaller (~17% of memory)", KINDS(cpus_uniform, gib_uniform), 0, 0.25, 0, false },
+	{ "mixed", "mixed CPUs and memory, reserves, 15% pinned, busy VMs", KINDS(cpus_mixed, gib_mixed), 4, 1.0, 0.15, true },
+};
+
+static const struct shape *shape_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(shapes); i++)
+		if (!strcmp(shapes[i].name, name))
+			return &shapes[i];
+	return NULL;
+}
+
 static int cmd_gen(int argc, char **argv)
 {
-	enum { CPUS = 16, MEM_MIB = 65536, OVERCOMMIT = 4 };
 	static const uint64_t sizes[] = { 512, 1024, 1024, 2048, 2048, 2048, 4096, 4096, 8192 };
 	static const int vcpu_choices[] = { 1, 1, 1, 1, 2, 2, 2, 4, 4, 8 };
+	const struct shape *sh = &shapes[0];
 	size_t nh, nv, hot;
-	uint64_t *mem_used;
-	int *vcpus_used;
+	uint64_t *mem_used, *mem_cap, *reserve;
+	int *vcpus_used, *cpus;
 	char *path;
 	FILE *ht, *du, *inst;
 	int64_t v;
 
-	if (argc != 5 || parse_int64(argv[1], &v) || v < 1)
-		die("%s", "usage: vem-htools gen HOSTS VMS SEED PREFIX");
+	if ((argc != 5 && argc != 6) || parse_int64(argv[1], &v) || v < 1)
+		die("%s", "usage: vem-htools gen HOSTS VMS SEED PREFIX [SHAPE]");
 	nh = (size_t)v;
 	if (parse_int64(argv[2], &v) || v < 0)
 		die("bad VMS '%s'", argv[2]);
 	nv = (size_t)v;
 	if (parse_int64(argv[3], &v))
 		die("bad SEED '%s'", argv[3]);
+	if (argc == 6 && !(sh = shape_find(argv[5])))
+		die("unknown shape '%s' (vem-htools shapes lists them)", argv[5]);
 	rng_state = (uint64_t)v;
 	hot = nh / 3 ? nh / 3 : 1;
 	mem_used = xcalloc(nh, sizeof(*mem_used));
+	mem_cap = xcalloc(nh, sizeof(*mem_cap));
+	reserve = xcalloc(nh, sizeof(*reserve));
 	vcpus_used = xcalloc(nh, sizeof(*vcpus_used));
+	cpus = xcalloc(nh, sizeof(*cpus));
+	for (size_t h = 0; h < nh; h++) {
+		size_t k = sh->n_host_kinds > 1 ? rng_below(sh->n_host_kinds) : 0;
+		cpus[h] = sh->host_cpus[k];
+		mem_cap[h] = (uint64_t)sh->host_gib[k] * 1024;
+		if (sh->reserve_max_gib)
+			reserve[h] = 512 * rng_below(2 * (size_t)sh->reserve_max_gib + 1);
+	}
 
 	path = xasprintf("%s.htools", argv[4]);
 	ht = open_out(path);
@@ -144,14 +210,20 @@ static int cmd_gen(int argc, char **argv)
 		die("%s", "cannot create a temporary file");
 
 	/* three VMs in four go to the first third of the hosts while they fit
-	 * (memory up to 90%); the rest anywhere */
+	 * (memory up to 90% of what the host offers); the rest anywhere */
 	for (size_t i = 0; i < nv; i++) {
-		uint64_t m = sizes[rng_below(ARRAY_SIZE(sizes))];
+		uint64_t m = (uint64_t)((double)sizes[rng_below(ARRAY_SIZE(sizes))] * sh->mem_scale);
 		int c = vcpu_choices[rng_below(ARRAY_SIZE(vcpu_choices))];
 		double load = c * (0.05 + 0.9 * rng_unit() * rng_unit());
 		size_t h = rng_unit() < 0.75 ? rng_below(hot) : rng_below(nh);
 		size_t tries = 0;
-		while (mem_used[h] + m > MEM_MIB * 9 / 10 || vcpus_used[h] + c > CPUS * OVERCOMMIT) {
+		bool pinned = sh->pinned > 0 && rng_unit() < sh->pinned;
+
+		m = m < 128 ? 128 : m / 128 * 128;
+		if (sh->hot_loads)
+			load = rng_unit() < 0.1 ? c * (0.6 + 0.4 * rng_unit()) : c * 0.02 * rng_unit();
+		while (mem_used[h] + m > (mem_cap[h] - reserve[h]) * 9 / 10 ||
+		       vcpus_used[h] + c > cpus[h] * OVERCOMMIT) {
 			h = ++tries < 8 ? rng_below(nh) : (h + 1) % nh;
 			if (tries > 8 + nh)
 				die("%s", "the VMs do not fit on the hosts");
@@ -162,15 +234,16 @@ static int cmd_gen(int argc, char **argv)
 			char name[32], node[32];
 			snprintf(name, sizeof(name), "vm%05zu", i);
 			snprintf(node, sizeof(node), "node%04zu", h);
-			write_htools_instance(inst, name, m, c, true, node);
-			fprintf(du, "%s %.6f 0 0 0\n", name, load / CPUS);
+			write_htools_instance(inst, name, m, c, true, node, pinned ? "plain" : "sharedfile");
+			fprintf(du, "%s %.6f 0 0 0\n", name, load / REF_CPUS);
 		}
 	}
 	write_htools_header(ht);
 	for (size_t h = 0; h < nh; h++) {
 		char node[32];
 		snprintf(node, sizeof(node), "node%04zu", h);
-		write_htools_node(ht, node, MEM_MIB, 0, MEM_MIB - mem_used[h], CPUS, false);
+		write_htools_node(ht, node, mem_cap[h], reserve[h], mem_cap[h] - reserve[h] - mem_used[h],
+				  cpus[h], false);
 	}
 	fputc('\n', ht);
 	rewind(inst);
@@ -185,7 +258,17 @@ static int cmd_gen(int argc, char **argv)
 	if (fclose(ht) || fclose(du))
 		die("%s", "write error");
 	free(mem_used);
+	free(mem_cap);
+	free(reserve);
 	free(vcpus_used);
+	free(cpus);
+	return 0;
+}
+
+static int cmd_shapes(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(shapes); i++)
+		printf("%-8s %s\n", shapes[i].name, shapes[i].doc);
 	return 0;
 }
 
@@ -288,6 +371,20 @@ static void read_htools(const char *path, struct htools *ht)
 	strbuf_release(&sb);
 }
 
+static void htools_release(struct htools *ht)
+{
+	for (size_t i = 0; i < ht->n_nodes; i++)
+		free(ht->nodes[i].name);
+	for (size_t i = 0; i < ht->n_insts; i++) {
+		free(ht->insts[i].name);
+		free(ht->insts[i].pnode);
+		free(ht->insts[i].snode);
+		free(ht->insts[i].tmpl);
+	}
+	free(ht->nodes);
+	free(ht->insts);
+}
+
 static int cmp_inst(const void *a, const void *b)
 {
 	return strcmp(((const struct ht_inst *)a)->name, ((const struct ht_inst *)b)->name);
@@ -327,6 +424,14 @@ static bool shared_storage(const char *tmpl)
 
 /* ---- to-vem ---- */
 
+/* The foreign domain that stands for a node's own memory use. */
+#define NODE_OS "node-os-"
+
+static bool is_node_os(const struct obs_domain *d)
+{
+	return !d->owned && !strncmp(d->name, NODE_OS, strlen(NODE_OS));
+}
+
 static int cmd_to_vem(int argc, char **argv)
 {
 	struct htools ht;
@@ -355,8 +460,6 @@ static int cmd_to_vem(int argc, char **argv)
 		const struct ht_node *nd = &ht.nodes[i];
 		fprintf(y, "  - {name: %s, uri: 'test:///default', capacity: {cpus: %d, memory: %lluMiB}",
 			nd->name, nd->cpus, (unsigned long long)nd->mem);
-		if (nd->used)
-			fprintf(y, ", reserve: %lluMiB", (unsigned long long)nd->used);
 		fputs("}\n", y);
 	}
 	fputs("templates:\n  - {name: vm, kernel: /boot/vmlinuz}\nvms:\n", y);
@@ -393,10 +496,23 @@ static int cmd_to_vem(int argc, char **argv)
 		h->online = !ht.nodes[i].offline;
 		h->cpus = ht.nodes[i].cpus;
 		h->memory = ht.nodes[i].mem * MiB;
-		h->reserve = ht.nodes[i].used * MiB;
 		h->hv_caps = (1u << HV_QEMU) | (1u << HV_KVM);
 	}
-	o.domains = xcalloc(ht.n_insts + 1, sizeof(*o.domains));
+	o.domains = xcalloc(ht.n_insts + ht.n_nodes + 1, sizeof(*o.domains));
+	/* the node's own memory is load vem does not manage: a foreign domain,
+	 * so that u_mem is hbal's used fraction (see the header) */
+	for (size_t i = 0; i < ht.n_nodes; i++) {
+		struct obs_domain *d;
+		if (!ht.nodes[i].used)
+			continue;
+		d = &o.domains[o.n_domains++];
+		d->name = xasprintf("%s%s", NODE_OS, ht.nodes[i].name);
+		snprintf(d->uuid, sizeof(d->uuid), "00000000-0000-4000-9000-%012x", (unsigned)(i & 0xffffff));
+		d->host = i;
+		d->state = DOM_RUNNING;
+		d->persistent = true;
+		d->memory = d->max_memory = ht.nodes[i].used * MiB;
+	}
 	for (size_t i = 0; i < ht.n_insts; i++) {
 		const struct ht_inst *in = &ht.insts[i];
 		struct obs_domain *d = &o.domains[o.n_domains++];
@@ -413,7 +529,7 @@ static int cmd_to_vem(int argc, char **argv)
 		d->persistent = true;
 		d->vcpus = in->vcpus;
 		d->memory = d->max_memory = in->mem * MiB;
-		d->cpu_load = in->running ? in->cpu * ht.nodes[pidx[i]].cpus : 0;
+		d->cpu_load = in->running ? in->cpu * REF_CPUS : 0;
 	}
 	observed_write_json(&o, &sb);
 	y = open_out(argv[3]);
@@ -424,16 +540,7 @@ static int cmd_to_vem(int argc, char **argv)
 	observed_release(&o);
 	cluster_free(c);
 	errbuf_release(&err);
-	for (size_t i = 0; i < ht.n_nodes; i++)
-		free(ht.nodes[i].name);
-	for (size_t i = 0; i < ht.n_insts; i++) {
-		free(ht.insts[i].name);
-		free(ht.insts[i].pnode);
-		free(ht.insts[i].snode);
-		free(ht.insts[i].tmpl);
-	}
-	free(ht.nodes);
-	free(ht.insts);
+	htools_release(&ht);
 	free(pidx);
 	return 0;
 }
@@ -512,11 +619,18 @@ static int cmd_from_vem(int argc, char **argv)
 	struct observed o;
 	struct move *mv = NULL;
 	size_t nm = 0;
-	uint64_t *used;
+	uint64_t *used, *nodemem;
 	FILE *f;
 
-	if (argc != 4)
-		die("%s", "usage: vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS");
+	struct htools orig;
+	bool have_orig = argc == 5;
+
+	if (argc != 4 && argc != 5)
+		die("%s", "usage: vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS [ORIGINAL.htools]");
+	if (have_orig) {
+		read_htools(argv[4], &orig);
+		qsort(orig.insts, orig.n_insts, sizeof(*orig.insts), cmp_inst);
+	}
 	if (observed_read_json(argv[1], &o, &err)) {
 		err_print(&err, stderr, "vem-htools");
 		exit(1);
@@ -536,15 +650,20 @@ static int cmd_from_vem(int argc, char **argv)
 		d->host = (size_t)h;
 	}
 	used = xcalloc(o.n_hosts + 1, sizeof(*used));
+	nodemem = xcalloc(o.n_hosts + 1, sizeof(*nodemem));
 	for (size_t i = 0; i < o.n_domains; i++) {
 		const struct obs_domain *d = &o.domains[i];
-		used[d->host] += (d->max_memory > d->memory ? d->max_memory : d->memory) / MiB;
+		uint64_t m = (d->max_memory > d->memory ? d->max_memory : d->memory) / MiB;
+		if (is_node_os(d))
+			nodemem[d->host] += m;
+		else
+			used[d->host] += m;
 	}
 	f = open_out(argv[3]);
 	write_htools_header(f);
 	for (size_t h = 0; h < o.n_hosts; h++) {
 		const struct obs_host *oh = &o.hosts[h];
-		uint64_t mem = oh->memory / MiB, res = oh->reserve / MiB;
+		uint64_t mem = oh->memory / MiB, res = oh->reserve / MiB + nodemem[h];
 		write_htools_node(f, oh->name, mem, res, mem > res + used[h] ? mem - res - used[h] : 0,
 				  oh->cpus, !oh->online);
 	}
@@ -552,9 +671,14 @@ static int cmd_from_vem(int argc, char **argv)
 	for (size_t i = 0; i < o.n_domains; i++) {
 		const struct obs_domain *d = &o.domains[i];
 		uint64_t m = d->max_memory > d->memory ? d->max_memory : d->memory;
+		struct ht_inst key = { .name = d->name }, *in = NULL;
+		if (is_node_os(d))
+			continue;
+		if (have_orig)
+			in = bsearch(&key, orig.insts, orig.n_insts, sizeof(*orig.insts), cmp_inst);
 		write_htools_instance(f, d->name, m / MiB, d->vcpus,
 				      d->state == DOM_RUNNING || d->state == DOM_PAUSED,
-				      o.hosts[d->host].name);
+				      o.hosts[d->host].name, in ? in->tmpl : "sharedfile");
 	}
 	write_htools_trailer(f, 4.0);
 	if (fclose(f))
@@ -565,6 +689,9 @@ static int cmd_from_vem(int argc, char **argv)
 	}
 	free(mv);
 	free(used);
+	free(nodemem);
+	if (have_orig)
+		htools_release(&orig);
 	observed_release(&o);
 	errbuf_release(&err);
 	return 0;
@@ -574,12 +701,15 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "gen"))
 		return cmd_gen(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "shapes"))
+		return cmd_shapes();
 	if (argc >= 2 && !strcmp(argv[1], "to-vem"))
 		return cmd_to_vem(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "from-vem"))
 		return cmd_from_vem(argc - 1, argv + 1);
-	fprintf(stderr, "usage: vem-htools gen HOSTS VMS SEED PREFIX\n"
+	fprintf(stderr, "usage: vem-htools gen HOSTS VMS SEED PREFIX [SHAPE]\n"
+			"       vem-htools shapes\n"
 			"       vem-htools to-vem HTOOLS DYNU|- SNAPSHOT.json CLUSTER.yaml\n"
-			"       vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS\n");
+			"       vem-htools from-vem SNAPSHOT.json PLAN.json|- HTOOLS [ORIGINAL.htools]\n");
 	return 64;
 }

@@ -361,6 +361,245 @@ TEST(balance_large_cluster_keeps_constraints)
 	cluster_free(c);
 }
 
+static const char *hosts4 =
+	"cluster: t\n"
+	"hosts:\n"
+	"  - {name: h1, uri: 'qemu+tcp://a/system', capacity: {cpus: 4, memory: 4GiB}}\n"
+	"  - {name: h2, uri: 'qemu+tcp://b/system', capacity: {cpus: 4, memory: 4GiB}}\n"
+	"  - {name: h3, uri: 'qemu+tcp://c/system', capacity: {cpus: 4, memory: 4GiB}}\n"
+	"  - {name: h4, uri: 'qemu+tcp://d/system', capacity: {cpus: 4, memory: 4GiB}}\n"
+	"templates:\n"
+	"  - {name: s, vcpus: 1, memory: 512MiB, kernel: /k}\n";
+
+/* Where each VM of c is after plan p, from where the observation put it. */
+static void apply_moves(const struct cluster *c, const struct plan *p, size_t *where)
+{
+	for (size_t k = 0; k < p->n; k++) {
+		const struct plan_action *a = &p->actions[k];
+		size_t i = (size_t)(a->spec - c->vms);
+		CHECK(a->kind == ACT_MIGRATE);
+		CHECK(a->host == where[i]);
+		where[i] = a->dest;
+	}
+}
+
+/* Pack mode: 8 VMs of 512MiB on 4 hosts of 4GiB, 20% headroom (at most 6
+ * per host): two hosts can be emptied, and the plan says which. */
+TEST(pack_empties_hosts_within_headroom)
+{
+	char *y = xasprintf("%svms:\n  - {name: a, template: s, replicas: 8}\n"
+			    "balance: {mode: pack, max-migrations: 100}\n", hosts4);
+	struct cluster *c = load_yaml(y);
+	struct observed o;
+	struct plan p;
+	size_t where[8], per[4] = { 0 }, empty = 0;
+	char *name;
+
+	free(y);
+	CHECK_INT(c->balance.mode, BALANCE_PACK);
+	obs_init(&o, c);
+	for (size_t i = 0; i < 8; i++) {
+		name = xasprintf("a-%zu", i);
+		where[i] = i % 4;
+		obs_add(&o, c, where[i], name, true, NULL, DOM_RUNNING, 0.1);
+		free(name);
+	}
+	p = build(c, &o);
+	apply_moves(c, &p, where);
+	for (size_t k = 0; k < p.n; k++)
+		CHECK_STR(p.actions[k].reason, "pack");
+	CHECK_INT(p.n, 4);
+	for (size_t i = 0; i < 8; i++)
+		per[where[i]]++;
+	for (size_t h = 0; h < 4; h++) {
+		CHECK(per[h] <= 6);
+		empty += per[h] == 0;
+	}
+	CHECK_INT(empty, 2);
+	CHECK_INT(p.n_notes, 1);
+	CHECK(p.n_notes && strstr(p.notes[0], "pack: 2 of 4 hosts can be emptied"));
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* Pack mode keeps hard constraints: a host with a foreign domain stays, a
+ * spread group keeps one member per host, max-migrations holds, and a
+ * tighter headroom frees fewer hosts. */
+TEST(pack_keeps_constraints)
+{
+	char *y = xasprintf("%svms:\n  - {name: a, template: s, replicas: 6}\n"
+			    "  - {name: sp, template: s, replicas: 2, placement: {spread: sp}}\n"
+			    "balance: {mode: pack, max-migrations: 100, pack-headroom: 0.3}\n", hosts4);
+	struct cluster *c = load_yaml(y);
+	struct observed o;
+	struct plan p;
+	size_t where[8], per[4] = { 0 };
+	char *name;
+
+	free(y);
+	obs_init(&o, c);
+	/* a-0..a-5 on h1..h3 two each; sp-0 on h3, sp-1 on h4; foreign on h1 */
+	for (size_t i = 0; i < 6; i++) {
+		name = xasprintf("a-%zu", i);
+		where[i] = i / 2;
+		obs_add(&o, c, where[i], name, true, NULL, DOM_RUNNING, 0.1);
+		free(name);
+	}
+	where[6] = 2;
+	where[7] = 3;
+	obs_add(&o, c, 2, "sp-0", true, NULL, DOM_RUNNING, 0.1);
+	obs_add(&o, c, 3, "sp-1", true, NULL, DOM_RUNNING, 0.1);
+	obs_add(&o, c, 0, "foreign", false, NULL, DOM_RUNNING, 0.1);
+	p = build(c, &o);
+	apply_moves(c, &p, where);
+	/* 30% headroom: 2.8GiB usable, 5 VMs of 512MiB; h1 also carries the
+	 * foreign domain (256MiB), 5 still fit beside it */
+	for (size_t i = 0; i < 8; i++)
+		per[where[i]]++;
+	for (size_t h = 0; h < 4; h++)
+		CHECK(per[h] <= 5);
+	CHECK(where[6] != where[7]);
+	/* the foreign domain pins h1; the other 8 fill two hosts, the spread
+	 * pair on two different ones: h1 and one more stay */
+	CHECK_INT((per[1] == 0) + (per[2] == 0) + (per[3] == 0), 2);
+	CHECK(p.n_notes == 1 && strstr(p.notes[0], "pack: 2 of 4 hosts") && !strstr(p.notes[0], "h1"));
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+
+	/* the same with max-migrations 1: no host empties with one move */
+	y = xasprintf("%svms:\n  - {name: a, template: s, replicas: 6}\n"
+		      "balance: {mode: pack, max-migrations: 1}\n", hosts4);
+	c = load_yaml(y);
+	free(y);
+	obs_init(&o, c);
+	for (size_t i = 0; i < 6; i++) {
+		name = xasprintf("a-%zu", i);
+		obs_add(&o, c, i / 2, name, true, NULL, DOM_RUNNING, 0.1);
+		free(name);
+	}
+	p = build(c, &o);
+	CHECK_INT(p.n, 0);
+	/* h4 was empty from the start: it is the one host reported */
+	CHECK(p.n_notes == 1 && strstr(p.notes[0], "pack: 1 of 4 hosts") && strstr(p.notes[0], ": h4"));
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* No single move helps, a swap does: h1 carries two busy VMs, h2 two idle
+ * ones (512MiB each) and a 1GiB VM each; 512MiB is free on each host.
+ * Moving a busy VM alone evens CPU but unbalances memory, which weighs
+ * more; exchanging a busy with an idle VM evens both. The idle one goes
+ * first (the busy one has no room on h2 before it leaves). */
+TEST(balance_swaps_when_no_single_move_helps)
+{
+	struct cluster *c = load_yaml(
+		"cluster: t\nhosts:\n"
+		"  - {name: h1, uri: 'qemu+tcp://a/system', capacity: {cpus: 4, memory: 2560MiB}}\n"
+		"  - {name: h2, uri: 'qemu+tcp://b/system', capacity: {cpus: 4, memory: 2560MiB}}\n"
+		"templates:\n  - {name: s, vcpus: 1, memory: 512MiB, kernel: /k}\n"
+		"vms:\n  - {name: busy, template: s, replicas: 2}\n"
+		"  - {name: idle, template: s, replicas: 2}\n"
+		"  - {name: big, template: s, replicas: 2, memory: 1GiB}\n"
+		"balance: {metrics: {cpu: 1.0, memory: 2.0}, threshold: 0.0, min-gain: 0.001, cooldown: 0s}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	/* h1: busy-0, busy-1, big-0 (2GiB of 2.5); h2: idle-0, idle-1, big-1 */
+	obs_add(&o, c, 0, "busy-0", true, NULL, DOM_RUNNING, 1.0);
+	obs_add(&o, c, 0, "busy-1", true, NULL, DOM_RUNNING, 1.0);
+	obs_add(&o, c, 0, "big-0", true, NULL, DOM_RUNNING, 0.0);
+	obs_add(&o, c, 1, "idle-0", true, NULL, DOM_RUNNING, 0.0);
+	obs_add(&o, c, 1, "idle-1", true, NULL, DOM_RUNNING, 0.0);
+	obs_add(&o, c, 1, "big-1", true, NULL, DOM_RUNNING, 0.0);
+	p = build(c, &o);
+	CHECK_INT(p.n, 2);
+	if (p.n == 2) {
+		const struct plan_action *a = &p.actions[0], *b = &p.actions[1];
+		CHECK_STR(a->reason, "swap");
+		CHECK_STR(b->reason, "swap");
+		CHECK(a->dest == b->host && b->dest == a->host);
+		CHECK(!strncmp(a->vm, "idle", 4) && a->dest == 0);
+		CHECK(!strncmp(b->vm, "busy", 4) && b->dest == 1);
+		CHECK(p.score_after < 0.5 * p.score);
+	}
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* Placement on a large cluster tries a bounded set of hosts: every VM is
+ * still placed where the constraints allow, and a VM that fits only a host
+ * outside that set (a big host already half full) still finds it. */
+TEST(place_many_on_large_cluster)
+{
+	enum { NH = 101, NV = 2000 };
+	struct strbuf y = STRBUF_INIT;
+	struct cluster *c;
+	struct observed o;
+	struct load l;
+	const struct vm_spec **v;
+	long *where;
+	uint64_t mem[NH] = { 0 };
+	int spread[NH] = { 0 };
+	struct strbuf why = STRBUF_INIT;
+
+	strbuf_adds(&y, "cluster: big\nhosts:\n");
+	for (int h = 0; h < NH - 1; h++)
+		strbuf_addf(&y, "  - {name: h%03d, uri: 'qemu+tcp://h%d/system', capacity: {cpus: 16, memory: 8GiB}, "
+			    "labels: {rack: %s}}\n", h, h, h % 2 ? "b" : "a");
+	strbuf_adds(&y, "  - {name: huge, uri: 'qemu+tcp://huge/system', capacity: {cpus: 64, memory: 64GiB}}\n"
+		    "templates:\n  - {name: s, vcpus: 1, memory: 256MiB, kernel: /k}\n"
+		    "vms:\n"
+		    "  - {name: small, template: s, replicas: 1900}\n"
+		    "  - {name: spr, template: s, replicas: 40, placement: {spread: spr}}\n"
+		    "  - {name: pin, template: s, replicas: 29, placement: {hosts: [h007, h070]}}\n"
+		    "  - {name: rb, template: s, replicas: 30, placement: {labels: {rack: b}}}\n"
+		    "  - {name: jumbo, template: s, memory: 24GiB}\n");
+	c = load_yaml(y.buf);
+	strbuf_release(&y);
+	CHECK_INT(c->n_vms, NV);
+	obs_init(&o, c);
+	/* the big host is already half full with a foreign domain: it is the
+	 * most used host by memory, so not among the least used */
+	obs_add(&o, c, NH - 1, "foreign", false, NULL, DOM_RUNNING, 0)->max_memory = 32 * GiB;
+	load_init(&l, c, &o);
+	v = xcalloc(NV, sizeof(*v));
+	where = xcalloc(NV, sizeof(*where));
+	for (size_t i = 0; i < NV; i++)
+		v[i] = &c->vms[i];
+	CHECK_INT(place_vms(&l, v, NV, where, &why), NV);
+	CHECK_STR(why.buf, "");
+	for (size_t i = 0; i < NV; i++) {
+		long h = where[i];
+		CHECK(h >= 0);
+		if (h < 0)
+			continue;
+		mem[h] += v[i]->cfg.max_memory;
+		spread[h] += v[i]->placement.spread != NULL;
+		if (v[i]->placement.n_hosts)
+			CHECK(h == 7 || h == 70);
+		if (v[i]->placement.labels.nr)
+			CHECK(h % 2 == 1 && h < NH - 1);
+		if (!strcmp(v[i]->name, "jumbo"))
+			CHECK(h == NH - 1);
+	}
+	for (size_t h = 0; h < NH; h++) {
+		CHECK(mem[h] + (h == NH - 1 ? 32 * GiB : 0) <= o.hosts[h].memory);
+		CHECK(spread[h] <= 1);
+	}
+	/* spread evenly: 2000 VMs of 256MiB on 100 hosts of 8GiB */
+	CHECK(load_score(&l) < 0.05);
+	strbuf_release(&why);
+	free(v);
+	free(where);
+	load_release(&l);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 /* Snapshots: what is written reads back the same; a syntax error names its place. */
 TEST(snapshot_round_trip)
 {
@@ -422,5 +661,9 @@ int main(void)
 	RUN(score_is_zero_when_balanced);
 	RUN(balance_large_cluster_keeps_constraints);
 	RUN(snapshot_round_trip);
+	RUN(pack_empties_hosts_within_headroom);
+	RUN(pack_keeps_constraints);
+	RUN(balance_swaps_when_no_single_move_helps);
+	RUN(place_many_on_large_cluster);
 	return test_done();
 }
