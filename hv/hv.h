@@ -157,6 +157,11 @@ struct hv_session;
 struct hv_session *hv_session_open(const struct cluster *c,
 				   const struct hv_options *opt);
 void hv_session_free(struct hv_session *s);
+/* The long-running mode keeps a session across rounds, each with a newly
+ * loaded cluster: bind s to c, which must name the same hosts (names and
+ * URIs, in the same order) as the cluster s was opened for; the caller
+ * compares (the old cluster may be gone). -1 when the number differs. */
+int hv_session_rebind(struct hv_session *s, const struct cluster *c);
 bool hv_host_online(const struct hv_session *s, size_t host);
 const char *hv_host_error(const struct hv_session *s, size_t host);
 
