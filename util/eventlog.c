@@ -3,7 +3,7 @@
  * eventlog.h).
  */
 #include "eventlog.h"
-#include "../util/json.h"
+#include "json.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -102,6 +102,7 @@ char *eventlog_mask_url(const char *url)
 			q++;
 		}
 	}
+	strbuf_adds(&sb, q);     /* the fragment, if any */
 	return strbuf_detach(&sb, NULL);
 }
 

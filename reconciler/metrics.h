@@ -13,10 +13,10 @@
  * server renders under it. Ownership: metrics_new() returns what the caller
  * frees with metrics_free(), after metrics_server_stop().
  */
-#ifndef VEM_CLI_METRICS_H
-#define VEM_CLI_METRICS_H
+#ifndef VEM_METRICS_H
+#define VEM_METRICS_H
 
-#include "../reconciler/plan.h"
+#include "plan.h"
 
 struct metrics;
 

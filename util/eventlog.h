@@ -22,10 +22,10 @@
  *
  * Threads: eventlog_emit() may be called from any thread.
  */
-#ifndef VEM_CLI_EVENTLOG_H
-#define VEM_CLI_EVENTLOG_H
+#ifndef VEM_EVENTLOG_H
+#define VEM_EVENTLOG_H
 
-#include "../util/util.h"
+#include "util.h"
 
 enum log_format { LOG_TEXT = 0, LOG_JSON };
 
