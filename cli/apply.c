@@ -204,7 +204,9 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		phase("connected", &t);
 		if (a->execute && a->precheck) {
 			/* look first: no drift, no lease (and no second look) */
-			if (hv_observe(s, &obs, &err) || plan_build(c, &obs, &a->plan, &plan, &err))
+			if ((a->precheck_light ? hv_observe_light(s, &obs, &err) :
+			     hv_observe(s, &obs, &err)) ||
+			    plan_build(c, &obs, &a->plan, &plan, &err))
 				goto fail;
 			phase("looked for drift", &t);
 			if (!plan_changes(&plan) && !plan_held(&plan) && !plan.refused) {

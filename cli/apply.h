@@ -52,6 +52,7 @@ struct apply_args {
 			const struct plan *p);
 	void *hook_arg;
 	bool precheck;
+	bool precheck_light;          /* ... with hv_observe_light() */
 };
 void apply_args_default(struct apply_args *a);
 

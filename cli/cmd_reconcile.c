@@ -140,13 +140,15 @@ int cmd_reconcile(int argc, char **argv)
 		memset(&rep, 0, sizeof(rep));
 		if (vem_verbosity < 2)
 			vem_verbosity = 0;   /* one line per round unless -v */
+		watch_round_start(w, &a, why);
 		rc = apply_run(&a, &rep);
 		vem_verbosity = saved;
 		ms = time_mono_ms() - t0;
 		if (rep.failed)
 			snprintf(fb, sizeof(fb), " (%zu failed)", rep.failed);
 		if (o.watch)
-			snprintf(trig, sizeof(trig), " [%s]", watch_trigger_name(why));
+			snprintf(trig, sizeof(trig), " [%s%s]", watch_trigger_name(why),
+				 a.precheck_light ? ", light" : "");
 		watch_round_done(w, round, why, rc, &rep, ms, round_result(rc, &rep));
 		if (wo.log_format == LOG_TEXT) {
 			printf("%s round %d: %s%.*s: %s, %zu action%s%s, %s%s\n",

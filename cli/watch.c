@@ -29,6 +29,7 @@ struct watch {
 	pthread_mutex_t lock;        /* what the event thread touches: below */
 	pthread_cond_t cond;
 	size_t pending;              /* events since the last round */
+	bool heavy;                  /* ... some of them not a state change */
 	int64_t first_event, last_event;
 	struct watch_host *hosts;
 	size_t n_hosts;
@@ -40,6 +41,9 @@ struct watch {
 	struct hv_options hv;
 	bool balancing;
 	bool reopen;                 /* SIGHUP: connect anew */
+	int64_t last_full;           /* monotonic ms of the last full observation */
+	int64_t window;              /* the balancer's sampling window, -1 not balancing */
+	bool light;                  /* this round looks light */
 	struct strbuf held;          /* held-back changes reported last ("vm\twhy\n"...) */
 };
 
@@ -130,6 +134,8 @@ static void on_event(void *arg, const struct hv_event *ev)
 			h->retry_at = now + h->backoff;
 		}
 	}
+	if (ev->kind != HV_EV_LIFECYCLE || !ev->state_change)
+		w->heavy = true;
 	if (!w->pending++)
 		w->first_event = now;
 	w->last_event = now;
@@ -185,6 +191,8 @@ static struct hv_session *session_for(void *arg, const struct cluster *c)
 	int64_t now;
 
 	apply_resolve_sampling(&hv, c, w->balancing);
+	w->window = !w->balancing || !c->balance.enabled ? -1 :
+		    hv.sample_window > 0 ? hv.sample_window : 60000;
 	sig = session_sig(c, &hv);
 	if (w->s && !w->reopen && str_eq(sig, w->sig) && !reconnect_due(w) &&
 	    !hv_session_rebind(w->s, c)) {
@@ -376,9 +384,24 @@ enum watch_trigger watch_wait(struct watch *w, int64_t timer_ms, volatile int *s
 		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
 	}
 	/* the round about to run sees everything up to now */
+	w->light = why == WATCH_EVENT && !w->heavy;
 	w->pending = 0;
+	w->heavy = false;
 	pthread_mutex_unlock(&w->lock);
 	return why;
+}
+
+void watch_round_start(struct watch *w, struct apply_args *a, enum watch_trigger why)
+{
+	int64_t now = time_mono_ms();
+	/* the balancer's loads are measured by full observations, at least
+	 * once per sampling window (60 s when it has none) */
+	int64_t window = w->window;
+
+	a->precheck_light = w->opt.events && why == WATCH_EVENT && w->light && w->last_full &&
+			    (window < 0 || now - w->last_full < window);
+	if (!a->precheck_light)
+		w->last_full = now;
 }
 
 /* ---- after a round ---- */

@@ -11,7 +11,10 @@
  * and cluster file are read again and every connection is made anew), and
  * when a dropped host is due for reconnection (backoff from 1 s, doubling,
  * up to 60 s). Rounds look before they take the lease (apply_args.precheck),
- * so a round without drift costs one bulk call per host. A changed hosts:
+ * so a round without drift costs one bulk call per host; a round started
+ * by state changes only looks with a state-only call (no per-guest monitor
+ * statistics, which are read by full rounds: the timer's, and at least
+ * every balance.sample-window when balancing). A changed hosts:
  * section (names, URIs, sampling window) opens a new session.
  *
  * Without --watch, each round connects and disconnects as before; metrics
@@ -59,6 +62,11 @@ const char *watch_trigger_name(enum watch_trigger t);
  */
 enum watch_trigger watch_wait(struct watch *w, int64_t timer_ms, volatile int *stop,
 			      volatile int *reload);
+/* A round is about to start for why: with --watch, a round started only by
+ * domain state changes looks with a light observation (hv_observe_light);
+ * the others (timer, reload, reconnect, other events, the balancer's
+ * sampling window elapsed) with a full one. */
+void watch_round_start(struct watch *w, struct apply_args *a, enum watch_trigger why);
 /* A round ended: metrics, the metrics file, the round's line or event. */
 void watch_round_done(struct watch *w, int round, enum watch_trigger why, int rc,
 		      const struct apply_report *rep, int64_t ms, const char *result);

@@ -427,6 +427,71 @@ TEST(events_of_the_test_driver)
 	pthread_mutex_destroy(&seen.lock);
 }
 
+static const struct obs_domain *find_dom(const struct observed *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_domains; i++)
+		if (!strcmp(o->domains[i].name, name))
+			return &o->domains[i];
+	return NULL;
+}
+
+/* A light observation gives the figures of the last full one, with the
+ * state of now; a domain it never saw fully makes it look fully. */
+TEST(light_observation)
+{
+	struct cluster *c = load_yaml(
+		"cluster: lt\nhosts:\n  - {name: t1, uri: 'test:///default'}\n"
+		"templates:\n  - {name: tiny, vcpus: 2, memory: 64MiB, kernel: /k}\n"
+		"vms:\n  - {name: web, template: tiny}\n");
+	struct hv_options opt;
+	struct hv_session *s;
+	struct errbuf err = ERRBUF_INIT;
+	struct observed full, light;
+	const struct obs_domain *f, *l;
+	virDomainPtr d;
+
+	virSetErrorFunc(NULL, quiet);
+	hv_options_default(&opt);
+	opt.cache_dir = "/nonexistent/vem-test-cache";
+	s = hv_session_open(c, &opt);
+	CHECK(hv_domain_create(s, 0, &c->vms[0], &err) == 0);
+	CHECK(hv_observe(s, &full, &err) == 0);
+	d = virDomainLookupByName(hv_conn(s, 0), "web");
+	CHECK(d && virDomainDestroy(d) == 0);
+	CHECK(hv_observe_light(s, &light, &err) == 0);
+	f = find_dom(&full, "web");
+	l = find_dom(&light, "web");
+	CHECK(f && l);
+	if (f && l) {
+		CHECK_INT(f->state, DOM_RUNNING);
+		CHECK_INT(l->state, DOM_STOPPED);        /* the state of now */
+		CHECK_INT(l->vcpus, 2);
+		CHECK_INT(l->memory, 64 * MiB);
+		CHECK_INT(l->max_memory, f->max_memory);
+		CHECK(l->owned && str_eq(l->meta.vm, "web"));
+	}
+	CHECK_INT(light.n_domains, full.n_domains);
+	observed_release(&light);
+	/* a domain the session never observed: a full pass for its host */
+	virDomainFree(d);
+	d = virDomainDefineXML(hv_conn(s, 0), "<domain type='test'><name>newcomer</name>"
+			       "<memory>131072</memory><vcpu>3</vcpu><os><type>hvm</type></os></domain>");
+	CHECK(d != NULL);
+	CHECK(hv_observe_light(s, &light, &err) == 0);
+	l = find_dom(&light, "newcomer");
+	CHECK(l && l->vcpus == 3 && l->memory == 128 * MiB);
+	CHECK(find_dom(&light, "web") != NULL);
+	if (d) {
+		virDomainUndefine(d);
+		virDomainFree(d);
+	}
+	observed_release(&light);
+	observed_release(&full);
+	hv_session_free(s);
+	cluster_free(c);
+	errbuf_release(&err);
+}
+
 TEST(lifecycle_texts)
 {
 	char b[64];
@@ -449,6 +514,7 @@ int main(void)
 	RUN(eventlog_masks_webhook_secrets);
 	RUN(eventlog_webhook_posts_the_json);
 	RUN(events_of_the_test_driver);
+	RUN(light_observation);
 	RUN(lifecycle_texts);
 	return test_done();
 }
