@@ -75,7 +75,10 @@ struct watch *watch_new(const struct watch_options *opt, struct errbuf *err)
 	gethostname(hn, sizeof(hn) - 1);
 	snprintf(w->identity, sizeof(w->identity), "%s pid %d", hn, (int)getpid());
 	w->metrics = metrics_new();
-	w->log = eventlog_new(opt->log_format, stdout, opt->webhook, err);
+	/* text: one line per round, as ever; -v adds the events */
+	w->log = eventlog_new(opt->log_format,
+			      opt->log_format == LOG_JSON || vem_verbosity >= 2 ? stdout : NULL,
+			      opt->webhook, err);
 	if (!w->log)
 		goto fail;
 	if (opt->metrics_listen) {

@@ -235,13 +235,16 @@ void eventlog_emit(struct eventlog *l, int priority, const char *event, const ch
 	va_end(ap);
 	eventlog_json(&sb, now, priority, event, message, kv, n);
 	pthread_mutex_lock(&l->lock);
-	if (l->fmt == LOG_JSON) {
+	if (!l->out) {
+		/* lines off: the webhook only */
+	} else if (l->fmt == LOG_JSON) {
 		fprintf(l->out, "%s\n", sb.buf);
 	} else {
 		char tb[32];
 		fprintf(l->out, "%s %s\n", format_time_utc(now, tb), message);
 	}
-	fflush(l->out);
+	if (l->out)
+		fflush(l->out);
 	if (l->hook_running && !l->stopping) {
 		if (l->count < QUEUE_MAX) {
 			l->queue[(l->head + l->count) % QUEUE_MAX] = strbuf_detach(&sb, NULL);

@@ -31,7 +31,7 @@ enum log_format { LOG_TEXT = 0, LOG_JSON };
 
 struct eventlog;
 
-/* out: where lines go (stdout); webhook may be NULL. NULL with err when the
+/* out: where lines go (stdout; NULL: none, the webhook only); webhook may be NULL. NULL with err when the
  * webhook URL is not http(s). */
 struct eventlog *eventlog_new(enum log_format fmt, FILE *out, const char *webhook,
 			      struct errbuf *err);
