@@ -42,8 +42,8 @@ struct watch {
 	bool balancing;
 	bool reopen;                 /* SIGHUP: connect anew */
 	int64_t last_full;           /* monotonic ms of the last full observation */
-	int64_t window;              /* the balancer's sampling window, -1 not balancing */
-	bool light;                  /* this round looks light */
+	bool light;                  /* the round to start may look light */
+	bool looked_light;           /* the last round did (hv_observe_light) */
 	struct strbuf held;          /* held-back changes reported last ("vm\twhy\n"...) */
 };
 
@@ -194,8 +194,6 @@ static struct hv_session *session_for(void *arg, const struct cluster *c)
 	int64_t now;
 
 	apply_resolve_sampling(&hv, c, w->balancing);
-	w->window = !w->balancing || !c->balance.enabled ? -1 :
-		    hv.sample_window > 0 ? hv.sample_window : 60000;
 	sig = session_sig(c, &hv);
 	if (w->s && !w->reopen && str_eq(sig, w->sig) && !reconnect_due(w) &&
 	    !hv_session_rebind(w->s, c)) {
@@ -397,14 +395,15 @@ enum watch_trigger watch_wait(struct watch *w, int64_t timer_ms, volatile int *s
 void watch_round_start(struct watch *w, struct apply_args *a, enum watch_trigger why)
 {
 	int64_t now = time_mono_ms();
-	/* the balancer's loads are measured by full observations, at least
-	 * once per sampling window (60 s when it has none) */
-	int64_t window = w->window;
 
-	a->precheck_light = w->opt.events && why == WATCH_EVENT && w->light && w->last_full &&
-			    (window < 0 || now - w->last_full < window);
+	/* full observations (per-guest statistics) at least every
+	 * WATCH_FULL_EVERY_MS; a light one samples the CPU load when balancing */
+	a->precheck_light = w->opt.events && w->last_full &&
+			    now - w->last_full < WATCH_FULL_EVERY_MS &&
+			    ((why == WATCH_EVENT && w->light) || why == WATCH_TIMER);
 	if (!a->precheck_light)
 		w->last_full = now;
+	w->looked_light = a->precheck_light;
 }
 
 /* ---- after a round ---- */
@@ -428,10 +427,12 @@ void watch_round_done(struct watch *w, int round, enum watch_trigger why, int rc
 		key[n] = '\0';
 		metrics_round(w->metrics, (double)ms / 1000.0, key, ok);
 	}
-	if (rc != VEM_EXIT_LOCKED && rep->revision)
-		metrics_lease(w->metrics, w->identity);
-	else if (rc == VEM_EXIT_LOCKED)
+	/* the lease is taken by every round without --watch, and by rounds
+	 * that act with it (a look without drift takes none) */
+	if (rc == VEM_EXIT_LOCKED)
 		metrics_lease(w->metrics, "another vem");
+	else if (rep->revision && (!w->opt.events || rep->actions || !rep->converged))
+		metrics_lease(w->metrics, w->identity);
 	if (w->opt.metrics_file && metrics_write_file(w->metrics, w->opt.metrics_file, &err))
 		err_print(&err, stderr, "vem");
 	errbuf_release(&err);
@@ -445,6 +446,7 @@ void watch_round_done(struct watch *w, int round, enum watch_trigger why, int rc
 	eventlog_emit(w->log, ok ? 6 : rc == VEM_EXIT_PARTIAL || rc == VEM_EXIT_LOCKED ? 4 : 3,
 		      "round", msg, "VEM_ROUND", rb, "VEM_TRIGGER", watch_trigger_name(why),
 		      "VEM_RESULT", result, "VEM_REVISION", rep->revision, "VEM_ACTIONS", ab,
-		      "VEM_DURATION_MS", msb, NULL);
+		      "VEM_DURATION_MS", msb,
+		      "VEM_LOOK", w->opt.events ? (w->looked_light ? "light" : "full") : NULL, NULL);
 	free(msg);
 }

@@ -11,10 +11,13 @@
  * and cluster file are read again and every connection is made anew), and
  * when a dropped host is due for reconnection (backoff from 1 s, doubling,
  * up to 60 s). Rounds look before they take the lease (apply_args.precheck),
- * so a round without drift costs one bulk call per host; a round started
- * by state changes only looks with a state-only call (no per-guest monitor
- * statistics, which are read by full rounds: the timer's, and at least
- * every balance.sample-window when balancing). A changed hosts:
+ * so a round without drift costs one bulk call per host. That call is
+ * light (hv_observe_light: the state, and the CPU time when balancing
+ * samples the load, at its sample-window as ever; no per-guest monitor
+ * statistics) for rounds started by the timer or by state changes; it is
+ * full for the first round, reloads, reconnects, other events (balloon,
+ * metadata, definition, migration), and when the last full one is older
+ * than WATCH_FULL_EVERY_MS. A changed hosts:
  * section (names, URIs, sampling window) opens a new session.
  *
  * Without --watch, each round connects and disconnects as before; metrics
@@ -33,6 +36,7 @@
 #define WATCH_DEBOUNCE_MAX_MS 2000
 #define WATCH_BACKOFF_MIN_MS 1000
 #define WATCH_BACKOFF_MAX_MS 60000
+#define WATCH_FULL_EVERY_MS (10 * 60 * 1000)
 
 struct watch_options {
 	bool events;                 /* --watch */
@@ -62,10 +66,7 @@ const char *watch_trigger_name(enum watch_trigger t);
  */
 enum watch_trigger watch_wait(struct watch *w, int64_t timer_ms, volatile int *stop,
 			      volatile int *reload);
-/* A round is about to start for why: with --watch, a round started only by
- * domain state changes looks with a light observation (hv_observe_light);
- * the others (timer, reload, reconnect, other events, the balancer's
- * sampling window elapsed) with a full one. */
+/* A round is about to start for why: light or full look (see above). */
 void watch_round_start(struct watch *w, struct apply_args *a, enum watch_trigger why);
 /* A round ended: metrics, the metrics file, the round's line or event. */
 void watch_round_done(struct watch *w, int round, enum watch_trigger why, int rc,

@@ -167,9 +167,10 @@ const char *hv_host_error(const struct hv_session *s, size_t host);
 
 /* Observe all hosts in parallel (one bulk stats call per host). */
 int hv_observe(struct hv_session *s, struct observed *out, struct errbuf *err);
-/* The same, light: a state-only bulk call per host (no per-guest monitor
- * statistics); vCPUs, memory, disk bytes and CPU load are those of this
- * session's last full observation. A host with a domain that was never
+/* The same, light: a bulk call per host for the state, and the CPU time
+ * when sampling (neither queries a guest's monitor); vCPUs, memory and disk
+ * bytes are those of this session's last full observation, and so is the
+ * CPU load when not sampling. A host with a domain that was never
  * observed fully gets a full pass. For the long-running mode's rounds
  * started by lifecycle events; a full observation stays the reference. */
 int hv_observe_light(struct hv_session *s, struct observed *out, struct errbuf *err);

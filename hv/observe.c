@@ -595,15 +595,20 @@ static void remember_full(struct host_obs *ho, const struct obs_domain *d)
 }
 
 /*
- * Light: one state-only bulk call (no QEMU monitor query per guest); vCPUs,
- * memory, disk bytes and the CPU load come from this session's last full
- * observation. A domain it never saw fully makes the host need a full pass.
+ * Light: one bulk call for the state, and the CPU time when balancing
+ * samples the load (neither asks QEMU's monitor, unlike balloon, vCPU and
+ * block statistics); vCPUs, memory, disk bytes (and the load, when not
+ * sampled) come from this session's last full observation. A domain it
+ * never saw fully makes the host need a full pass.
  */
 static void observe_light(struct host_obs *ho, virConnectPtr conn)
 {
 	struct hv_session *s = ho->s;
 	virDomainStatsRecordPtr *recs = NULL;
-	int n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE, &recs, 0);
+	/* CPU time (no monitor query) when balancing samples the load */
+	bool cpu = s->opt.sample_window > 0;
+	int n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE |
+					    (cpu ? VIR_DOMAIN_STATS_CPU_TOTAL : 0), &recs, 0);
 
 	ho->sampled_at = time_now_ms();
 	if (n < 0) {
@@ -615,12 +620,15 @@ static void observe_light(struct host_obs *ho, virConnectPtr conn)
 		struct obs_domain *d = add_domain(ho, r->dom);
 		char key[74];
 		struct cache_entry *e;
+		unsigned long long v;
 		int st = 0;
 
 		if (!d)
 			continue;
 		virTypedParamsGetInt(r->params, r->nparams, "state.state", &st);
 		d->state = map_state(st);
+		if (cpu && virTypedParamsGetULLong(r->params, r->nparams, "cpu.time", &v) == 1)
+			d->cpu_time = v;
 		cache_key(key, s->hosts[ho->host].host_uuid, d->uuid);
 		pthread_mutex_lock(&s->cache_lock);
 		e = cache_find(s->cache, key, false);
@@ -637,8 +645,12 @@ static void observe_light(struct host_obs *ho, virConnectPtr conn)
 				      e->cpu_load : -1;
 		}
 		pthread_mutex_unlock(&s->cache_lock);
-		if (!ho->need_full && hv_uuid_marked(s->c->name, d->uuid))
+		if (ho->need_full)
+			break;
+		if (!ho->second && hv_uuid_marked(s->c->name, d->uuid))
 			read_meta(ho, r->dom, d);
+		if (cpu)
+			take_sample(ho, d);   /* the load, as a full pass measures it */
 	}
 	virDomainStatsRecordListFree(recs);
 	if (ho->need_full) {
@@ -799,6 +811,7 @@ static int observe_all(struct hv_session *s, struct observed *out, bool light,
 			again[i].s = s;
 			again[i].host = i;
 			again[i].second = true;
+			again[i].light = light && !ho[i].need_full;
 		}
 		run_hosts(again, s->n);
 		/* the loads of the second pass, by domain UUID */

@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -31,7 +32,7 @@ struct named {
 
 struct host_metrics {
 	char *name;
-	bool up;
+	double up;                 /* 1 or 0 */
 	double mem_committed, cpu_committed, cpu_measured;   /* ratios; measured < 0 unknown */
 	double vms;
 };
@@ -183,7 +184,7 @@ void metrics_observed(struct metrics *m, const struct cluster *c, const struct o
 	m->n_hosts = o->n_hosts;
 	for (size_t i = 0; i < o->n_hosts; i++) {
 		m->hosts[i].name = xstrdup(o->hosts[i].name);
-		m->hosts[i].up = o->hosts[i].online;
+		m->hosts[i].up = o->hosts[i].online ? 1 : 0;
 		m->hosts[i].cpu_measured = o->hosts[i].online ? 0 : -1;
 	}
 	for (size_t i = 0; i < o->n_domains; i++) {
@@ -257,6 +258,28 @@ static void sample1(struct strbuf *sb, const char *name, const char *label, cons
 	number(sb, v);
 }
 
+/* A family of one sample without labels. */
+static void single(struct strbuf *sb, const char *name, const char *type, const char *help,
+		   double v)
+{
+	family(sb, name, type, help);
+	strbuf_adds(sb, name);
+	number(sb, v);
+}
+
+/* A gauge per host: the double at offset off of struct host_metrics (a
+ * negative value is left out: not measured). */
+static void per_host(struct strbuf *sb, const struct metrics *m, const char *name,
+		     const char *help, size_t off)
+{
+	family(sb, name, "gauge", help);
+	for (size_t i = 0; i < m->n_hosts; i++) {
+		double v = *(const double *)((const char *)&m->hosts[i] + off);
+		if (v >= 0)
+			sample1(sb, name, "host", m->hosts[i].name, v);
+	}
+}
+
 void metrics_render(struct metrics *m, struct strbuf *sb)
 {
 	uint64_t cum = 0;
@@ -284,10 +307,9 @@ void metrics_render(struct metrics *m, struct strbuf *sb)
 		sample1(sb, "vem_reconcile_rounds_total", "result", m->results[i].name,
 			m->results[i].v);
 
-	family(sb, "vem_last_success_timestamp_seconds", "gauge",
-	       "When a round last ended converged (seconds since the epoch; 0 never).");
-	strbuf_adds(sb, "vem_last_success_timestamp_seconds");
-	number(sb, m->last_success);
+	single(sb, "vem_last_success_timestamp_seconds", "gauge",
+	       "When a round last ended converged (seconds since the epoch; 0 never).",
+	       m->last_success);
 
 	family(sb, "vem_actions_total", "counter", "Actions carried out, by kind and result.");
 	for (int k = 0; k < N_KINDS; k++)
@@ -297,13 +319,11 @@ void metrics_render(struct metrics *m, struct strbuf *sb)
 			number(sb, (double)m->actions[k][ok]);
 		}
 
-	family(sb, "vem_migrations_total", "counter", "Live migrations that succeeded.");
-	strbuf_adds(sb, "vem_migrations_total");
-	number(sb, (double)m->migrations);
-	family(sb, "vem_migrated_bytes_total", "counter",
-	       "Bytes moved by successful live migrations (memory and host-local disks, as planned).");
-	strbuf_adds(sb, "vem_migrated_bytes_total");
-	number(sb, (double)m->bytes_moved);
+	single(sb, "vem_migrations_total", "counter", "Live migrations that succeeded.",
+	       (double)m->migrations);
+	single(sb, "vem_migrated_bytes_total", "counter",
+	       "Bytes moved by successful live migrations (memory and host-local disks, as planned).",
+	       (double)m->bytes_moved);
 
 	family(sb, "vem_libvirt_events_total", "counter", "libvirt domain events received, by kind.");
 	for (size_t i = 0; i < m->n_events; i++)
@@ -316,42 +336,28 @@ void metrics_render(struct metrics *m, struct strbuf *sb)
 			m->reconnects[i].v);
 
 	if (m->observed) {
-		family(sb, "vem_drift_changes", "gauge",
-		       "Changes the last round's first plan needed (0: no drift).");
-		strbuf_adds(sb, "vem_drift_changes");
-		number(sb, m->drift);
-		family(sb, "vem_held_changes", "gauge",
-		       "Changes the cluster file asks for that the last plan held back.");
-		strbuf_adds(sb, "vem_held_changes");
-		number(sb, m->held);
-		family(sb, "vem_imbalance_score", "gauge", "Imbalance score of the cluster (0: even).");
-		strbuf_adds(sb, "vem_imbalance_score");
-		number(sb, m->score);
+		single(sb, "vem_drift_changes", "gauge",
+		       "Changes the last round's first plan needed (0: no drift).", m->drift);
+		single(sb, "vem_held_changes", "gauge",
+		       "Changes the cluster file asks for that the last plan held back.", m->held);
+		single(sb, "vem_imbalance_score", "gauge", "Imbalance score of the cluster (0: even).",
+		       m->score);
 		family(sb, "vem_vms", "gauge", "vem's VMs by observed state.");
 		for (int s = 0; s <= DOM_OTHER; s++)
 			sample1(sb, "vem_vms", "state", dom_state_name((enum dom_state)s), m->by_state[s]);
-		family(sb, "vem_host_up", "gauge", "Whether the host answered in the last round.");
-		for (size_t i = 0; i < m->n_hosts; i++)
-			sample1(sb, "vem_host_up", "host", m->hosts[i].name, m->hosts[i].up);
-		family(sb, "vem_host_vms", "gauge", "vem's VMs defined on the host.");
-		for (size_t i = 0; i < m->n_hosts; i++)
-			sample1(sb, "vem_host_vms", "host", m->hosts[i].name, m->hosts[i].vms);
-		family(sb, "vem_host_memory_committed_ratio", "gauge",
-		       "Memory of running domains over the host's memory capacity.");
-		for (size_t i = 0; i < m->n_hosts; i++)
-			sample1(sb, "vem_host_memory_committed_ratio", "host", m->hosts[i].name,
-				m->hosts[i].mem_committed);
-		family(sb, "vem_host_cpu_committed_ratio", "gauge",
-		       "vCPUs of running domains over the host's CPUs.");
-		for (size_t i = 0; i < m->n_hosts; i++)
-			sample1(sb, "vem_host_cpu_committed_ratio", "host", m->hosts[i].name,
-				m->hosts[i].cpu_committed);
-		family(sb, "vem_host_cpu_utilisation_ratio", "gauge",
-		       "Measured CPU load of the host's domains over its CPUs (absent: not measured).");
-		for (size_t i = 0; i < m->n_hosts; i++)
-			if (m->hosts[i].cpu_measured >= 0)
-				sample1(sb, "vem_host_cpu_utilisation_ratio", "host", m->hosts[i].name,
-					m->hosts[i].cpu_measured);
+		per_host(sb, m, "vem_host_up", "Whether the host answered in the last round.",
+			 offsetof(struct host_metrics, up));
+		per_host(sb, m, "vem_host_vms", "vem's VMs defined on the host.",
+			 offsetof(struct host_metrics, vms));
+		per_host(sb, m, "vem_host_memory_committed_ratio",
+			 "Memory of running domains over the host's memory capacity.",
+			 offsetof(struct host_metrics, mem_committed));
+		per_host(sb, m, "vem_host_cpu_committed_ratio",
+			 "vCPUs of running domains over the host's CPUs.",
+			 offsetof(struct host_metrics, cpu_committed));
+		per_host(sb, m, "vem_host_cpu_utilisation_ratio",
+			 "Measured CPU load of the host's domains over its CPUs (absent: not measured).",
+			 offsetof(struct host_metrics, cpu_measured));
 		family(sb, "vem_source_info", "gauge",
 		       "The cluster and source revision of the last round (value 1).");
 		strbuf_adds(sb, "vem_source_info{cluster=\"");

@@ -29,6 +29,10 @@ YAML
 event_round_with_action() {
 	grep '"VEM_TRIGGER":"event"' "$W/log" | grep -q '"VEM_ACTIONS":"1"'
 }
+# look_of ROUND: how round N looked ("light": state only, or "full")
+look_of() {
+	grep "\"VEM_ROUND\":\"$1\"," "$W/log" | sed -nE 's/.*"VEM_LOOK":"([a-z]+)".*/\1/p'
+}
 
 # metric NAME{LABELS}: its value in the current scrape (empty when absent)
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
@@ -62,7 +66,14 @@ test_expect_success 'a VM destroyed by hand runs again within 10 s (event, not t
 	python3 -c "import sys; print(\"repaired in %.2f s\" % (float(sys.argv[2]) - float(sys.argv[1])))" $t0 $t1 &&
 	{ wait_for event_round_with_action 10 || { tail -n 8 "$W/log"; false; }; } &&
 	grep -q "w-0 on h$h: stopped (destroyed).*\"VEM_EVENT\":\"state\"" "$W/log" &&
-	grep -q "\"VEM_KIND\":\"start\",\"VEM_VM\":\"w-0\"" "$W/log"
+	grep -q "\"VEM_KIND\":\"start\",\"VEM_VM\":\"w-0\"" "$W/log" &&
+	# the first round looked fully, the repair (a state change) with the
+	# state only, and so did the round after it, which found nothing to do
+	{ [ "$(look_of 1)" = full ] || { grep "\"round\"" "$W/log" | cut -c1-60,300-; false; }; } &&
+	n=$(grep "\"VEM_TRIGGER\":\"event\"" "$W/log" | grep "\"VEM_ACTIONS\":\"1\"" |
+		sed -nE "s/.*\"VEM_ROUND\":\"([0-9]+)\".*/\\1/p" | tail -n 1) &&
+	{ [ "$(look_of "$n")" = light ] || { echo "round $n"; grep "\"round\"" "$W/log" | cut -c1-60,300-; false; }; } &&
+	{ wait_for "[ \"\$(look_of $((n + 1)))\" = light ]" 10 || { grep "\"round\"" "$W/log" | cut -c1-60,300-; false; }; }
 '
 
 test_expect_success '/metrics: valid exposition (promtool), actions and VMs counted' '
