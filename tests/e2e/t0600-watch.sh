@@ -114,6 +114,22 @@ test_expect_success 'SIGHUP: a round at once, over new connections' '
 	wait_for "grep -q \"\\\"VEM_TRIGGER\\\":\\\"reload\\\"\" $W/log" 20
 '
 
+test_expect_success 'a change held back is one refusal event, not one per round' '
+	write_cluster "$W/c.yaml" <<YAML &&
+vms:
+  - {name: w, template: tiny, replicas: 3, placement: {spread: w}}
+  - {name: huge, template: tiny, memory: 64GiB}
+YAML
+	n=$(grep -c "\"VEM_EVENT\":\"round\"" "$W/log") &&
+	kill -HUP $RP &&
+	wait_for "[ \$(grep -c \"\\\"VEM_EVENT\\\":\\\"round\\\"\" $W/log) -gt $n ]" 20 &&
+	kill -HUP $RP &&
+	wait_for "[ \$(grep -c \"\\\"VEM_EVENT\\\":\\\"round\\\"\" $W/log) -gt $((n + 1)) ]" 20 &&
+	[ "$(grep "\"VEM_EVENT\":\"refusal\"" "$W/log" | grep -c "\"VEM_VM\":\"huge\"")" = 1 ] &&
+	grep "\"VEM_EVENT\":\"round\"" "$W/log" | tail -n 1 | grep -q "\"VEM_RESULT\":\"not converged (changes held back)\"" &&
+	[ "$(metric vem_held_changes)" = 1 ]
+'
+
 test_expect_success 'a host whose libvirtd stops is reconnected when it is back' '
 	"$VEM_LAB" --id "$VEM_LAB_ID" stop-host h3 >/dev/null &&
 	wait_for "grep -q \"host h3: connection lost\" $W/log" 40 &&
