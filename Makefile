@@ -21,6 +21,7 @@ MANDIR = $(PREFIX)/share/man
 DATADIR = $(PREFIX)/share/vem
 DOCDIR = $(PREFIX)/share/doc/vem
 SYSTEMDUNITDIR = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
@@ -118,7 +119,8 @@ demo: all guests
 	contrib/demo.sh
 
 # What `make install` puts where: "source:destination-directory:mode" per
-# line (the bash completion is installed as plain "vem"). `make uninstall`
+# line (the bash completion is installed as plain "vem", the sysusers.d file
+# as "vem.conf"). `make uninstall`
 # removes exactly these files (tests/cli/run checks both).
 INSTALL_FILES = \
 	vem:$(BINDIR):755 \
@@ -131,13 +133,16 @@ INSTALL_FILES = \
 	README.md:$(DOCDIR):644 \
 	docs/sources.md:$(DOCDIR):644 \
 	docs/balancing.md:$(DOCDIR):644 \
-	contrib/systemd/vem.env.example:$(DOCDIR):644
+	docs/service.md:$(DOCDIR):644 \
+	contrib/systemd/vem.env.example:$(DOCDIR):644 \
+	contrib/systemd/vem.sysusers:$(SYSUSERSDIR):644
 SYSTEMD_UNITS = vem-reconcile.service vem-reconcile.timer vem-reconcile-loop.service
 
 install: all
 	@set -e; for f in $(INSTALL_FILES); do \
 		src=$${f%%:*}; rest=$${f#*:}; dir=$${rest%%:*}; mode=$${rest##*:}; \
 		name=$$(basename "$$src"); [ "$$src" = contrib/completion/vem.bash ] && name=vem; \
+		[ "$$src" = contrib/systemd/vem.sysusers ] && name=vem.conf; \
 		echo "install $$src $(DESTDIR)$$dir/$$name"; \
 		install -d "$(DESTDIR)$$dir"; \
 		install -m "$$mode" "$$src" "$(DESTDIR)$$dir/$$name"; \
@@ -145,7 +150,7 @@ install: all
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	@set -e; for u in $(SYSTEMD_UNITS); do \
 		echo "install contrib/systemd/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u (@BINDIR@=$(BINDIR))"; \
-		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@SYSUSERSDIR@|$(SYSUSERSDIR)|g' \
 			contrib/systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
 		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
 	done
@@ -154,10 +159,11 @@ uninstall:
 	@for f in $(INSTALL_FILES); do \
 		src=$${f%%:*}; rest=$${f#*:}; dir=$${rest%%:*}; \
 		name=$$(basename "$$src"); [ "$$src" = contrib/completion/vem.bash ] && name=vem; \
+		[ "$$src" = contrib/systemd/vem.sysusers ] && name=vem.conf; \
 		rm -f "$(DESTDIR)$$dir/$$name"; \
 	done
 	@for u in $(SYSTEMD_UNITS); do rm -f "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u"; done
-	-@rmdir "$(DESTDIR)$(DATADIR)" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
+	-@rmdir "$(DESTDIR)$(DATADIR)" "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(SYSUSERSDIR)" 2>/dev/null || true
 
 clean:
 	rm -rf build build-san build-fuzz vem

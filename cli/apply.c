@@ -247,8 +247,31 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		observed_apply_cluster(&obs, c);
 	} else {
 		apply_resolve_sampling(&hv, c, a->plan.balance);
-		s = hv_session_open(c, &hv);
+		s = a->session_for ? a->session_for(a->hook_arg, c) : hv_session_open(c, &hv);
 		phase("connected", &t);
+		if (a->execute && a->precheck) {
+			/* look first: no drift, no lease (and no second look) */
+			if ((a->precheck_light ? hv_observe_light(s, &obs, &err) :
+			     hv_observe(s, &obs, &err)) ||
+			    plan_build(c, &obs, &a->plan, &plan, &err))
+				goto fail;
+			phase("looked for drift", &t);
+			if (!plan_changes(&plan) && !plan_held(&plan) && !plan.refused) {
+				if (a->on_plan)
+					a->on_plan(a->hook_arg, c, &obs, &plan);
+				partial = any_offline(&obs);
+				if (partial)
+					report_offline(&obs);
+				rep->converged = true;
+				rep->partial = partial;
+				rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
+				goto out;
+			}
+			plan_release(&plan);
+			observed_release(&obs);
+			memset(&obs, 0, sizeof(obs));
+			memset(&plan, 0, sizeof(plan));
+		}
 		if (a->execute) {
 			lease = lease_acquire(s, c, &a->lease, &err);
 			if (!lease) {
@@ -275,6 +298,8 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	if (rollout_plan(s, c, &obs, &po, &plan, &err))
 		goto fail;
 	phase("planned", &t);
+	if (a->on_plan)
+		a->on_plan(a->hook_arg, c, &obs, &plan);
 	if (a->saved && check_saved(a->saved, &obs, &plan))
 		goto out;
 	print_plan(a, &plan, &obs);
@@ -385,7 +410,8 @@ out:
 	lease_release(lease);
 	plan_release(&plan);
 	observed_release(&obs);
-	hv_session_free(s);
+	if (!a->session_for)
+		hv_session_free(s);
 	cluster_free(c);
 	errbuf_release(&err);
 	return rc;

@@ -38,6 +38,21 @@ struct apply_args {
 	struct exec_options exec;
 	struct hv_options hv;
 	struct lease_options lease;
+	/*
+	 * The long-running mode (cli/watch.c). session_for: a session kept
+	 * across rounds; apply_run asks it for the session of the cluster it
+	 * loaded instead of opening one, and leaves it open. on_plan: called
+	 * with the first observation and plan of the run (drift, metrics,
+	 * held-back changes). precheck: observe and plan before taking the
+	 * lease, and take it (and observe again) only when there is something
+	 * to do, so that a round without drift costs one call per host.
+	 */
+	struct hv_session *(*session_for)(void *arg, const struct cluster *c);
+	void (*on_plan)(void *arg, const struct cluster *c, const struct observed *o,
+			const struct plan *p);
+	void *hook_arg;
+	bool precheck;
+	bool precheck_light;          /* ... with hv_observe_light() */
 };
 void apply_args_default(struct apply_args *a);
 

@@ -21,7 +21,7 @@ enum {
 	OPT_OBSERVED = 1 << 5,   /* --observed SNAPSHOT */
 	OPT_DETAILED = 1 << 6,   /* --detailed-exitcode */
 	OPT_OUTFILE  = 1 << 7,   /* --out FILE */
-	OPT_EVERY    = 1 << 8,   /* --every --jitter --once */
+	OPT_EVERY    = 1 << 8,   /* --every --jitter --once --watch --metrics-* --log-format --webhook */
 	OPT_STRICT   = 1 << 9,   /* --strict (validate: warnings are errors) */
 	OPT_SKELETON = 1 << 10,  /* observe --skeleton */
 };
@@ -32,6 +32,11 @@ struct cli_opts {
 	int64_t every;               /* reconcile --every (ms) */
 	int jitter_pct;              /* reconcile --jitter (percent) */
 	bool once;
+	bool watch;                  /* reconcile --watch: event-driven */
+	const char *metrics_listen;  /* reconcile --metrics-listen ADDR:PORT */
+	const char *metrics_file;    /* reconcile --metrics-file FILE */
+	const char *log_format;      /* reconcile --log-format text|json */
+	const char *webhook;         /* reconcile --webhook URL */
 	bool strict;                 /* validate --strict */
 	bool skeleton;               /* observe --skeleton */
 	bool source_given;           /* -f was given */

@@ -8,10 +8,19 @@
  * Each round resolves the source again, so a git push or a changed file is
  * picked up by the next round. SIGTERM or SIGINT stop it between actions
  * (exec_options.stop) and end the loop; a second signal exits at once.
+ * SIGHUP starts a round at once, reading the source again (with --watch,
+ * over new connections).
+ *
+ * --watch (cli/watch.h) makes the loop event-driven: rounds start on
+ * libvirt's domain events and --every is the safety net. Metrics and
+ * structured events (--metrics-listen, --metrics-file, --log-format,
+ * --webhook) work in every mode, --once included (--metrics-listen
+ * excepted: nothing would be left to scrape).
  * Exit status: that of the last round with --once, else 0 after a signal.
  */
 #include "cli.h"
 #include "cmd_reconcile.h"
+#include "watch.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -20,6 +29,13 @@
 #include <unistd.h>
 
 static volatile int stop_flag;
+static volatile int reload_flag;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -30,22 +46,6 @@ static void on_signal(int sig)
 		return;
 	}
 	stop_flag = 1;
-}
-
-static void sleep_interruptible(int64_t ms)
-{
-	int64_t end = time_mono_ms() + ms;
-	while (!stop_flag && time_mono_ms() < end) {
-		int64_t left = end - time_mono_ms();
-		struct timespec ts;
-		if (left > 200)
-			left = 200;
-		if (left <= 0)
-			break;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)left * 1000000L;
-		nanosleep(&ts, NULL);   /* EINTR on a signal: the loop checks stop_flag */
-	}
 }
 
 static const char *round_result(int rc, const struct apply_report *rep)
@@ -80,6 +80,10 @@ int cmd_reconcile(int argc, char **argv)
 	struct apply_args a;
 	struct cli_opts o;
 	struct sigaction sa;
+	struct watch_options wo;
+	struct watch *w;
+	struct errbuf err = ERRBUF_INIT;
+	enum watch_trigger why = WATCH_START;
 	int rc = cli_parse(argc, argv, cli_find("reconcile"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
@@ -91,45 +95,82 @@ int cmd_reconcile(int argc, char **argv)
 		fprintf(stderr, "vem reconcile: --every must be at least 1s\n");
 		return VEM_EXIT_USAGE;
 	}
+	if (o.once && (o.watch || o.metrics_listen)) {
+		fprintf(stderr, "vem reconcile: --%s needs the long-running mode; it cannot be "
+			"used with --once (--metrics-file writes metrics for a timer)\n",
+			o.watch ? "watch" : "metrics-listen");
+		return VEM_EXIT_USAGE;
+	}
+	if (o.log_format && strcmp(o.log_format, "json") && strcmp(o.log_format, "text")) {
+		fprintf(stderr, "vem reconcile: option '--log-format': expected 'text' or 'json', "
+			"found '%s'\n", o.log_format);
+		return VEM_EXIT_USAGE;
+	}
+	memset(&wo, 0, sizeof(wo));
+	wo.events = o.watch;
+	wo.metrics_listen = o.metrics_listen;
+	wo.metrics_file = o.metrics_file;
+	wo.log_format = o.log_format && !strcmp(o.log_format, "json") ? LOG_JSON : LOG_TEXT;
+	wo.webhook = o.webhook;
+	w = watch_new(&wo, &err);
+	if (!w) {
+		err_print(&err, stderr, "vem reconcile");
+		errbuf_release(&err);
+		return VEM_EXIT_USAGE;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	a.execute = true;
 	a.yes = true;
 	a.exec.stop = &stop_flag;
+	watch_attach(w, &a);
 	srand((unsigned)(time_now_ms() ^ getpid()));
 
 	for (int round = 1; !stop_flag; round++) {
 		struct apply_report rep;
-		int64_t t0 = time_mono_ms();
-		char tb[32], db[32], fb[48] = "";
+		int64_t t0 = time_mono_ms(), ms;
+		char tb[32], db[32], fb[48] = "", trig[32] = "";
 		int saved = vem_verbosity;
 
 		memset(&rep, 0, sizeof(rep));
 		if (vem_verbosity < 2)
 			vem_verbosity = 0;   /* one line per round unless -v */
+		watch_round_start(w, &a, why);
 		rc = apply_run(&a, &rep);
 		vem_verbosity = saved;
+		ms = time_mono_ms() - t0;
 		if (rep.failed)
 			snprintf(fb, sizeof(fb), " (%zu failed)", rep.failed);
-		printf("%s round %d: %s%.*s: %s, %zu action%s%s, %s\n",
-		       format_time_utc(time_now_ms(), tb), round, rep.revision ? "rev " : "",
-		       rep.revision && str_starts_with(rep.revision, "sha256:") ? 19 : 12,
-		       rep.revision ? rep.revision : "no revision", round_result(rc, &rep),
-		       rep.actions, rep.actions == 1 ? "" : "s",
-		       fb,
-		       format_duration(time_mono_ms() - t0, db));
-		fflush(stdout);
+		if (o.watch)
+			snprintf(trig, sizeof(trig), " [%s%s]", watch_trigger_name(why),
+				 a.precheck_light ? ", light" : "");
+		watch_round_done(w, round, why, rc, &rep, ms, round_result(rc, &rep));
+		if (wo.log_format == LOG_TEXT) {
+			printf("%s round %d: %s%.*s: %s, %zu action%s%s, %s%s\n",
+			       format_time_utc(time_now_ms(), tb), round, rep.revision ? "rev " : "",
+			       rep.revision && str_starts_with(rep.revision, "sha256:") ? 19 : 12,
+			       rep.revision ? rep.revision : "no revision", round_result(rc, &rep),
+			       rep.actions, rep.actions == 1 ? "" : "s",
+			       fb, format_duration(ms, db), trig);
+			fflush(stdout);
+		}
 		free(rep.revision);
-		if (o.once)
+		if (o.once) {
+			watch_free(w);
 			return rc;
-		sleep_interruptible(next_wait(o.every, o.jitter_pct));
+		}
+		why = watch_wait(w, next_wait(o.every, o.jitter_pct), &stop_flag, &reload_flag);
 	}
+	watch_free(w);
 	{
 		char tb[32];
-		printf("%s vem reconcile: stopped by signal\n", format_time_utc(time_now_ms(), tb));
+		if (wo.log_format == LOG_TEXT)
+			printf("%s vem reconcile: stopped by signal\n", format_time_utc(time_now_ms(), tb));
 	}
 	fflush(stdout);
 	return 0;

@@ -66,7 +66,10 @@ static const struct cli_command commands[] = {
 	{ "reconcile", cmd_reconcile, "apply in a loop (timer, GitOps)",
 	  OPT_SOURCE | OPT_EVERY | OPT_EXEC | OPT_PLAN | OPT_HOSTS, NULL, 0,
 	  "Resolve the source, load it and apply without asking, every DUR, printing one\n"
-	  "line per round. Stops cleanly between actions on SIGTERM or SIGINT.\n" },
+	  "line per round. With --watch, keep the connections, follow libvirt's domain\n"
+	  "events and reconcile as soon as drift appears (DUR is then the safety net).\n"
+	  "Stops cleanly between actions on SIGTERM or SIGINT; SIGHUP reads the source\n"
+	  "again and reconnects at once.\n" },
 	{ "schema", cmd_schema, "print the JSON Schema of the cluster file (for editors)",
 	  0, NULL, 0,
 	  "Print the JSON Schema of the cluster file format, generated from the loader's\n"
@@ -182,6 +185,20 @@ static const struct cli_option options[] = {
 	  "random extra delay, up to PCT% of DUR (default 10)", NULL },
 	{ "once", 0, NULL, OPT_EVERY, OK_TRUE, O(once), 0,
 	  "one round, then exit with its code", NULL },
+	{ "watch", 0, NULL, OPT_EVERY, OK_TRUE, O(watch), 0,
+	  "event-driven: keep the connections, follow libvirt's\n"
+	  "domain events and reconcile as soon as drift appears;\n"
+	  "--every is then the safety net", NULL },
+	{ "metrics-listen", 0, "ADDR:PORT", OPT_EVERY, OK_STR, O(metrics_listen), 0,
+	  "serve Prometheus metrics on http://ADDR:PORT/metrics", NULL },
+	{ "metrics-file", 0, "FILE", OPT_EVERY, OK_STR, O(metrics_file), 0,
+	  "write Prometheus metrics to FILE after every round\n"
+	  "(node_exporter's textfile collector)", NULL },
+	{ "log-format", 0, "FORMAT", OPT_EVERY, OK_STR, O(log_format), 0,
+	  "text (default) or json: one JSON line per round,\n"
+	  "action, refusal and state change", NULL },
+	{ "webhook", 0, "URL", OPT_EVERY, OK_STR, O(webhook), 0,
+	  "also POST each event's JSON to URL", NULL },
 	{ "yes", 'y', NULL, OPT_EXEC, OK_TRUE, A(yes), 0,
 	  "do not ask before acting", NULL },
 	{ "max-rounds", 0, "N", OPT_EXEC, OK_INT, A(exec.max_rounds), 1,
@@ -252,6 +269,8 @@ static const struct {
 	{ "timeout", "--connect-timeout" },
 	{ "snapshot", "--observed" },
 	{ "interval", "--every" },
+	{ "events", "--watch" },
+	{ "prometheus", "--metrics-listen" },
 };
 
 static bool cmd_accepts(const struct cli_command *cmd, const struct cli_option *op)

@@ -24,6 +24,8 @@ pkgs=(
 	# sources, images and cloud-init tests
 	gnupg gpgv python3 python3-jsonschema python3-yaml genisoimage ca-certificates curl
 	openssh-client openssh-server netcat-openbsd
+	# metrics: promtool (unit tests) and a real Prometheus server (e2e)
+	prometheus
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(ganeti-htools ansible python3-libvirt hyperfine)

@@ -158,11 +158,23 @@ struct hv_session;
 struct hv_session *hv_session_open(const struct cluster *c,
 				   const struct hv_options *opt);
 void hv_session_free(struct hv_session *s);
+/* The long-running mode keeps a session across rounds, each with a newly
+ * loaded cluster: bind s to c, which must name the same hosts (names and
+ * URIs, in the same order) as the cluster s was opened for; the caller
+ * compares (the old cluster may be gone). -1 when the number differs. */
+int hv_session_rebind(struct hv_session *s, const struct cluster *c);
 bool hv_host_online(const struct hv_session *s, size_t host);
 const char *hv_host_error(const struct hv_session *s, size_t host);
 
 /* Observe all hosts in parallel (one bulk stats call per host). */
 int hv_observe(struct hv_session *s, struct observed *out, struct errbuf *err);
+/* The same, light: a bulk call per host for the state, and the CPU time
+ * when sampling (neither queries a guest's monitor); vCPUs, memory and disk
+ * bytes are those of this session's last full observation, and so is the
+ * CPU load when not sampling. A host with a domain that was never
+ * observed fully gets a full pass. For the long-running mode's rounds
+ * started by lifecycle events; a full observation stays the reference. */
+int hv_observe_light(struct hv_session *s, struct observed *out, struct errbuf *err);
 
 /* ---- operations (host = index into the cluster's hosts) ---- */
 

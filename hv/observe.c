@@ -135,6 +135,11 @@ struct cache_entry {
 	double cpu_load;           /* last load measured, and when */
 	int64_t load_at;
 	bool used;                 /* seen by this observation (kept when saving) */
+	/* the figures of the last full observation, for a light one (in memory
+	 * only, not in the file) */
+	int64_t obs_at;
+	int obs_vcpus;
+	uint64_t obs_memory, obs_max_memory, obs_disk_bytes;
 };
 
 struct meta_cache {
@@ -371,6 +376,8 @@ struct host_obs {
 	int64_t sampled_at;        /* when the bulk call returned */
 	bool second;               /* this pass is the second CPU sample */
 	bool need_second;
+	bool light;                /* state only, the rest from the last full pass */
+	bool need_full;            /* light, but a domain was never fully observed */
 	char *error;
 };
 
@@ -579,6 +586,93 @@ static void observe_each(struct host_obs *ho, virConnectPtr conn)
 	free(doms);
 }
 
+/* Remember d's figures for light observations (after a full one). */
+static void remember_full(struct host_obs *ho, const struct obs_domain *d)
+{
+	struct hv_session *s = ho->s;
+	char key[74];
+	struct cache_entry *e;
+
+	cache_key(key, s->hosts[ho->host].host_uuid, d->uuid);
+	pthread_mutex_lock(&s->cache_lock);
+	e = cache_find(s->cache, key, true);
+	e->used = true;
+	e->obs_at = ho->sampled_at;
+	e->obs_vcpus = d->vcpus;
+	e->obs_memory = d->memory;
+	e->obs_max_memory = d->max_memory;
+	e->obs_disk_bytes = d->disk_bytes;
+	pthread_mutex_unlock(&s->cache_lock);
+}
+
+/*
+ * Light: one bulk call for the state, and the CPU time when balancing
+ * samples the load (neither asks QEMU's monitor, unlike balloon, vCPU and
+ * block statistics); vCPUs, memory, disk bytes (and the load, when not
+ * sampled) come from this session's last full observation. A domain it
+ * never saw fully makes the host need a full pass.
+ */
+static void observe_light(struct host_obs *ho, virConnectPtr conn)
+{
+	struct hv_session *s = ho->s;
+	virDomainStatsRecordPtr *recs = NULL;
+	/* CPU time (no monitor query) when balancing samples the load */
+	bool cpu = s->opt.sample_window > 0;
+	int n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE |
+					    (cpu ? VIR_DOMAIN_STATS_CPU_TOTAL : 0), &recs, 0);
+
+	ho->sampled_at = time_now_ms();
+	if (n < 0) {
+		ho->need_full = true;   /* the full pass reports the error, or falls back */
+		return;
+	}
+	for (int i = 0; i < n && !ho->need_full; i++) {
+		virDomainStatsRecordPtr r = recs[i];
+		struct obs_domain *d = add_domain(ho, r->dom);
+		char key[74];
+		struct cache_entry *e;
+		unsigned long long v;
+		int st = 0;
+
+		if (!d)
+			continue;
+		virTypedParamsGetInt(r->params, r->nparams, "state.state", &st);
+		d->state = map_state(st);
+		if (cpu && virTypedParamsGetULLong(r->params, r->nparams, "cpu.time", &v) == 1)
+			d->cpu_time = v;
+		cache_key(key, s->hosts[ho->host].host_uuid, d->uuid);
+		pthread_mutex_lock(&s->cache_lock);
+		e = cache_find(s->cache, key, false);
+		if (!e || !e->obs_at) {
+			ho->need_full = true;
+		} else {
+			e->used = true;
+			d->vcpus = e->obs_vcpus;
+			d->memory = e->obs_memory;
+			d->max_memory = e->obs_max_memory;
+			d->disk_bytes = e->obs_disk_bytes;
+			d->cpu_load = d->state != DOM_RUNNING ? 0 :
+				      e->load_at && ho->sampled_at - e->load_at <= SAMPLE_MAX_AGE ?
+				      e->cpu_load : -1;
+		}
+		pthread_mutex_unlock(&s->cache_lock);
+		if (ho->need_full)
+			break;
+		if (!ho->second)
+			read_meta(ho, r->dom, d, hv_uuid_marked(s->c->name, d->uuid));
+		if (cpu)
+			take_sample(ho, d);   /* the load, as a full pass measures it */
+	}
+	virDomainStatsRecordListFree(recs);
+	if (ho->need_full) {
+		for (size_t k = 0; k < ho->n; k++) {
+			free(ho->d[k].name);
+			vem_meta_release(&ho->d[k].meta);
+		}
+		ho->n = 0;
+	}
+}
+
 static void *observe_host(void *arg)
 {
 	struct host_obs *ho = arg;
@@ -589,8 +683,16 @@ static void *observe_host(void *arg)
 	unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
 			 VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BLOCK;
 
+	if (ho->light && !s->hosts[ho->host].no_bulk_stats) {
+		observe_light(ho, conn);
+		if (!ho->need_full)
+			return NULL;
+		ho->light = false;
+	}
 	if (s->hosts[ho->host].no_bulk_stats) {
 		observe_each(ho, conn);
+		for (size_t k = 0; k < ho->n; k++)
+			remember_full(ho, &ho->d[k]);
 		return NULL;
 	}
 	n = virConnectGetAllDomainStats(conn, stats, &recs, 0);
@@ -633,6 +735,8 @@ static void *observe_host(void *arg)
 		finish_domain(ho, r->dom, d);
 		if (d->owned)
 			d->disk_bytes = volume_bytes(r, &d->meta);
+		if (!ho->second)
+			remember_full(ho, d);
 	}
 	virDomainStatsRecordListFree(recs);
 	return NULL;
@@ -674,7 +778,21 @@ static void fill_host(struct obs_host *oh, const struct hv_host *h, const struct
 	oh->hv_caps = h->caps;
 }
 
+static int observe_all(struct hv_session *s, struct observed *out, bool light,
+		       struct errbuf *err);
+
 int hv_observe(struct hv_session *s, struct observed *out, struct errbuf *err)
+{
+	return observe_all(s, out, false, err);
+}
+
+int hv_observe_light(struct hv_session *s, struct observed *out, struct errbuf *err)
+{
+	return observe_all(s, out, true, err);
+}
+
+static int observe_all(struct hv_session *s, struct observed *out, bool light,
+		       struct errbuf *err)
 {
 	struct host_obs *ho = xcalloc(s->n + 1, sizeof(*ho));
 	bool second = false;
@@ -689,6 +807,7 @@ int hv_observe(struct hv_session *s, struct observed *out, struct errbuf *err)
 	for (size_t i = 0; i < s->n; i++) {
 		ho[i].s = s;
 		ho[i].host = i;
+		ho[i].light = light;
 	}
 	run_hosts(ho, s->n);
 	for (size_t i = 0; i < s->n; i++)
@@ -703,6 +822,7 @@ int hv_observe(struct hv_session *s, struct observed *out, struct errbuf *err)
 			again[i].s = s;
 			again[i].host = i;
 			again[i].second = true;
+			again[i].light = light && !ho[i].need_full;
 		}
 		run_hosts(again, s->n);
 		/* the loads of the second pass, by domain UUID */

@@ -374,3 +374,13 @@ unsigned hv_host_caps(const struct hv_session *s, size_t host)
 {
 	return host < s->n && s->hosts[host].online ? s->hosts[host].caps : 0;
 }
+
+int hv_session_rebind(struct hv_session *s, const struct cluster *c)
+{
+	if (c->n_hosts != s->n)
+		return -1;
+	s->c = c;
+	for (size_t i = 0; i < s->n; i++)
+		s->hosts[i].spec = &c->hosts[i];
+	return 0;
+}

@@ -272,6 +272,9 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&r->lock);
 			rc = run_action(r, a, &err);
 			report(r, a, rc, time_mono_ms() - t0, &err);
+			if (r->opt->on_action)
+				r->opt->on_action(r->opt->on_action_arg, a, r->o, rc,
+						  time_mono_ms() - t0, rc ? err_msg(&err) : NULL);
 			errbuf_release(&err);
 			pthread_mutex_lock(&r->lock);
 			j->state = rc ? JOB_FAILED : JOB_DONE;

@@ -27,6 +27,14 @@ struct exec_options {
 	 */
 	int (*guard)(void *arg, const struct plan_action *a, struct errbuf *err);
 	void *guard_arg;
+	/*
+	 * Called after every action, from the thread that ran it (several may
+	 * run at once): rc 0 or -1, the time it took, libvirt's error or NULL.
+	 * For metrics and structured events (cli/watch.c). NULL: none.
+	 */
+	void (*on_action)(void *arg, const struct plan_action *a, const struct observed *o,
+			  int rc, int64_t ms, const char *error);
+	void *on_action_arg;
 	/* plan.max_removals is the budget of the whole run, over all rounds */
 	struct plan_options plan;
 };
