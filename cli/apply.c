@@ -7,6 +7,8 @@
 #include "../reconciler/rollout.h"
 #include "../reconciler/ha.h"
 #include "../schema/load.h"
+#include "../util/json.h"
+#include "../util/uri.h"
 #include "../schema/source.h"
 
 #include <errno.h>
@@ -28,6 +30,11 @@ void apply_args_default(struct apply_args *a)
 
 struct cluster *cli_load_cluster(const struct apply_args *a)
 {
+	return cli_load_cluster_err(a, NULL);
+}
+
+struct cluster *cli_load_cluster_err(const struct apply_args *a, struct errbuf *errors)
+{
 	struct errbuf err = ERRBUF_INIT;
 	struct source_options sopt;
 	struct source src;
@@ -36,8 +43,12 @@ struct cluster *cli_load_cluster(const struct apply_args *a)
 	memset(&sopt, 0, sizeof(sopt));
 	sopt.require_signed_by = a->require_signed_by;
 	if (source_resolve(a->source, &sopt, &src, &err)) {
-		err_print(&err, stderr, "vem");
-		errbuf_release(&err);
+		if (errors)
+			*errors = err;
+		else
+			err_print(&err, stderr, "vem");
+		if (!errors)
+			errbuf_release(&err);
 		return NULL;
 	}
 	/* trust follows the source: git and https may not reach outside their tree */
@@ -45,7 +56,10 @@ struct cluster *cli_load_cluster(const struct apply_args *a)
 		struct load_options lo = { .untrusted = src.untrusted, .root = src.root };
 		c = cfg_load_opts(src.local_path, &lo, &err);
 	}
-	if (!c) {
+	if (!c && errors) {
+		*errors = err;
+		errbuf_init(&err);
+	} else if (!c) {
 		err_print(&err, stderr, "vem");
 		if (err.nr > 1)
 			fprintf(stderr, "vem: %zu problems in '%s'; nothing was changed\n",
@@ -101,12 +115,12 @@ void apply_resolve_sampling(struct hv_options *hv, const struct cluster *c,
 	hv->sample_window = (balancing && c->balance.enabled) ? c->balance.sample_window : 0;
 }
 
-static void print_plan(const struct apply_args *a, const struct plan *p,
-		       const struct observed *o)
+static void print_plan(const struct apply_args *a, const struct cluster *c,
+		       const struct plan *p, const struct observed *o)
 {
 	if (a->json) {
 		struct strbuf sb = STRBUF_INIT;
-		plan_write_json(p, o, &sb);
+		plan_write_json(p, c, o, &sb);
 		fputs(sb.buf, stdout);
 		strbuf_release(&sb);
 	} else if (vem_verbosity > 0) {
@@ -302,7 +316,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		a->on_plan(a->hook_arg, c, &obs, &plan);
 	if (a->saved && check_saved(a->saved, &obs, &plan))
 		goto out;
-	print_plan(a, &plan, &obs);
+	print_plan(a, c, &plan, &obs);
 	if (a->save_to) {
 		if (saved_plan_write(a->save_to, a, c, &obs, &plan, &err))
 			goto fail;
@@ -486,10 +500,35 @@ int cmd_validate(int argc, char **argv)
 	struct cli_opts o;
 	struct cluster *c;
 	struct errbuf warnings = ERRBUF_INIT;
+	struct errbuf errors = ERRBUF_INIT;
 	int rc = cli_parse(argc, argv, cli_find("validate"), &a, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	c = cli_load_cluster(&a);
+	c = cli_load_cluster_err(&a, a.json ? &errors : NULL);
+	if (!c && a.json) {
+		/* machine output on bad input too: the problems, as data */
+		struct strbuf sb = STRBUF_INIT;
+		struct json_writer w;
+		jw_init(&w, &sb, true);
+		jw_object_begin(&w);
+		jw_kv_int(&w, "format", VEM_JSON_FORMAT);
+		jw_kv_bool(&w, "valid", false);
+		{
+			char *src = uri_mask(a.source);
+			jw_kv_string(&w, "source", src);
+			free(src);
+		}
+		jw_diagnostics(&w, "errors", &errors);
+		jw_diagnostics(&w, "warnings", NULL);
+		jw_object_end(&w);
+		strbuf_addc(&sb, '\n');
+		fputs(sb.buf, stdout);
+		strbuf_release(&sb);
+		fprintf(stderr, "vem: %zu problem%s in '%s'; see the JSON on standard output\n",
+			errors.nr, errors.nr == 1 ? "" : "s", a.source);
+		errbuf_release(&errors);
+		return VEM_EXIT_ERROR;
+	}
 	if (!c)
 		return VEM_EXIT_ERROR;
 	if (check_cluster(c, &warnings)) {
@@ -500,12 +539,11 @@ int cmd_validate(int argc, char **argv)
 			rc = VEM_EXIT_ERROR;
 		}
 	}
-	errbuf_release(&warnings);
 	if (rc) {
 		/* --strict: no summary, no JSON for a file that will not run */
 	} else if (a.json) {
 		struct strbuf sb = STRBUF_INIT;
-		cluster_write_json(c, &sb);
+		cluster_write_json(c, &warnings, &sb);
 		fputs(sb.buf, stdout);
 		strbuf_release(&sb);
 	} else if (vem_verbosity > 0) {
@@ -515,6 +553,7 @@ int cmd_validate(int argc, char **argv)
 		       c->n_images, c->n_images == 1 ? "" : "s", c->n_vms,
 		       c->n_vms == 1 ? "" : "s");
 	}
+	errbuf_release(&warnings);
 	cluster_free(c);
 	return rc;
 }

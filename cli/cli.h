@@ -75,5 +75,8 @@ int cmd_schema(int argc, char **argv);
 /* Load the cluster named by a->source (resolving git/https sources);
  * prints errors. NULL on failure. */
 struct cluster *cli_load_cluster(const struct apply_args *a);
+/* The same, the problems given to the caller in *errors (when not NULL)
+ * instead of printed. */
+struct cluster *cli_load_cluster_err(const struct apply_args *a, struct errbuf *errors);
 
 #endif

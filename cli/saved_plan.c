@@ -32,7 +32,7 @@ int saved_plan_write(const char *path, const struct apply_args *a, const struct 
 
 	plan_observed_digest(o, od);
 	plan_digest(p, o, ad);
-	plan_write_json(p, o, &pj);
+	plan_write_json(p, c, o, &pj);
 	while (pj.len && pj.buf[pj.len - 1] == '\n')
 		pj.buf[--pj.len] = '\0';
 

@@ -187,6 +187,7 @@ static void status_json(const struct cluster *c, const struct observed *o,
 
 	jw_init(&w, &sb, true);
 	jw_object_begin(&w);
+	jw_kv_int(&w, "format", VEM_JSON_FORMAT);
 	jw_kv_string(&w, "cluster", c->name);
 	jw_kv_string(&w, "source", c->source);
 	jw_kv_string(&w, "revision", c->revision);

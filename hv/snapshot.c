@@ -30,6 +30,7 @@ int observed_write_json(const struct observed *o, struct strbuf *out)
 
 	jw_init(&w, out, true);
 	jw_object_begin(&w);
+	jw_kv_int(&w, "format", VEM_JSON_FORMAT);
 	jw_kv_string(&w, "cluster", o->cluster);
 	jw_kv_int(&w, "taken_at", o->taken_at);
 	jw_key(&w, "hosts");
@@ -483,6 +484,8 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 		err_at(err, path, 1, 1, "not a vem snapshot: expected an object with 'hosts' and 'domains'");
 		goto out;
 	}
+	/* no "format": a snapshot older than the key; a newer one is refused */
+	(void)num(&r, root, "format", VEM_JSON_FORMAT, 1, VEM_JSON_FORMAT);
 	o->cluster = xstrdup(str(&r, root, "cluster"));
 	o->taken_at = num(&r, root, "taken_at", 0, 0, SNAP_MAX_TIME);
 	o->n_hosts = hosts->n;

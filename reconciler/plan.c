@@ -241,15 +241,29 @@ static void add_change(struct plan_action *a, const char *field, char *from, cha
 	a->changes[a->n_changes].from = from;
 	a->changes[a->n_changes].to = to;
 	a->changes[a->n_changes].impact = impact;
+	a->changes[a->n_changes].numeric = false;
 	a->n_changes++;
 	if (impact > a->impact)
 		a->impact = impact;
 }
 
-static char *size_str(uint64_t v)
+/* A change of a number: sizes (bytes) shown with units, counts as they are;
+ * the JSON plan carries the numbers. */
+static void add_change_n(struct plan_action *a, const char *field, uint64_t from, uint64_t to,
+			 bool bytes, const char *unit, enum impact impact)
 {
-	char b[32];
-	return xstrdup(format_size(v, b));
+	char b1[32], b2[32];
+	struct field_change *fc;
+
+	if (bytes)
+		add_change(a, field, xstrdup(format_size(from, b1)), xstrdup(format_size(to, b2)), impact);
+	else
+		add_change(a, field, xasprintf("%llu%s", (unsigned long long)from, unit),
+			   xasprintf("%llu%s", (unsigned long long)to, unit), impact);
+	fc = &a->changes[a->n_changes - 1];
+	fc->numeric = true;
+	fc->from_n = from;
+	fc->to_n = to;
 }
 
 /*
@@ -264,18 +278,18 @@ static void classify(struct plan_action *a, const struct vm_spec *vm, const stru
 	size_t want_volumes = c->n_disks + (c->user_data || c->meta_data || c->network_config ? 1 : 0);
 
 	if (d->meta.n_volumes != want_volumes)
-		add_change(a, "disks", xasprintf("%zu volumes", d->meta.n_volumes),
-			   xasprintf("%zu volumes", want_volumes), IMPACT_RECREATE);
+		add_change_n(a, "disks", d->meta.n_volumes, want_volumes, false, " volumes",
+			     IMPACT_RECREATE);
 	if (c->max_memory != d->max_memory)
-		add_change(a, "max-memory", size_str(d->max_memory), size_str(c->max_memory), IMPACT_RESTART);
+		add_change_n(a, "max-memory", d->max_memory, c->max_memory, true, "", IMPACT_RESTART);
 	if (c->memory != d->memory && c->max_memory == d->max_memory)
-		add_change(a, "memory", size_str(d->memory), size_str(c->memory),
-			   running ? IMPACT_LIVE : IMPACT_RESTART);
+		add_change_n(a, "memory", d->memory, c->memory, true, "",
+			     running ? IMPACT_LIVE : IMPACT_RESTART);
 	else if (c->memory != d->memory)
-		add_change(a, "memory", size_str(d->memory), size_str(c->memory), IMPACT_RESTART);
+		add_change_n(a, "memory", d->memory, c->memory, true, "", IMPACT_RESTART);
 	if (c->vcpus != d->vcpus)
-		add_change(a, "vcpus", xasprintf("%d", d->vcpus), xasprintf("%d", c->vcpus),
-			   running && c->max_vcpus > c->vcpus ? IMPACT_LIVE : IMPACT_RESTART);
+		add_change_n(a, "vcpus", (uint64_t)d->vcpus, (uint64_t)c->vcpus, false, "",
+			     running && c->max_vcpus > c->vcpus ? IMPACT_LIVE : IMPACT_RESTART);
 	if (!str_eq(d->meta.template, vm->template))
 		add_change(a, "template", xstrdup(d->meta.template ? d->meta.template : "-"),
 			   xstrdup(vm->template ? vm->template : "-"), IMPACT_RESTART);
@@ -859,12 +873,28 @@ void plan_print(const struct plan *p, const struct observed *o, FILE *f)
 	fputc('\n', f);
 }
 
-void plan_write_json(const struct plan *p, const struct observed *o, struct strbuf *out)
+static const char *held_kind_name(enum held_kind k)
+{
+	switch (k) {
+	case HELD_UNPLACEABLE: return "unplaceable";
+	case HELD_CONSENT: return "consent";
+	case HELD_BUDGET: return "budget";
+	case HELD_UNSAFE: return "unsafe";
+	case HELD_BLOCKED: return "blocked";
+	default: return "waiting";
+	}
+}
+
+void plan_write_json(const struct plan *p, const struct cluster *c, const struct observed *o,
+		     struct strbuf *out)
 {
 	struct json_writer w;
 
 	jw_init(&w, out, true);
 	jw_object_begin(&w);
+	jw_kv_int(&w, "format", VEM_JSON_FORMAT);
+	jw_kv_string(&w, "cluster", c->name);
+	jw_kv_string(&w, "revision", c->revision);
 	jw_kv_uint(&w, "changes", p->n);
 	jw_kv_bool(&w, "refused", p->refused);
 	jw_key(&w, "held");
@@ -876,6 +906,16 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 	jw_kv_uint(&w, "blocked", p->held_blocked);
 	jw_kv_uint(&w, "waiting", p->held_waiting);
 	jw_object_end(&w);
+	jw_key(&w, "held_changes");
+	jw_array_begin(&w);
+	for (size_t i = 0; i < p->n_held; i++) {
+		jw_object_begin(&w);
+		jw_kv_string(&w, "kind", held_kind_name(p->held[i].kind));
+		jw_kv_string(&w, "vm", p->held[i].vm);
+		jw_kv_string(&w, "why", p->held[i].why);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
 	jw_kv_double(&w, "score", p->score);
 	jw_kv_double(&w, "score_after", p->score_after);
 	jw_key(&w, "actions");
@@ -907,9 +947,15 @@ void plan_write_json(const struct plan *p, const struct observed *o, struct strb
 			jw_array_begin(&w);
 			for (size_t j = 0; j < a->n_changes; j++) {
 				jw_object_begin(&w);
-				jw_kv_string(&w, "field", a->changes[j].field);
-				jw_kv_string(&w, "from", a->changes[j].from);
-				jw_kv_string(&w, "to", a->changes[j].to);
+				const struct field_change *fc = &a->changes[j];
+				jw_kv_string(&w, "field", fc->field);
+				if (fc->numeric) {        /* sizes in bytes, counts */
+					jw_kv_uint(&w, "from", fc->from_n);
+					jw_kv_uint(&w, "to", fc->to_n);
+				} else {
+					jw_kv_string(&w, "from", fc->from);
+					jw_kv_string(&w, "to", fc->to);
+				}
 				jw_kv_string(&w, "impact", impact_name(a->changes[j].impact));
 				jw_object_end(&w);
 			}

@@ -35,6 +35,8 @@ struct field_change {
 	char *field;          /* "memory", "vcpus", "kernel", ... */
 	char *from, *to;      /* human-readable values */
 	enum impact impact;
+	bool numeric;         /* from_n/to_n hold the values (bytes, counts) */
+	uint64_t from_n, to_n;
 };
 
 struct plan_action {
@@ -152,7 +154,7 @@ void plan_action_release(struct plan_action *a);
 /* Human output: "+ create api-0 on h2", "~ update db-0: memory 1GiB -> 2GiB (restart)",
  * "- remove old-1", "> migrate web-3 h1 -> h2 (score 0.31 -> 0.22)". */
 void plan_print(const struct plan *p, const struct observed *o, FILE *f);
-void plan_write_json(const struct plan *p, const struct observed *o,
+void plan_write_json(const struct plan *p, const struct cluster *c, const struct observed *o,
 		     struct strbuf *out);
 /* Number of actions that change something (0 = "no changes"). */
 size_t plan_changes(const struct plan *p);

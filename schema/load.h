@@ -58,7 +58,8 @@ struct cluster *cfg_load_buffer_opts(const char *name, const char *buf, size_t l
 				     const struct load_options *opt, struct errbuf *err);
 
 /* The normalised desired state as JSON (vem validate -o json). */
-void cluster_write_json(const struct cluster *c, struct strbuf *out);
+void cluster_write_json(const struct cluster *c, const struct errbuf *warnings,
+			struct strbuf *out);
 /* JSON Schema of the file format, generated from the loader's key tables. */
 void cfg_write_json_schema(struct strbuf *out);
 

@@ -215,16 +215,22 @@ const struct image_spec *cluster_image(const struct cluster *c, const char *name
 	return NULL;
 }
 
-/* Canonical JSON of everything that defines the domain. */
-void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg)
+/*
+ * Canonical JSON of everything that defines the domain. The spec hash is
+ * taken of it with the file's own key names (hash_keys: "max-memory"), so
+ * that the hashes of running VMs stay what they were; JSON output uses
+ * snake_case (K("max-memory", "max_memory")) like every other JSON vem prints.
+ */
+void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg, bool hash_keys)
 {
+#define K(dashed, snake) (hash_keys ? (dashed) : (snake))
 	jw_object_begin(w);
 	jw_kv_string(w, "hypervisor", hv_type_name(cfg->hypervisor));
 	jw_kv_int(w, "vcpus", cfg->vcpus);
-	jw_kv_int(w, "max-vcpus", cfg->max_vcpus);
+	jw_kv_int(w, K("max-vcpus", "max_vcpus"), cfg->max_vcpus);
 	jw_kv_uint(w, "memory", cfg->memory);
-	jw_kv_uint(w, "max-memory", cfg->max_memory);
-	jw_kv_string(w, "cpu-mode", cfg->cpu_mode);
+	jw_kv_uint(w, K("max-memory", "max_memory"), cfg->max_memory);
+	jw_kv_string(w, K("cpu-mode", "cpu_mode"), cfg->cpu_mode);
 	jw_key(w, "disks");
 	jw_array_begin(w);
 	for (size_t i = 0; i < cfg->n_disks; i++) {
@@ -249,17 +255,18 @@ void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg)
 	jw_kv_string(w, "kernel", cfg->kernel);
 	jw_kv_string(w, "initrd", cfg->initrd);
 	jw_kv_string(w, "cmdline", cfg->cmdline);
-	jw_key(w, "cloud-init");
+	jw_key(w, K("cloud-init", "cloud_init"));
 	jw_object_begin(w);
-	jw_kv_string(w, "user-data", cfg->user_data);
-	jw_kv_string(w, "meta-data", cfg->meta_data);
-	jw_kv_string(w, "network-config", cfg->network_config);
+	jw_kv_string(w, K("user-data", "user_data"), cfg->user_data);
+	jw_kv_string(w, K("meta-data", "meta_data"), cfg->meta_data);
+	jw_kv_string(w, K("network-config", "network_config"), cfg->network_config);
 	jw_object_end(w);
 	jw_kv_bool(w, "autostart", cfg->autostart);
 	/* the agent's channel is in the domain XML; the other probes are not */
 	if (cfg->readiness.agent)
-		jw_kv_bool(w, "guest-agent", true);
+		jw_kv_bool(w, K("guest-agent", "guest_agent"), true);
 	jw_object_end(w);
+#undef K
 }
 
 /*
@@ -319,7 +326,7 @@ void cluster_hash_vms(struct cluster *c)
 		jw_kv_string(&w, "cluster", c->name);
 		jw_kv_string(&w, "name", vm->name);
 		jw_key(&w, "config");
-		vm_config_write_json(&w, &cfg);
+		vm_config_write_json(&w, &cfg, true);
 		jw_object_end(&w);
 		sha256_hex(sb.buf, sb.len, hex);
 		memcpy(vm->spec_hash, hex, 16);

@@ -7,7 +7,7 @@
 
 void vm_config_release(struct vm_config *c);
 void vm_config_copy(struct vm_config *dst, const struct vm_config *src);
-void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg);
+void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg, bool hash_keys);
 void labels_copy(struct labels *dst, const struct labels *src);
 void placement_release(struct placement_spec *p);
 /* Free hosts and images and empty their lists. */

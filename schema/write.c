@@ -83,7 +83,7 @@ static void write_vm(struct json_writer *w, const struct vm_spec *v)
 	jw_kv_string(w, "template", v->template);
 	jw_kv_string(w, "state", v->state == VM_RUNNING ? "running" : "stopped");
 	jw_key(w, "config");
-	vm_config_write_json(w, &v->cfg);
+	vm_config_write_json(w, &v->cfg, false);
 	write_placement(w, &v->placement);
 	jw_kv_string(w, "spec_hash", v->spec_hash);
 	jw_object_end(w);
@@ -101,23 +101,28 @@ static void write_balance(struct json_writer *w, const struct balance_spec *b)
 	jw_kv_double(w, "vcpu", b->w_vcpu);
 	jw_object_end(w);
 	jw_kv_double(w, "threshold", b->threshold);
-	jw_kv_double(w, "min-gain", b->min_gain);
-	jw_kv_int(w, "max-migrations", b->max_migrations);
-	jw_kv_int(w, "max-parallel", b->max_parallel);
+	jw_kv_double(w, "min_gain", b->min_gain);
+	jw_kv_int(w, "max_migrations", b->max_migrations);
+	jw_kv_int(w, "max_parallel", b->max_parallel);
 	jw_kv_int(w, "cooldown", b->cooldown);
-	jw_kv_double(w, "vcpu-overcommit", b->vcpu_overcommit);
+	jw_kv_double(w, "vcpu_overcommit", b->vcpu_overcommit);
 	jw_kv_uint(w, "bandwidth", b->bandwidth);
-	jw_kv_int(w, "migration-timeout", b->migration_timeout);
-	jw_kv_int(w, "sample-window", b->sample_window);
+	jw_kv_int(w, "migration_timeout", b->migration_timeout);
+	jw_kv_int(w, "sample_window", b->sample_window);
 	jw_object_end(w);
 }
 
-void cluster_write_json(const struct cluster *c, struct strbuf *out)
+void cluster_write_json(const struct cluster *c, const struct errbuf *warnings,
+			struct strbuf *out)
 {
 	struct json_writer w;
 
 	jw_init(&w, out, true);
 	jw_object_begin(&w);
+	jw_kv_int(&w, "format", VEM_JSON_FORMAT);
+	jw_kv_bool(&w, "valid", true);
+	jw_diagnostics(&w, "errors", NULL);
+	jw_diagnostics(&w, "warnings", warnings);
 	jw_kv_string(&w, "cluster", c->name);
 	jw_key(&w, "hosts");
 	jw_array_begin(&w);
@@ -135,7 +140,7 @@ void cluster_write_json(const struct cluster *c, struct strbuf *out)
 		jw_object_begin(&w);
 		jw_kv_string(&w, "name", c->templates[i].name);
 		jw_key(&w, "config");
-		vm_config_write_json(&w, &c->templates[i].cfg);
+		vm_config_write_json(&w, &c->templates[i].cfg, false);
 		jw_object_end(&w);
 	}
 	jw_array_end(&w);
@@ -145,7 +150,7 @@ void cluster_write_json(const struct cluster *c, struct strbuf *out)
 		write_vm(&w, &c->vms[i]);
 	jw_array_end(&w);
 	write_balance(&w, &c->balance);
-	jw_key(&w, "allow-destroy");
+	jw_key(&w, "allow_destroy");
 	jw_array_begin(&w);
 	for (size_t i = 0; i < c->n_allow_destroy; i++)
 		jw_string(&w, c->allow_destroy[i]);

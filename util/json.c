@@ -138,3 +138,18 @@ void jw_kv_int(struct json_writer *w, const char *k, int64_t v) { jw_key(w, k); 
 void jw_kv_uint(struct json_writer *w, const char *k, uint64_t v) { jw_key(w, k); jw_uint(w, v); }
 void jw_kv_double(struct json_writer *w, const char *k, double v) { jw_key(w, k); jw_double(w, v); }
 void jw_kv_bool(struct json_writer *w, const char *k, bool v) { jw_key(w, k); jw_bool(w, v); }
+
+void jw_diagnostics(struct json_writer *w, const char *key, const struct errbuf *e)
+{
+	jw_key(w, key);
+	jw_array_begin(w);
+	for (size_t i = 0; e && i < e->nr; i++) {
+		jw_object_begin(w);
+		jw_kv_string(w, "file", e->items[i].file);
+		jw_kv_int(w, "line", e->items[i].line);
+		jw_kv_int(w, "column", e->items[i].col);
+		jw_kv_string(w, "message", e->items[i].msg);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+}

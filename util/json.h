@@ -10,6 +10,14 @@
 
 #include "util.h"
 
+/*
+ * Every JSON document vem prints (validate, plan, status, observe, saved
+ * plans) says "format": VEM_JSON_FORMAT and follows one style: keys in
+ * snake_case, sizes in bytes, durations in milliseconds, times in
+ * milliseconds since the epoch. The schemas are in schema/output/.
+ */
+#define VEM_JSON_FORMAT 1
+
 struct json_writer {
 	struct strbuf *out;
 	bool pretty;
@@ -36,6 +44,9 @@ void jw_kv_int(struct json_writer *w, const char *k, int64_t v);
 void jw_kv_uint(struct json_writer *w, const char *k, uint64_t v);
 void jw_kv_double(struct json_writer *w, const char *k, double v);
 void jw_kv_bool(struct json_writer *w, const char *k, bool v);
+/* key: [{"file", "line", "column", "message"}, ...] for e's diagnostics
+ * (file null and line/column 0 when a diagnostic has no location). */
+void jw_diagnostics(struct json_writer *w, const char *key, const struct errbuf *e);
 /* Append s as a quoted, escaped JSON string. */
 void json_quote(struct strbuf *sb, const char *s);
 

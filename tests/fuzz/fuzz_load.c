@@ -36,7 +36,7 @@ static bool check(struct cluster *c, const struct errbuf *err)
 	struct strbuf sb = STRBUF_INIT;
 
 	if (c) {
-		cluster_write_json(c, &sb);
+		cluster_write_json(c, NULL, &sb);
 		if (!c->name || sb.len == 0)
 			abort();   /* a loaded cluster always has a name and a JSON form */
 		for (size_t i = 1; i < c->n_vms; i++)

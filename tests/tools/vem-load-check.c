@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 		errbuf_release(&err);
 		return 1;
 	}
-	cluster_write_json(c, &sb);
+	cluster_write_json(c, NULL, &sb);
 	fputs(sb.buf, stdout);
 	strbuf_release(&sb);
 	cluster_free(c);

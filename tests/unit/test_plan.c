@@ -248,7 +248,7 @@ TEST(json_output)
 	struct strbuf sb = STRBUF_INIT;
 	obs_init(&o, c);
 	p = build(c, &o, NULL);
-	plan_write_json(&p, &o, &sb);
+	plan_write_json(&p, c, &o, &sb);
 	CHECK(strstr(sb.buf, "\"changes\": 1") != NULL);
 	CHECK(strstr(sb.buf, "\"action\": \"create\"") != NULL);
 	CHECK(strstr(sb.buf, "\"host\": \"h1\"") != NULL);
@@ -426,7 +426,7 @@ TEST(destructive_removal_needs_consent)
 			CHECK_INT(p.actions[i].keep_disks, 0);
 			CHECK_INT(p.actions[i].n_volumes, 1);   /* the seed is not data */
 		}
-	plan_write_json(&p, &o, &sb);
+	plan_write_json(&p, c2, &o, &sb);
 	CHECK(strstr(sb.buf, "\"destroys_data\": true") != NULL);
 	CHECK(strstr(sb.buf, "vem-t-old-1-disk0.qcow2") != NULL);
 	strbuf_release(&sb);

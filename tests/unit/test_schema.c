@@ -524,11 +524,11 @@ TEST(json_output)
 	CHECK(c != NULL);
 	if (!c)
 		return;
-	cluster_write_json(c, &sb);
+	cluster_write_json(c, NULL, &sb);
 	CHECK(strstr(sb.buf, "\"memory\": 1073741824") != NULL);
 	CHECK(strstr(sb.buf, "\"name\": \"v-0\"") != NULL);
 	CHECK(strstr(sb.buf, "\"cooldown\": 600000") != NULL);
-	cluster_write_json(c, &again);
+	cluster_write_json(c, NULL, &again);
 	CHECK_STR(again.buf, sb.buf);
 	cluster_free(c);
 	strbuf_release(&sb);

@@ -196,7 +196,7 @@ TEST(json_never_shows_secrets)
 
 	CHECK(c != NULL);
 	if (c)
-		cluster_write_json(c, &sb);
+		cluster_write_json(c, NULL, &sb);
 	CHECK(strstr(sb.buf, "qemu+ssh://root:****@h1/system?token=****") != NULL);
 	CHECK(strstr(sb.buf, "https://admin:****@x/i.qcow2?access_token=****") != NULL);
 	CHECK(!strstr(sb.buf, "p@ss") && !strstr(sb.buf, "t0k") && !strstr(sb.buf, "pw9") &&
