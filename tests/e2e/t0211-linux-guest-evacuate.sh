@@ -63,7 +63,7 @@ lin_cluster() {
 images:
   - name: base
     url: http://127.0.0.1:$PORT/base.qcow2
-    sha256: $SHA
+    sha256: "$SHA"
     format: qcow2
 vms:
   - name: lin

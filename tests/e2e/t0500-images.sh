@@ -42,7 +42,7 @@ disk_cluster() {
 images:
   - name: base
     url: http://127.0.0.1:$PORT/base.qcow2
-    sha256: ${2:-$SHA}
+    sha256: "${2:-$SHA}"
     format: qcow2
 vms:
   - name: disk
