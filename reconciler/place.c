@@ -685,7 +685,8 @@ static long place_best(struct load *l, const struct vm_spec *const *vms, const s
 	return best;
 }
 
-static int cmp_host_index_name(const void *a, const void *b, void *o)
+/* Host indices by host name (qsort_r with the observed state). */
+static int cmp_host_name(const void *a, const void *b, void *o)
 {
 	const struct observed *obs = o;
 	return strcmp(obs->hosts[*(const size_t *)a].name, obs->hosts[*(const size_t *)b].name);
@@ -731,7 +732,7 @@ size_t place_vms(struct load *l, const struct vm_spec *const *vms, size_t n, lon
 		by_name = xcalloc(l->o->n_hosts + 1, sizeof(*by_name));
 		for (size_t h = 0; h < l->o->n_hosts; h++)
 			by_name[h] = h;
-		qsort_r(by_name, l->o->n_hosts, sizeof(*by_name), cmp_host_index_name, (void *)l->o);
+		qsort_r(by_name, l->o->n_hosts, sizeof(*by_name), cmp_host_name, (void *)l->o);
 	}
 
 	for (size_t i = 0; i < n; i++) {
@@ -966,12 +967,6 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 	}
 	*score_out = best_score;
 	return best;
-}
-
-static int cmp_host_name(const void *a, const void *b, void *o)
-{
-	const struct observed *obs = o;
-	return strcmp(obs->hosts[*(const size_t *)a].name, obs->hosts[*(const size_t *)b].name);
 }
 
 /* Best destination for c other than its host: among this round's targets,
