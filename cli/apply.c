@@ -168,6 +168,18 @@ static void report_held(const char *what)
 	fprintf(stderr, "vem: not converged: %s (see the notes above)\n", what);
 }
 
+int apply_exit_code(const struct errbuf *err)
+{
+	switch (err_kind(err)) {
+	case ERR_LEASE_HELD:
+		return VEM_EXIT_LOCKED;
+	case ERR_GENERIC:
+	case ERR_LEASE_LOST:
+		break;
+	}
+	return VEM_EXIT_ERROR;
+}
+
 /* -v -v: how long each phase took */
 static void phase(const char *what, int64_t *t)
 {
@@ -288,11 +300,8 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		}
 		if (a->execute) {
 			lease = lease_acquire(s, c, &a->lease, &err);
-			if (!lease) {
-				err_print(&err, stderr, "vem");
-				rc = strstr(err_msg(&err), "held by") ? VEM_EXIT_LOCKED : VEM_EXIT_ERROR;
-				goto out;
-			}
+			if (!lease)
+				goto fail;
 		}
 		phase("took the lease", &t);
 		if (hv_observe(s, &obs, &err))
@@ -418,7 +427,7 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	goto out;
 fail:
 	err_print(&err, stderr, "vem");
-	rc = VEM_EXIT_ERROR;
+	rc = apply_exit_code(&err);
 out:
 	ha_state_release(&ha);
 	lease_release(lease);

@@ -65,6 +65,9 @@ struct apply_report {
 };
 
 int apply_run(const struct apply_args *a, struct apply_report *rep);
+/* The exit code for a run that failed with err: decided by err's kind
+ * (util.h), never by its wording. */
+int apply_exit_code(const struct errbuf *err);
 /* Sampling window: the user's --sample, else the cluster's when balancing. */
 void apply_resolve_sampling(struct hv_options *hv, const struct cluster *c,
 			    bool balancing);

@@ -372,7 +372,7 @@ bool lease_lost(const struct lease *l)
 static int lost_error(struct lease *l, struct errbuf *err)
 {
 	pthread_mutex_lock(&l->lock);
-	err_set(err, "lease of cluster '%s' lost: %s", l->c->name, l->reason);
+	err_set_kind(err, ERR_LEASE_LOST, "lease of cluster '%s' lost: %s", l->c->name, l->reason);
 	pthread_mutex_unlock(&l->lock);
 	return -1;
 }
@@ -418,7 +418,7 @@ int lease_check(struct lease *l, struct errbuf *err)
 	if (atomic_load(&l->lost))
 		return lost_error(l, err);
 	if (ok * 2 <= l->c->n_hosts)
-		return err_set(err, "lease of cluster '%s' lost: its token was read back from only "
+		return err_set_kind(err, ERR_LEASE_LOST, "lease of cluster '%s' lost: its token was read back from only "
 			       "%zu of %zu hosts, a majority is needed", l->c->name, ok, l->c->n_hosts);
 	if (lost_by_age(l, lease_clock_ms()))
 		return lost_error(l, err);
@@ -735,7 +735,7 @@ struct lease *lease_acquire(struct hv_session *s, const struct cluster *c,
 			break;
 		}
 		if (time_mono_ms() >= deadline) {
-			err_set(err, "cluster '%s' is busy: its lease is held by %s since %s (on host '%s')",
+			err_set_kind(err, ERR_LEASE_HELD, "cluster '%s' is busy: its lease is held by %s since %s (on host '%s')",
 				c->name, blocker.holder, format_time_utc(blocker.since, tb),
 				c->hosts[blocked_on].name);
 			lease_holder_release(&blocker);

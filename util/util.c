@@ -278,6 +278,7 @@ void errbuf_init(struct errbuf *e)
 {
 	e->items = NULL;
 	e->nr = e->alloc = 0;
+	e->kind = ERR_GENERIC;
 }
 
 void errbuf_release(struct errbuf *e)
@@ -318,6 +319,22 @@ int err_set(struct errbuf *e, const char *fmt, ...)
 	err_vadd(e, NULL, 0, 0, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int err_set_kind(struct errbuf *e, enum err_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vadd(e, NULL, 0, 0, fmt, ap);
+	va_end(ap);
+	if (e->kind == ERR_GENERIC)
+		e->kind = kind;
+	return -1;
+}
+
+enum err_kind err_kind(const struct errbuf *e)
+{
+	return e->kind;
 }
 
 void err_prefix(struct errbuf *e, size_t from, const char *fmt, ...)

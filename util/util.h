@@ -10,6 +10,9 @@
  *  - struct errbuf collects diagnostics; each has an optional location
  *    (file:line:col). Functions that can fail return 0 / -1 (or a pointer /
  *    NULL) and add at least one diagnostic on failure.
+ *  - An errbuf carries one kind (enum err_kind), set where the error is
+ *    raised (err_set_kind) and kept by err_prefix and by copying the struct:
+ *    exit codes and retries decide on err_kind(), never on a message's words.
  */
 #ifndef VEM_UTIL_H
 #define VEM_UTIL_H
@@ -89,11 +92,23 @@ struct diag {
 	char *msg;
 };
 
+/*
+ * What kind of failure an errbuf holds, for decisions (exit codes, retries).
+ * Most errors need no kind of their own: ERR_GENERIC. The first kind other
+ * than ERR_GENERIC raised into an errbuf stays its kind.
+ */
+enum err_kind {
+	ERR_GENERIC = 0,        /* anything that needs no decision of its own */
+	ERR_LEASE_HELD,         /* another vem holds the cluster's lease (exit 4) */
+	ERR_LEASE_LOST,         /* the lease this run held can no longer be confirmed */
+};
+
 struct errbuf {
 	struct diag *items;
 	size_t nr, alloc;
+	enum err_kind kind;
 };
-#define ERRBUF_INIT { NULL, 0, 0 }
+#define ERRBUF_INIT { NULL, 0, 0, ERR_GENERIC }
 
 void errbuf_init(struct errbuf *e);
 void errbuf_release(struct errbuf *e);
@@ -102,6 +117,10 @@ void err_at(struct errbuf *e, const char *file, int line, int col,
 	    const char *fmt, ...) PRINTF_LIKE(5, 6);
 /* Add a message without location. Returns -1 so callers can `return err_set(...)`. */
 int err_set(struct errbuf *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* err_set() that also marks e as kind (unless e already has a kind). */
+int err_set_kind(struct errbuf *e, enum err_kind kind, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* e's kind: ERR_GENERIC when no diagnostic raised one. */
+enum err_kind err_kind(const struct errbuf *e);
 /* Prefix every message added since index `from` with "prefix: ". */
 void err_prefix(struct errbuf *e, size_t from, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* First message or "" (never NULL). */

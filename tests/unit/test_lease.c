@@ -256,6 +256,7 @@ TEST(foreign_holder_with_our_hostname_waits_for_ttl)
 	l = lease_acquire(f.s, f.c, &o, &err);
 	CHECK(!l);
 	CHECK(strstr(err_msg(&err), "cluster 'lt' is busy: its lease is held by root@"));
+	CHECK(err_kind(&err) == ERR_LEASE_HELD);   /* exit code 4 is decided by this */
 	CHECK(lease_holder_read(f.conn, "lt", &h) == 0 && !strcmp(h.uuid, other_uuid));
 	lease_holder_release(&h);
 	lease_release(l);
@@ -336,6 +337,7 @@ TEST(three_hosts)
 	define_foreign(hv_conn(f.s, 1), other_uuid, &other, hn, 1);
 	CHECK_INT(lease_check(l, &err), -1);
 	CHECK(strstr(err_msg(&err), "lease of cluster 'lt' lost: host 'h2' names another holder"));
+	CHECK(err_kind(&err) == ERR_LEASE_LOST);
 	CHECK(lease_lost(l));
 	lease_release(l);
 	CHECK(lease_holder_read(hv_conn(f.s, 1), "lt", &h) == 0 && !strcmp(h.uuid, other_uuid));

@@ -161,6 +161,34 @@ TEST(edit_distance)
 	CHECK_INT(str_edit_distance("", "abc"), 3);
 }
 
+/* An error's kind is set where it is raised and survives what callers do
+ * to the messages: prefixes, more messages, handing the errbuf on. */
+TEST(error_kind_survives_wrapping)
+{
+	struct errbuf e = ERRBUF_INIT, moved;
+
+	CHECK(err_kind(&e) == ERR_GENERIC);
+	err_set(&e, "plain");
+	CHECK(err_kind(&e) == ERR_GENERIC);
+	CHECK_INT(err_set_kind(&e, ERR_LEASE_HELD, "cluster '%s' is busy", "c"), -1);
+	CHECK(err_kind(&e) == ERR_LEASE_HELD);
+	err_prefix(&e, 0, "host '%s'", "h1");
+	CHECK_STR(e.items[1].msg, "host 'h1': cluster 'c' is busy");
+	CHECK(err_kind(&e) == ERR_LEASE_HELD);
+	/* the first kind raised wins over later ones and over plain errors */
+	err_set_kind(&e, ERR_LEASE_LOST, "later");
+	err_at(&e, "f.yaml", 1, 1, "located");
+	CHECK(err_kind(&e) == ERR_LEASE_HELD);
+	/* handed on by copying the struct, as cli_load_cluster_err does */
+	moved = e;
+	errbuf_init(&e);
+	CHECK(err_kind(&moved) == ERR_LEASE_HELD);
+	CHECK(err_kind(&e) == ERR_GENERIC);
+	errbuf_release(&moved);
+	CHECK(err_kind(&moved) == ERR_GENERIC);
+	CHECK_INT(moved.nr, 0);
+}
+
 int main(void)
 {
 	RUN(sizes);
@@ -171,6 +199,7 @@ int main(void)
 	RUN(strbuf_and_xml_escape);
 	RUN(json_writer);
 	RUN(errors_sorted_and_printed);
+	RUN(error_kind_survives_wrapping);
 	RUN(edit_distance);
 	return test_done();
 }
