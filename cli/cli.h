@@ -65,12 +65,14 @@ int cli_parse(int argc, char **argv, const struct cli_command *cmd,
 	      struct apply_args *a, struct cli_opts *o);
 const struct cli_command *cli_find(const char *name);
 
-int cmd_validate(int argc, char **argv);
-int cmd_plan(int argc, char **argv);
-int cmd_apply(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_observe(int argc, char **argv);
-int cmd_schema(int argc, char **argv);
+/* The commands, one handler each (the rows of commands[] in main.c). */
+int cmd_validate(int argc, char **argv);     /* apply.c */
+int cmd_plan(int argc, char **argv);         /* apply.c */
+int cmd_apply(int argc, char **argv);        /* apply.c */
+int cmd_schema(int argc, char **argv);       /* apply.c */
+int cmd_status(int argc, char **argv);       /* status.c */
+int cmd_observe(int argc, char **argv);      /* status.c */
+int cmd_reconcile(int argc, char **argv);    /* reconcile.c */
 
 /* Load the cluster named by a->source (resolving git/https sources);
  * prints errors. NULL on failure. */

@@ -9,7 +9,6 @@
  * appends the value), plus its entry in docs/vem.1 (tests/cli/run checks).
  */
 #include "cli.h"
-#include "cmd_reconcile.h"
 
 #include <getopt.h>
 #include <libvirt/libvirt.h>

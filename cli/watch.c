@@ -437,7 +437,7 @@ void watch_round_done(struct watch *w, int round, enum watch_trigger why, int rc
 		err_print(&err, stderr, "vem");
 	errbuf_release(&err);
 	if (eventlog_format(w->log) != LOG_JSON)
-		return;    /* the text line is printed by cmd_reconcile */
+		return;    /* the text line is printed by cmd_reconcile (reconcile.c) */
 	snprintf(rb, sizeof(rb), "%d", round);
 	snprintf(msb, sizeof(msb), "%lld", (long long)ms);
 	snprintf(ab, sizeof(ab), "%zu", rep->actions);

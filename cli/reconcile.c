@@ -1,5 +1,5 @@
 /*
- * cmd_reconcile.c - `vem reconcile`: resolve the source, load and apply
+ * reconcile.c - `vem reconcile`: resolve the source, load and apply
  * without asking, every --every (plus up to --jitter percent), one line per
  * round:
  *
@@ -19,7 +19,6 @@
  * Exit status: that of the last round with --once, else 0 after a signal.
  */
 #include "cli.h"
-#include "cmd_reconcile.h"
 #include "watch.h"
 
 #include <signal.h>
