@@ -24,6 +24,38 @@ static inline struct cluster *load_yaml(const char *yaml)
 	return c;
 }
 
+/* A cluster from two pieces of YAML: a test file's shared head (cluster,
+ * hosts, templates) and one test's own lines. */
+static inline struct cluster *load_yaml_parts(const char *head, const char *rest)
+{
+	char *y = xasprintf("%s%s", head, rest);
+	struct cluster *c = load_yaml(y);
+	free(y);
+	return c;
+}
+
+/* The planning options most tests start from: the defaults, no balancing. */
+static inline void plan_options_fixture(struct plan_options *po)
+{
+	plan_options_default(po);
+	po->balance = false;
+}
+
+/* plan_build() of c against o that must succeed (it aborts with the error
+ * otherwise, like load_yaml). */
+static inline struct plan plan_fixture(const struct cluster *c, const struct observed *o,
+				       const struct plan_options *po)
+{
+	struct errbuf err = ERRBUF_INIT;
+	struct plan p;
+	if (plan_build(c, o, po, &p, &err)) {
+		err_print(&err, stderr, "fixture");
+		abort();
+	}
+	errbuf_release(&err);
+	return p;
+}
+
 /* Hosts of c, online, with the cluster's capacity (or 4 CPUs, 8 GiB). */
 static inline void obs_init(struct observed *o, const struct cluster *c)
 {

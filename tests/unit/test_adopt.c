@@ -13,26 +13,18 @@ static const char *base =
 
 static struct cluster *cl(const char *rest)
 {
-	char *y = xasprintf("%s%s", base, rest);
-	struct cluster *c = load_yaml(y);
-	free(y);
-	return c;
+	return load_yaml_parts(base, rest);
 }
 
 static struct plan build(const struct cluster *c, const struct observed *o, const char *adopt)
 {
-	struct plan p;
-	struct errbuf err = ERRBUF_INIT;
 	struct plan_options po;
-	plan_options_default(&po);
-	po.balance = false;
+	plan_options_fixture(&po);
 	if (adopt) {
 		po.adopt = &adopt;
 		po.n_adopt = 1;
 	}
-	CHECK(plan_build(c, o, &po, &p, &err) == 0);
-	errbuf_release(&err);
-	return p;
+	return plan_fixture(c, o, &po);
 }
 
 /* Without consent a same-named foreign domain is not adopted, and no

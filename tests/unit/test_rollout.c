@@ -19,10 +19,7 @@ static const char *base =
 
 static struct cluster *cl(const char *rest)
 {
-	char *y = xasprintf("%s%s", base, rest);
-	struct cluster *c = load_yaml(y);
-	free(y);
-	return c;
+	return load_yaml_parts(base, rest);
 }
 
 /* Every VM of c observed on host (i % 2), running, with an old spec of
@@ -45,16 +42,11 @@ static void observe_old(struct observed *o, const struct cluster *c, const char 
 static struct plan build(const struct cluster *c, const struct observed *o,
 			 const struct plan_unready *u, size_t nu)
 {
-	struct plan p;
-	struct errbuf err = ERRBUF_INIT;
 	struct plan_options po;
-	plan_options_default(&po);
-	po.balance = false;
+	plan_options_fixture(&po);
 	po.unready = u;
 	po.n_unready = nu;
-	CHECK(plan_build(c, o, &po, &p, &err) == 0);
-	errbuf_release(&err);
-	return p;
+	return plan_fixture(c, o, &po);
 }
 
 static bool has_note(const struct plan *p, const char *needle)
