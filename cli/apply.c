@@ -132,14 +132,6 @@ static void print_plan(const struct apply_args *a, const struct cluster *c,
 	fflush(stdout);
 }
 
-/* The executor's guard: before an action that can lose data or run a VM
- * twice, the lease must still be provably held (reconciler/lease.h). */
-static int lease_guard(void *arg, const struct plan_action *a, struct errbuf *err)
-{
-	(void)a;
-	return lease_check(arg, err);
-}
-
 /* The saved plan still holds: same hosts and domains, same actions. */
 static int check_saved(const struct saved_plan *sp, const struct observed *o,
 		       const struct plan *p)
@@ -224,6 +216,178 @@ static int ha_update(struct hv_session *s, const struct cluster *c, const struct
 	return ret;
 }
 
+/* One run of apply_run, for the hooks of its rounds (exec_converge). */
+struct apply_ctx {
+	const struct apply_args *a;
+	const struct cluster *c;
+	struct hv_session *s;
+	struct lease *lease;
+	struct ha_state *ha;
+	struct apply_report *rep;
+	FILE *progress;               /* the executor's progress stream */
+	int64_t *t;                   /* phase() clock */
+	int last_round;               /* the last round that began */
+	bool ended;                   /* round 1 ended the run ... */
+	int rc;                       /* ... with this exit code */
+};
+
+static int end_run(struct apply_ctx *x, int rc)
+{
+	x->ended = true;
+	x->rc = rc;
+	return EXEC_ROUND_END;
+}
+
+/* Round 1 looks at the snapshot (plan --observed) or the hosts, and updates
+ * the host records; later rounds look at the hosts again. */
+static int round_observe(void *arg, int round, struct observed *o, struct errbuf *err)
+{
+	struct apply_ctx *x = arg;
+	const struct apply_args *a = x->a;
+
+	x->last_round = round;
+	if (round > 1) {
+		if (round == 2)
+			phase("executed the plan", x->t);
+		return hv_observe(x->s, o, err);
+	}
+	if (a->observed) {
+		if (observed_read_json(a->observed, o, err))
+			return -1;
+		observed_apply_cluster(o, x->c);
+	} else {
+		if (hv_observe(x->s, o, err))
+			return -1;
+		phase("observed", x->t);
+		ha_update(x->s, x->c, o, x->ha, x->lease != NULL);
+		phase("updated the host records", x->t);
+	}
+	if (any_offline(o))
+		report_offline(o);
+	if (!a->json && vem_verbosity > 0 && x->c->revision)
+		printf("cluster '%s' from %s (revision %.12s)\n", x->c->name, x->c->source,
+		       x->c->revision);
+	return 0;
+}
+
+/* Later rounds: their plan on the progress stream. */
+static void print_round(const struct apply_ctx *x, int round, const struct observed *o,
+			const struct plan *p)
+{
+	FILE *f = x->progress;
+
+	if (!f)
+		return;
+	if (!plan_changes(p) || p->refused) {
+		for (size_t i = 0; i < p->n_notes; i++)
+			fprintf(f, "note: %s\n", p->notes[i]);
+		return;
+	}
+	fprintf(f, "round %d: %zu action%s\n", round, p->n, p->n == 1 ? "" : "s");
+	plan_print(p, o, f);
+}
+
+/*
+ * Round 1 shows its plan (saves it with plan --out) and is where a run
+ * without changes, a plan that was refused, `vem plan` and a "no" end;
+ * it asks before acting. Later rounds print their plan and act.
+ */
+static int round_planned(void *arg, int round, const struct observed *o, const struct plan *p,
+			 struct errbuf *err)
+{
+	struct apply_ctx *x = arg;
+	const struct apply_args *a = x->a;
+	struct apply_report *rep = x->rep;
+	bool partial = any_offline(o);
+
+	if (round > 1) {
+		print_round(x, round, o, p);
+		return EXEC_ROUND_ACT;
+	}
+	phase("planned", x->t);
+	if (a->on_plan)
+		a->on_plan(a->hook_arg, x->c, o, p);
+	if (a->saved && check_saved(a->saved, o, p))
+		return end_run(x, VEM_EXIT_ERROR);
+	print_plan(a, x->c, p, o);
+	if (a->save_to) {
+		if (saved_plan_write(a->save_to, a, x->c, o, p, err))
+			return -1;
+		if (!a->json && vem_verbosity > 0)
+			printf("saved the plan to %s; 'vem apply %s' carries it out\n", a->save_to,
+			       a->save_to);
+	}
+	if (p->refused) {
+		fprintf(stderr, "vem: the plan was refused; nothing was changed\n");
+		return end_run(x, VEM_EXIT_ERROR);
+	}
+	rep->held = plan_held(p);
+	rep->partial = partial;
+	if (!a->execute) {
+		rep->converged = plan_changes(p) == 0 && !rep->held;
+		if (a->detailed_exitcode && (plan_changes(p) || rep->held))
+			return end_run(x, VEM_EXIT_CHANGES);
+		return end_run(x, partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK);
+	}
+	if (plan_changes(p) == 0) {
+		rep->converged = !rep->held;
+		if (rep->held) {
+			struct strbuf sb = STRBUF_INIT;
+			plan_held_describe(p, &sb);
+			report_held(sb.buf);
+			strbuf_release(&sb);
+			return end_run(x, partial ? VEM_EXIT_PARTIAL : VEM_EXIT_ERROR);
+		}
+		return end_run(x, partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK);
+	}
+	/* a saved plan was reviewed when it was made: that is the approval */
+	if (!a->saved && !a->yes && !confirm()) {
+		if (!isatty(STDIN_FILENO))
+			fprintf(stderr, "vem: not applying: standard input is not a terminal "
+					"and --yes was not given\n");
+		else
+			fprintf(stderr, "vem: not applying\n");
+		return end_run(x, VEM_EXIT_ERROR);
+	}
+	return EXEC_ROUND_ACT;
+}
+
+/*
+ * Look before taking the lease (apply_args.precheck): 1 when there is
+ * nothing to do (the run is over: rep and *rc filled), 0 when the run goes
+ * on, -1 on error.
+ */
+static int precheck(const struct apply_args *a, struct hv_session *s, const struct cluster *c,
+		    struct apply_report *rep, int *rc, struct errbuf *err)
+{
+	struct observed obs;
+	struct plan plan;
+	struct plan_options po = a->plan;
+	int ret = -1;
+
+	memset(&obs, 0, sizeof(obs));
+	memset(&plan, 0, sizeof(plan));
+	po.now = time_now_ms();
+	if ((a->precheck_light ? hv_observe_light(s, &obs, err) : hv_observe(s, &obs, err)) ||
+	    plan_build(c, &obs, &po, &plan, err))
+		goto out;
+	ret = 0;
+	if (!plan_changes(&plan) && !plan_held(&plan) && !plan.refused) {
+		if (a->on_plan)
+			a->on_plan(a->hook_arg, c, &obs, &plan);
+		rep->converged = true;
+		rep->partial = any_offline(&obs);
+		if (rep->partial)
+			report_offline(&obs);
+		*rc = rep->partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
+		ret = 1;
+	}
+out:
+	plan_release(&plan);
+	observed_release(&obs);
+	return ret;
+}
+
 int apply_run(const struct apply_args *a, struct apply_report *rep)
 {
 	int64_t t = time_mono_ms();
@@ -231,22 +395,18 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	struct cluster *c;
 	struct hv_session *s = NULL;
 	struct lease *lease = NULL;
-	struct observed obs;
-	struct plan plan;
 	struct hv_options hv = a->hv;
 	struct exec_options eo = a->exec;
 	struct exec_result res;
 	struct ha_state ha;
 	struct ha_guard_ctx hg;
-	struct plan_options po = a->plan;
+	struct apply_ctx x;
 	int rc = VEM_EXIT_ERROR;
-	bool partial;
 
 	memset(rep, 0, sizeof(*rep));
-	memset(&obs, 0, sizeof(obs));
-	memset(&plan, 0, sizeof(plan));
 	memset(&res, 0, sizeof(res));
 	memset(&ha, 0, sizeof(ha));
+	memset(&x, 0, sizeof(x));
 
 	c = cli_load_cluster(a);
 	if (!c)
@@ -262,41 +422,25 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 		goto out;
 	}
 
+	eo.plan = a->plan;
 	if (a->observed) {
 		if (a->execute) {
 			fprintf(stderr, "vem: --observed plans offline; it cannot apply\n");
 			rc = VEM_EXIT_USAGE;
 			goto out;
 		}
-		if (observed_read_json(a->observed, &obs, &err))
-			goto fail;
-		observed_apply_cluster(&obs, c);
 	} else {
 		apply_resolve_sampling(&hv, c, a->plan.balance);
 		s = a->session_for ? a->session_for(a->hook_arg, c) : hv_session_open(c, &hv);
 		phase("connected", &t);
 		if (a->execute && a->precheck) {
 			/* look first: no drift, no lease (and no second look) */
-			if ((a->precheck_light ? hv_observe_light(s, &obs, &err) :
-			     hv_observe(s, &obs, &err)) ||
-			    plan_build(c, &obs, &a->plan, &plan, &err))
+			int r = precheck(a, s, c, rep, &rc, &err);
+			if (r < 0)
 				goto fail;
 			phase("looked for drift", &t);
-			if (!plan_changes(&plan) && !plan_held(&plan) && !plan.refused) {
-				if (a->on_plan)
-					a->on_plan(a->hook_arg, c, &obs, &plan);
-				partial = any_offline(&obs);
-				if (partial)
-					report_offline(&obs);
-				rep->converged = true;
-				rep->partial = partial;
-				rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
+			if (r > 0)
 				goto out;
-			}
-			plan_release(&plan);
-			observed_release(&obs);
-			memset(&obs, 0, sizeof(obs));
-			memset(&plan, 0, sizeof(plan));
 		}
 		if (a->execute) {
 			lease = lease_acquire(s, c, &a->lease, &err);
@@ -304,79 +448,8 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 				goto fail;
 		}
 		phase("took the lease", &t);
-		if (hv_observe(s, &obs, &err))
-			goto fail;
-		phase("observed", &t);
 		ha_state_init(&ha, c);
-		ha_update(s, c, &obs, &ha, lease != NULL);
-		po.ha = &ha;
-		phase("updated the host records", &t);
-	}
-	partial = any_offline(&obs);
-	if (partial)
-		report_offline(&obs);
-	if (!a->json && vem_verbosity > 0 && c->revision)
-		printf("cluster '%s' from %s (revision %.12s)\n", c->name, c->source, c->revision);
-
-	if (rollout_plan(s, c, &obs, &po, &plan, &err))
-		goto fail;
-	phase("planned", &t);
-	if (a->on_plan)
-		a->on_plan(a->hook_arg, c, &obs, &plan);
-	if (a->saved && check_saved(a->saved, &obs, &plan))
-		goto out;
-	print_plan(a, c, &plan, &obs);
-	if (a->save_to) {
-		if (saved_plan_write(a->save_to, a, c, &obs, &plan, &err))
-			goto fail;
-		if (!a->json && vem_verbosity > 0)
-			printf("saved the plan to %s; 'vem apply %s' carries it out\n", a->save_to,
-			       a->save_to);
-	}
-	if (plan.refused) {
-		fprintf(stderr, "vem: the plan was refused; nothing was changed\n");
-		goto out;
-	}
-	rep->held = plan_held(&plan);
-	if (!a->execute) {
-		if (a->detailed_exitcode && (plan_changes(&plan) || rep->held))
-			rc = VEM_EXIT_CHANGES;
-		else
-			rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
-		rep->converged = plan_changes(&plan) == 0 && !rep->held;
-		rep->partial = partial;
-		goto out;
-	}
-	if (plan_changes(&plan) == 0) {
-		rep->converged = !rep->held;
-		rep->partial = partial;
-		if (rep->held) {
-			struct strbuf sb = STRBUF_INIT;
-			plan_held_describe(&plan, &sb);
-			report_held(sb.buf);
-			strbuf_release(&sb);
-			rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_ERROR;
-		} else {
-			rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
-		}
-		goto out;
-	}
-	/* a saved plan was reviewed when it was made: that is the approval */
-	if (!a->saved && !a->yes && !confirm()) {
-		if (!isatty(STDIN_FILENO))
-			fprintf(stderr, "vem: not applying: standard input is not a terminal "
-					"and --yes was not given\n");
-		else
-			fprintf(stderr, "vem: not applying\n");
-		goto out;
-	}
-
-	eo.plan = po;
-	if (lease) {
-		eo.guard = lease_guard;
-		eo.guard_arg = lease;
-	}
-	if (s) {
+		eo.plan.ha = &ha;
 		/* records a recovery before it runs; then the lease */
 		hg.s = s;
 		hg.c = c;
@@ -387,28 +460,33 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	}
 	if (!eo.progress && vem_verbosity > 0)
 		eo.progress = stdout;
-	if (exec_plan(s, c, &obs, &plan, &eo, &res, &err))
+	x.a = a;
+	x.c = c;
+	x.s = s;
+	x.lease = lease;
+	x.ha = &ha;
+	x.rep = rep;
+	x.progress = eo.progress;
+	x.t = &t;
+	eo.observe = round_observe;
+	eo.planned = round_planned;
+	eo.round_arg = &x;
+	if (exec_converge(s, c, &eo, &res, &err))
 		goto fail;
-	phase("executed the plan", &t);
-	res.rounds = 1;
-	exec_result_held(&res, &plan);
-	/* a saved plan is carried out exactly: no further rounds */
-	if (!(eo.stop && *eo.stop) && !res.guard_failed && eo.max_rounds > 1 && !a->saved) {
-		eo.max_rounds--;
-		/* res carries the removals of round 1 into the run's budget */
-		if (exec_converge(s, c, &eo, &res, &err))
-			goto fail;
-		phase("observed again", &t);
-	} else {
-		res.converged = a->saved && !res.failed && !res.held;
+	if (x.ended) {
+		rc = x.rc;
+		goto out;
 	}
+	phase(x.last_round > 1 ? "observed again" : "executed the plan", &t);
+	/* a saved plan is carried out exactly, in one round (cmd_apply) */
+	if (a->saved)
+		res.converged = !res.failed && !res.held;
 	rep->actions = res.done + res.failed;
 	rep->failed = res.failed;
 	rep->rounds = res.rounds;
 	rep->converged = res.converged;
 	rep->held = res.held;
-	partial = partial || res.partial;
-	rep->partial = partial;
+	rep->partial = res.partial;
 	if (vem_verbosity > 0) {
 		printf("%zu action%s, %zu failed, %s after %d round%s\n", rep->actions,
 		       rep->actions == 1 ? "" : "s", rep->failed,
@@ -421,9 +499,9 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	if (res.held)
 		report_held(res.held_what);
 	if (rep->failed || !rep->converged)
-		rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_ERROR;
+		rc = rep->partial ? VEM_EXIT_PARTIAL : VEM_EXIT_ERROR;
 	else
-		rc = partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
+		rc = rep->partial ? VEM_EXIT_PARTIAL : VEM_EXIT_OK;
 	goto out;
 fail:
 	err_print(&err, stderr, "vem");
@@ -431,8 +509,6 @@ fail:
 out:
 	ha_state_release(&ha);
 	lease_release(lease);
-	plan_release(&plan);
-	observed_release(&obs);
 	if (!a->session_for)
 		hv_session_free(s);
 	cluster_free(c);

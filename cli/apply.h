@@ -3,9 +3,12 @@
  * shared by `vem apply`, `vem plan` and `vem reconcile`.
  *
  * apply_run() resolves the source, loads and validates it, connects to the
- * hosts, takes the cluster's lease (apply only), observes, plans, shows the
- * plan, asks (unless yes), executes and repeats until converged. It prints
- * to stdout/stderr as the CLI does and returns one of the VEM_EXIT_* codes.
+ * hosts and takes the cluster's lease (apply only); then the reconcile loop
+ * (exec_converge, reconciler/exec.h) runs every round: observe, plan, act.
+ * apply_run's hooks show round 1's plan, end the run there when it is a
+ * plan only, changes nothing or is refused, and ask (unless yes); later
+ * rounds print their plan. It prints to stdout/stderr as the CLI does and
+ * returns one of the VEM_EXIT_* codes.
  */
 #ifndef VEM_APPLY_H
 #define VEM_APPLY_H

@@ -352,57 +352,77 @@ int exec_plan(struct hv_session *s, const struct cluster *c, const struct observ
 	return 0;
 }
 
+/*
+ * One round of the loop: observe, plan, hand both to the caller, act.
+ * 1: the run is over (converged, refused, or the caller ended it); 0:
+ * another round may follow (*rolled: this one rolled a group on with no
+ * failure); -1: error.
+ */
+static int converge_round(struct hv_session *s, const struct cluster *c,
+			  const struct exec_options *opt, int round, struct exec_result *res,
+			  bool *rolled, struct errbuf *err)
+{
+	struct observed o;
+	struct plan p;
+	struct plan_options po = opt->plan;
+	size_t failed_before = res->failed;
+	int ret = -1, verdict;
+
+	memset(&o, 0, sizeof(o));
+	memset(&p, 0, sizeof(p));
+	if (opt->observe ? opt->observe(opt->round_arg, round, &o, err) : hv_observe(s, &o, err))
+		goto out;
+	for (size_t h = 0; h < o.n_hosts; h++)
+		res->partial |= !o.hosts[h].online;
+	po.now = time_now_ms();
+	/* the removal budget is the run's, not the round's */
+	if (po.max_removals >= 0)
+		po.max_removals = res->removals >= (size_t)po.max_removals ? 0 :
+				  po.max_removals - (int)res->removals;
+	if (rollout_plan(s, c, &o, &po, &p, err))
+		goto out;
+	exec_result_held(res, &p);
+	verdict = opt->planned ? opt->planned(opt->round_arg, round, &o, &p, err) : EXEC_ROUND_ACT;
+	if (verdict < 0)
+		goto out;
+	if (verdict == EXEC_ROUND_END || !plan_changes(&p) || p.refused) {
+		if (verdict != EXEC_ROUND_END)
+			res->converged = !p.refused && !res->held;
+		ret = 1;
+		goto out;
+	}
+	res->converged = false;
+	res->rounds++;
+	exec_plan(s, c, &o, &p, opt, res, err);
+	*rolled = p.held_waiting && res->failed == failed_before;
+	ret = 0;
+out:
+	plan_release(&p);
+	observed_release(&o);
+	return ret;
+}
+
 int exec_converge(struct hv_session *s, const struct cluster *c, const struct exec_options *opt,
 		  struct exec_result *res, struct errbuf *err)
 {
 	/* a round that rolls a group on (changes waiting for it, none failed)
-	 * does not count against max_rounds: a group of N rolls in N rounds */
+	 * does not count against max_rounds: a group of N rolls in N rounds
+	 * (counted from round 2, as when round 1 ran in the CLI) */
 	int extra = 0;
 
-	for (int round = 0; round < opt->max_rounds + extra; round++) {
-		struct observed o;
-		size_t failed_before = res->failed;
-		struct plan p;
-		struct plan_options po = opt->plan;
+	for (int round = 1; round <= opt->max_rounds + extra; round++) {
+		bool rolled = false;
+		int r;
 
-		if ((opt->stop && *opt->stop) || res->guard_failed) {
+		if (round > 1 && ((opt->stop && *opt->stop) || res->guard_failed)) {
 			res->stopped = true;
 			return 0;
 		}
-		if (hv_observe(s, &o, err))
-			return -1;
-		for (size_t h = 0; h < o.n_hosts; h++)
-			res->partial |= !o.hosts[h].online;
-		po.now = time_now_ms();
-		/* the removal budget is the run's, not the round's */
-		if (po.max_removals >= 0)
-			po.max_removals = res->removals >= (size_t)po.max_removals ? 0 :
-					  po.max_removals - (int)res->removals;
-		if (rollout_plan(s, c, &o, &po, &p, err)) {
-			observed_release(&o);
-			return -1;
-		}
-		exec_result_held(res, &p);
-		if (!plan_changes(&p) || p.refused) {
-			res->converged = !p.refused && !res->held;
-			if (opt->progress)
-				for (size_t i = 0; i < p.n_notes; i++)
-					fprintf(opt->progress, "note: %s\n", p.notes[i]);
-			plan_release(&p);
-			observed_release(&o);
-			return 0;
-		}
-		res->converged = false;
-		res->rounds++;
-		if (opt->progress) {
-			fprintf(opt->progress, "round %d: %zu action%s\n", res->rounds, p.n, p.n == 1 ? "" : "s");
-			plan_print(&p, &o, opt->progress);
-		}
-		exec_plan(s, c, &o, &p, opt, res, err);
-		if (p.held_waiting && res->failed == failed_before && (size_t)extra < c->n_vms)
+		r = converge_round(s, c, opt, round, res, &rolled, err);
+		if (r)
+			return r < 0 ? -1 : 0;
+		if (rolled && round > 1 && (size_t)extra < c->n_vms)
 			extra++;
-		plan_release(&p);
-		observed_release(&o);
 	}
 	return 0;
 }
