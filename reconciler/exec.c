@@ -72,7 +72,8 @@ static bool stop_requested(const struct run *r)
 	return (r->opt->stop && *r->opt->stop) || r->guard_failed;
 }
 
-void exec_result_held(struct exec_result *res, const struct plan *p)
+/* Record p's held-back changes in res (held, held_what). */
+static void record_held(struct exec_result *res, const struct plan *p)
 {
 	struct strbuf sb = STRBUF_INIT;
 	res->held = plan_held(p);
@@ -81,7 +82,8 @@ void exec_result_held(struct exec_result *res, const struct plan *p)
 	strbuf_release(&sb);
 }
 
-bool exec_action_guarded(const struct plan_action *a)
+/* Whether a is guarded (see exec_options.guard). */
+static bool action_guarded(const struct plan_action *a)
 {
 	/* a stop can neither lose data nor run a VM twice; everything else can
 	 * when another vem holds the cluster meanwhile (two creates of one VM) */
@@ -172,7 +174,7 @@ static int run_action_hv(struct run *r, const struct plan_action *a, struct errb
 {
 	struct hv_session *s = r->s;
 
-	if (exec_action_guarded(a) && r->opt->guard && r->opt->guard(r->opt->guard_arg, a, err)) {
+	if (action_guarded(a) && r->opt->guard && r->opt->guard(r->opt->guard_arg, a, err)) {
 		pthread_mutex_lock(&r->lock);
 		r->guard_failed = true;
 		pthread_mutex_unlock(&r->lock);
@@ -381,7 +383,7 @@ static int converge_round(struct hv_session *s, const struct cluster *c,
 				  po.max_removals - (int)res->removals;
 	if (rollout_plan(s, c, &o, &po, &p, err))
 		goto out;
-	exec_result_held(res, &p);
+	record_held(res, &p);
 	verdict = opt->planned ? opt->planned(opt->round_arg, round, &o, &p, err) : EXEC_ROUND_ACT;
 	if (verdict < 0)
 		goto out;

@@ -72,10 +72,6 @@ struct exec_result {
 	size_t held;             /* changes the last plan held back (plan_held) */
 	char held_what[256];     /* ... described (plan_held_describe) */
 };
-/* Record p's held-back changes in res (held, held_what). */
-void exec_result_held(struct exec_result *res, const struct plan *p);
-/* Whether a is guarded (see exec_options.guard). */
-bool exec_action_guarded(const struct plan_action *a);
 
 /* Execute one plan (no re-observation). */
 int exec_plan(struct hv_session *s, const struct cluster *c, const struct observed *o,
