@@ -2,6 +2,7 @@
 #include "test.h"
 #include "reconciler/plan.h"
 #include "fixtures.h"
+#include "hv/hv_priv.h"
 
 static const char *base =
 	"cluster: t\n"
@@ -578,6 +579,139 @@ TEST(running_twice_is_left_alone)
 	cluster_free(c);
 }
 
+/* Host h's active pools and networks from comma-separated names ("" none). */
+static void set_res(struct obs_host *h, const char *pools, const char *nets)
+{
+	const char *lists[2] = { pools, nets };
+	char **v[2];
+	size_t n[2];
+
+	for (int k = 0; k < 2; k++) {
+		char *copy = xstrdup(lists[k]), *save = NULL;
+		v[k] = xcalloc(8, sizeof(char *));
+		n[k] = 0;
+		for (char *t = strtok_r(copy, ",", &save); t && n[k] < 7; t = strtok_r(NULL, ",", &save))
+			v[k][n[k]++] = xstrdup(t);
+		free(copy);
+	}
+	obs_host_set_resources(h, v[0], n[0], v[1], n[1]);
+}
+
+static const char *vms_on_resources =
+	"vms:\n"
+	"  - {name: fast, template: small, disks: [{size: 1GiB, pool: fast}]}\n"
+	"  - {name: plain, template: small, disks: [{size: 1GiB}]}\n"
+	"  - {name: nopool, template: small, disks: [{size: 1GiB, pool: gone}]}\n"
+	"  - {name: nonet, template: small, networks: [{network: lan}]}\n";
+
+/* A VM lands only where its pool is active; a pool or network no host has
+ * holds the VM as unplaceable, named. */
+TEST(pools_and_networks_decide_placement)
+{
+	struct cluster *c = cl(vms_on_resources);
+	struct observed o;
+	struct plan p;
+	char *txt;
+	obs_init(&o, c);
+	set_res(&o.hosts[0], "default", "default");
+	set_res(&o.hosts[1], "default,fast", "");
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 2);
+	for (size_t i = 0; i < p.n; i++)
+		if (!strcmp(p.actions[i].vm, "fast"))
+			CHECK_STR(o.hosts[p.actions[i].host].name, "h2");
+	CHECK_INT(p.held_unplaceable, 2);
+	CHECK_STR(plan_held_why(&p, "nopool"),
+		  "cannot place 'nopool': pool 'gone' is not active on any online host");
+	CHECK_STR(plan_held_why(&p, "nonet"),
+		  "cannot place 'nonet': network 'lan' is not active on any online host");
+	txt = plan_text(&p, &o);
+	CHECK(strstr(txt, "Held back: 2 VMs cannot be placed.") != NULL);
+	free(txt);
+	plan_release(&p);
+
+	/* the only host with 'fast' is in maintenance: not placed, said by name */
+	o.hosts[1].maintenance = true;
+	p = build(c, &o, NULL);
+	CHECK_STR(plan_held_why(&p, "fast"),
+		  "cannot place 'fast': pool 'fast' is not active on any online host");
+	plan_release(&p);
+	o.hosts[1].maintenance = false;
+
+	/* where some host has it, each host that lacks it says so */
+	obs_add(&o, c, 1, "hog", false, NULL, DOM_RUNNING, 0)->memory = 4 * GiB;
+	o.domains[o.n_domains - 1].max_memory = 4 * GiB;
+	p = build(c, &o, NULL);
+	CHECK(plan_held_why(&p, "fast") != NULL &&
+	      strstr(plan_held_why(&p, "fast"), "h1: pool 'fast' is not active") != NULL);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* A snapshot of an older vem (or a host whose pools could not be listed)
+ * says nothing about them: unknown filters nothing. */
+TEST(unknown_resources_filter_nothing)
+{
+	struct cluster *c = cl(vms_on_resources);
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 4);
+	CHECK_INT(plan_held(&p), 0);
+	plan_release(&p);
+	/* one host known without the pool, the other unknown: there */
+	set_res(&o.hosts[0], "default", "");
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 4);
+	for (size_t i = 0; i < p.n; i++)
+		if (!strcmp(p.actions[i].vm, "nopool") || !strcmp(p.actions[i].vm, "nonet"))
+			CHECK_STR(o.hosts[p.actions[i].host].name, "h2");
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* An existing VM's restart, recreate (here: 'a' gains a disk) or start on a host without its pool
+ * or network is held with the reason, not tried at apply. */
+TEST(update_needs_the_pool_and_network)
+{
+	struct cluster *c = cl("vms:\n"
+			       "  - {name: a, template: small, memory: 512MiB, disks: [{size: 1GiB, pool: fast}]}\n"
+			       "  - {name: b, template: small, networks: [{network: lan}]}\n"
+			       "  - {name: l, template: small, memory: 128MiB, max-memory: 256MiB,"
+			       " networks: [{network: lan}]}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	set_res(&o.hosts[0], "default", "");
+	set_res(&o.hosts[1], "default,fast", "lan");
+	obs_add(&o, c, 0, "a", true, "old", DOM_RUNNING, 0)->memory = 256 * MiB;
+	o.domains[0].max_memory = 256 * MiB;
+	obs_add(&o, c, 0, "b", true, NULL, DOM_STOPPED, 0);
+	obs_add(&o, c, 0, "l", true, "old", DOM_RUNNING, 0)->memory = 256 * MiB;
+	o.domains[2].max_memory = 256 * MiB;
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_START), 0);
+	CHECK_INT(p.held_blocked, 2);
+	CHECK_STR(plan_held_why(&p, "a"), "cannot recreate 'a' on 'h1': pool 'fast' is not active there");
+	CHECK_STR(plan_held_why(&p, "b"), "cannot start 'b' on 'h1': network 'lan' is not active there");
+	/* a live change needs nothing new from the host */
+	CHECK_INT(count(&p, ACT_UPDATE), 1);
+	CHECK(plan_held_why(&p, "l") == NULL);
+	plan_release(&p);
+	/* the host gains them: planned */
+	set_res(&o.hosts[0], "default,fast", "lan");
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_UPDATE), 2);
+	CHECK_INT(count(&p, ACT_START), 1);
+	CHECK_INT(plan_held(&p), 0);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	RUN(creates_spread_over_hosts);
@@ -601,5 +735,8 @@ int main(void)
 	RUN(targets_limit_the_plan);
 	RUN(digests_follow_what_matters);
 	RUN(running_twice_is_left_alone);
+	RUN(pools_and_networks_decide_placement);
+	RUN(unknown_resources_filter_nothing);
+	RUN(update_needs_the_pool_and_network);
 	return test_done();
 }
