@@ -501,6 +501,52 @@ static size_t hold_unplaceable_resources(const struct observed *o, const struct 
 	return kept;
 }
 
+/*
+ * Hold the VMs to create whose images cannot be had (opt->check_images:
+ * neither cached nor reachable), so that apply does not fail on them
+ * round after round; the others stay in creates[]. Each distinct image is
+ * checked once.
+ */
+static size_t hold_unreachable_images(const struct cluster *c, const struct plan_options *opt,
+				      const struct vm_spec **creates, size_t n, struct plan *p)
+{
+	const struct image_spec **imgs = xcalloc(c->n_images + 1, sizeof(*imgs));
+	char **why = xcalloc(c->n_images + 1, sizeof(*why));
+	size_t ni = 0, kept = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < creates[i]->cfg.n_disks; k++) {
+			const struct image_spec *img = creates[i]->cfg.disks[k].image ?
+				cluster_image(c, creates[i]->cfg.disks[k].image) : NULL;
+			size_t j;
+			for (j = 0; img && j < ni && imgs[j] != img; j++)
+				;
+			if (img && j == ni && ni < c->n_images)
+				imgs[ni++] = img;
+		}
+	if (ni)
+		opt->check_images(imgs, ni, why);
+	for (size_t i = 0; i < n; i++) {
+		const char *bad = NULL, *name = NULL;
+		for (size_t k = 0; k < creates[i]->cfg.n_disks && !bad; k++)
+			for (size_t j = 0; j < ni && !bad; j++)
+				if (why[j] && str_eq(creates[i]->cfg.disks[k].image, imgs[j]->name)) {
+					bad = why[j];
+					name = imgs[j]->name;
+				}
+		if (bad)
+			plan_hold(p, HELD_BLOCKED, creates[i]->name, true,
+				  "cannot create '%s': image '%s' is %s", creates[i]->name, name, bad);
+		else
+			creates[kept++] = creates[i];
+	}
+	for (size_t j = 0; j < ni; j++)
+		free(why[j]);
+	free(why);
+	free(imgs);
+	return kept;
+}
+
 /* Whether host h of d lacks what vm's change needs (a restart or recreate
  * defines the domain again, with its pools and networks; a start needs
  * its networks): held with the reason instead of failing at apply. */
@@ -754,6 +800,8 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	if (n_lost)
 		ha_plan_recovery(c, o, opt, opt->ha, lost, n_lost, &l, out);
 	n_creates = hold_unplaceable_resources(o, creates, n_creates, out);
+	if (opt->check_images && n_creates)
+		n_creates = hold_unreachable_images(c, opt, creates, n_creates, out);
 	if (n_creates) {
 		long *hosts = xcalloc(n_creates + 1, sizeof(*hosts));
 		struct strbuf why = STRBUF_INIT;

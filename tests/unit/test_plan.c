@@ -712,6 +712,58 @@ TEST(update_needs_the_pool_and_network)
 	cluster_free(c);
 }
 
+static int image_checks, images_checked;
+
+/* A checker that finds the image named "bad" unreachable. */
+static void fake_check(const struct image_spec *const *imgs, size_t n, char **why)
+{
+	image_checks++;
+	images_checked += (int)n;
+	for (size_t i = 0; i < n; i++)
+		why[i] = !strcmp(imgs[i]->name, "bad") ? xstrdup("not reachable: HTTP 404 (u)") : NULL;
+}
+
+/* A VM to create on an image that cannot be had is held at plan time with
+ * the reason; each distinct image is checked once, and only for creates. */
+TEST(unreachable_image_held)
+{
+	struct cluster *c = cl("images:\n"
+			       "  - {name: bad, url: 'https://example.org/bad.qcow2', sha256: '"
+			       "0000000000000000000000000000000000000000000000000000000000000000'}\n"
+			       "  - {name: ok, url: 'https://example.org/ok.qcow2', sha256: '"
+			       "1111111111111111111111111111111111111111111111111111111111111111'}\n"
+			       "vms:\n"
+			       "  - {name: a, template: small, replicas: 2, disks: [{image: bad}]}\n"
+			       "  - {name: b, template: small, disks: [{image: ok}, {image: bad}]}\n"
+			       "  - {name: g, template: small, disks: [{image: ok}]}\n"
+			       "  - {name: run, template: small, disks: [{image: bad}]}\n");
+	struct observed o;
+	struct plan p;
+	struct plan_options po;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "run", true, NULL, DOM_RUNNING, 0);
+	plan_options_default(&po);
+	CHECK(po.check_images == NULL);
+	po.check_images = fake_check;
+	p = build(c, &o, &po);
+	CHECK_INT(image_checks, 1);
+	CHECK_INT(images_checked, 2);
+	CHECK_INT(count(&p, ACT_CREATE), 1);
+	CHECK_STR(p.actions[0].vm, "g");
+	CHECK_INT(p.held_blocked, 3);
+	CHECK_STR(plan_held_why(&p, "a-1"),
+		  "cannot create 'a-1': image 'bad' is not reachable: HTTP 404 (u)");
+	CHECK(plan_held_why(&p, "b") != NULL && plan_held_why(&p, "run") == NULL);
+	plan_release(&p);
+	/* without a checker (the default) the plan contacts nothing */
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 4);
+	CHECK_INT(image_checks, 1);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	RUN(creates_spread_over_hosts);
@@ -738,5 +790,6 @@ int main(void)
 	RUN(pools_and_networks_decide_placement);
 	RUN(unknown_resources_filter_nothing);
 	RUN(update_needs_the_pool_and_network);
+	RUN(unreachable_image_held);
 	return test_done();
 }
