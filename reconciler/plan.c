@@ -899,6 +899,16 @@ void plan_observed_digest(const struct observed *o, char out[65])
 		const struct obs_host *h = &o->hosts[i];
 		strbuf_addf(&sb, "host %s %s %d %d %llu %u\n", h->name, h->host_uuid, h->online,
 			    h->cpus, (unsigned long long)h->memory, h->hv_caps);
+		/* placement depends on them too (when known: old digests stay) */
+		if (h->resources_known) {
+			strbuf_adds(&sb, "pools");
+			for (size_t j = 0; j < h->n_pools; j++)
+				strbuf_addf(&sb, " %s", h->pools[j]);
+			strbuf_adds(&sb, "\nnetworks");
+			for (size_t j = 0; j < h->n_networks; j++)
+				strbuf_addf(&sb, " %s", h->networks[j]);
+			strbuf_addc(&sb, '\n');
+		}
 	}
 	for (size_t i = 0; i < o->n_domains; i++) {
 		const struct obs_domain *d = &o->domains[i];

@@ -42,6 +42,24 @@ static size_t count(const struct plan *p, enum act_kind k)
 	return n;
 }
 
+/* Host h's active pools and networks from comma-separated names ("" none). */
+static void set_res(struct obs_host *h, const char *pools, const char *nets)
+{
+	const char *lists[2] = { pools, nets };
+	char **v[2];
+	size_t n[2];
+
+	for (int k = 0; k < 2; k++) {
+		char *copy = xstrdup(lists[k]), *save = NULL;
+		v[k] = xcalloc(8, sizeof(char *));
+		n[k] = 0;
+		for (char *t = strtok_r(copy, ",", &save); t && n[k] < 7; t = strtok_r(NULL, ",", &save))
+			v[k][n[k]++] = xstrdup(t);
+		free(copy);
+	}
+	obs_host_set_resources(h, v[0], n[0], v[1], n[1]);
+}
+
 TEST(creates_spread_over_hosts)
 {
 	struct cluster *c = cl("vms:\n  - {name: api, template: small, replicas: 2, placement: {spread: api}}\n");
@@ -525,6 +543,13 @@ TEST(digests_follow_what_matters)
 	o.domains[0].cpu_load = 0.9;            /* the load is not part of it */
 	plan_observed_digest(&o, o2);
 	CHECK_STR(o2, o1);
+	set_res(&o.hosts[1], "default", "");     /* unknown -> known pools are */
+	plan_observed_digest(&o, o2);
+	CHECK(strcmp(o1, o2) != 0);
+	memcpy(o1, o2, sizeof(o1));
+	set_res(&o.hosts[1], "default,fast", "");
+	plan_observed_digest(&o, o2);
+	CHECK(strcmp(o1, o2) != 0);
 	o.domains[0].state = DOM_STOPPED;       /* a state is */
 	plan_observed_digest(&o, o2);
 	CHECK(strcmp(o1, o2) != 0);
@@ -577,24 +602,6 @@ TEST(running_twice_is_left_alone)
 	plan_release(&p);
 	observed_release(&o);
 	cluster_free(c);
-}
-
-/* Host h's active pools and networks from comma-separated names ("" none). */
-static void set_res(struct obs_host *h, const char *pools, const char *nets)
-{
-	const char *lists[2] = { pools, nets };
-	char **v[2];
-	size_t n[2];
-
-	for (int k = 0; k < 2; k++) {
-		char *copy = xstrdup(lists[k]), *save = NULL;
-		v[k] = xcalloc(8, sizeof(char *));
-		n[k] = 0;
-		for (char *t = strtok_r(copy, ",", &save); t && n[k] < 7; t = strtok_r(NULL, ",", &save))
-			v[k][n[k]++] = xstrdup(t);
-		free(copy);
-	}
-	obs_host_set_resources(h, v[0], n[0], v[1], n[1]);
 }
 
 static const char *vms_on_resources =
