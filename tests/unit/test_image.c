@@ -200,14 +200,20 @@ static bool cache_has_larger(uint64_t max)
 		  (unsigned long long)max) != 0;
 }
 
-static int requests_count(void)
+/* Lines in the server's log www/name ("requests": GETs, "heads": HEADs). */
+static int log_lines(const char *name)
 {
-	char *r = slurp("%s/requests", www);
+	char *r = slurp("%s/%s", www, name);
 	int n = 0;
 	for (char *p = r; p && *p; p++)
 		n += *p == '\n';
 	free(r);
 	return n;
+}
+
+static int requests_count(void)
+{
+	return log_lines("requests");
 }
 
 TEST(download_and_verify)
@@ -235,16 +241,6 @@ TEST(download_and_verify)
 	errbuf_release(&e);
 }
 
-static int heads_count(void)
-{
-	char *r = slurp("%s/heads", www);
-	int n = 0;
-	for (char *p = r; p && *p; p++)
-		n += *p == '\n';
-	free(r);
-	return n;
-}
-
 /* Plans ask whether an image can be had without downloading it: the cache
  * (by name, no hashing), file:// (a readable regular file), http(s) (one
  * HEAD per URL, remembered), under the download's URL rules. */
@@ -258,7 +254,7 @@ TEST(reachability_without_download)
 	char *gone = xasprintf("http://127.0.0.1:%s/good/gone.qcow2", port);
 	char *cached = xasprintf("http://127.0.0.1:%s/good/not-there-but-cached", port);
 	const char *other = "1111111111111111111111111111111111111111111111111111111111111111";
-	int heads0 = heads_count();
+	int heads0 = log_lines("heads");
 	int64_t t0;
 
 	memset(imgs, 0, sizeof(imgs));
@@ -284,13 +280,13 @@ TEST(reachability_without_download)
 	CHECK(why[4] && strstr(why[4], "nonexistent"));
 	CHECK(why[5] && strstr(why[5], "must be https://"));
 	/* one HEAD per distinct URL (good, gone); none for the cached one */
-	CHECK_INT(heads_count() - heads0, 2);
+	CHECK_INT(log_lines("heads") - heads0, 2);
 	for (int i = 0; i < 6; i++)
 		free(why[i]);
 	/* asked again in this process: remembered, not asked */
 	image_check(p, 3, &o, 2000, why);
 	CHECK(why[0] == NULL && why[1] != NULL && why[2] != NULL);
-	CHECK_INT(heads_count() - heads0, 2);
+	CHECK_INT(log_lines("heads") - heads0, 2);
 	for (int i = 0; i < 3; i++)
 		free(why[i]);
 	free(good);
