@@ -547,6 +547,36 @@ static size_t hold_unreachable_images(const struct cluster *c, const struct plan
 	return kept;
 }
 
+/* For a recreate of vm (which makes its disks again, on their images): the
+ * reason one of its images cannot be had, formatted into buf, or NULL. */
+static const char *recreate_image_problem(const struct cluster *c, const struct plan_options *opt,
+					  const struct vm_spec *vm, char *buf, size_t len)
+{
+	const struct image_spec **imgs = xcalloc(vm->cfg.n_disks + 1, sizeof(*imgs));
+	char **why = xcalloc(vm->cfg.n_disks + 1, sizeof(*why));
+	const char *r = NULL;
+	size_t ni = 0;
+
+	for (size_t k = 0; k < vm->cfg.n_disks; k++) {
+		const struct image_spec *img = vm->cfg.disks[k].image ?
+			cluster_image(c, vm->cfg.disks[k].image) : NULL;
+		if (img)
+			imgs[ni++] = img;
+	}
+	if (ni && opt->check_images)
+		opt->check_images(imgs, ni, why);
+	for (size_t j = 0; j < ni; j++) {
+		if (why[j] && !r) {
+			snprintf(buf, len, "image '%s' is %s", imgs[j]->name, why[j]);
+			r = buf;
+		}
+		free(why[j]);
+	}
+	free(why);
+	free(imgs);
+	return r;
+}
+
 /* Whether host h of d lacks what vm's change needs (a restart or recreate
  * defines the domain again, with its pools and networks; a start needs
  * its networks): held with the reason instead of failing at apply. */
@@ -603,6 +633,14 @@ static void diff_update(const struct cluster *c, const struct observed *o,
 		return;
 	}
 	if (a.impact == IMPACT_RECREATE) {
+		char buf[512];
+		const char *bad = recreate_image_problem(c, opt, vm, buf, sizeof(buf));
+		if (bad) {
+			plan_hold(p, HELD_BLOCKED, vm->name, true, "cannot recreate '%s': %s",
+				  vm->name, bad);
+			plan_action_release(&a);
+			return;
+		}
 		set_destroyed(&a, d, vm->cfg.n_disks);
 		if (a.destroys && !plan_destroy_allowed(c, opt, vm->name)) {
 			note_held_destroy(p, &a, o, "recreating");

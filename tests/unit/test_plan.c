@@ -730,8 +730,9 @@ static void fake_check(const struct image_spec *const *imgs, size_t n, char **wh
 		why[i] = !strcmp(imgs[i]->name, "bad") ? xstrdup("not reachable: HTTP 404 (u)") : NULL;
 }
 
-/* A VM to create on an image that cannot be had is held at plan time with
- * the reason; each distinct image is checked once, and only for creates. */
+/* A VM to create (or recreate) on an image that cannot be had is held at
+ * plan time with the reason; the creates' distinct images are checked in
+ * one call, and nothing is checked for a VM that stays as it is. */
 TEST(unreachable_image_held)
 {
 	struct cluster *c = cl("images:\n"
@@ -762,10 +763,19 @@ TEST(unreachable_image_held)
 		  "cannot create 'a-1': image 'bad' is not reachable: HTTP 404 (u)");
 	CHECK(plan_held_why(&p, "b") != NULL && plan_held_why(&p, "run") == NULL);
 	plan_release(&p);
+	/* a recreate makes its disks again: their images are checked too */
+	free(o.domains[0].meta.spec_hash);
+	o.domains[0].meta.spec_hash = xstrdup("old");
+	p = build(c, &o, &po);
+	CHECK_INT(image_checks, 3);
+	CHECK_STR(plan_held_why(&p, "run"),
+		  "cannot recreate 'run': image 'bad' is not reachable: HTTP 404 (u)");
+	CHECK_INT(count(&p, ACT_UPDATE), 0);
+	plan_release(&p);
 	/* without a checker (the default) the plan contacts nothing */
 	p = build(c, &o, NULL);
 	CHECK_INT(count(&p, ACT_CREATE), 4);
-	CHECK_INT(image_checks, 1);
+	CHECK_INT(image_checks, 3);
 	plan_release(&p);
 	observed_release(&o);
 	cluster_free(c);
