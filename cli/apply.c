@@ -6,6 +6,7 @@
 #include "../schema/check.h"
 #include "../reconciler/rollout.h"
 #include "../reconciler/ha.h"
+#include "../hv/image.h"
 #include "../schema/load.h"
 #include "../util/json.h"
 #include "../util/uri.h"
@@ -21,6 +22,7 @@ void apply_args_default(struct apply_args *a)
 	memset(a, 0, sizeof(*a));
 	a->source = "cluster.yaml";
 	plan_options_default(&a->plan);
+	a->plan.check_images = image_check_default;   /* plan = apply: images reachable */
 	exec_options_default(&a->exec);
 	hv_options_default(&a->hv);
 	a->hv.sample_window = -1;          /* the cluster's balance.sample-window */

@@ -65,6 +65,11 @@ const char *hv_last_error(void);
 int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 			      struct observed *o, struct errbuf *err);
 
+/* Set h's active pools and networks (takes the arrays and their strings;
+ * sorts them) and mark them known (observe.c; snapshots read them too). */
+void obs_host_set_resources(struct obs_host *h, char **pools, size_t n_pools, char **networks,
+			    size_t n_networks);
+
 /* 0 when a TCP connection to addr:port (IPv4 or IPv6 literal) opens
  * within timeout_ms (probe.c). */
 int hv_tcp_probe(const char *addr, int port, int timeout_ms);

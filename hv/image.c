@@ -747,3 +747,201 @@ out:
 	free(display);
 	return rc;
 }
+
+/* ---- reachability before planning (no download) ---- */
+
+#define IMAGE_CHECK_TTL_MS (5 * 60 * 1000)
+#define IMAGE_CHECK_BATCH 16
+
+/* What this process learnt of a URL: at most one HEAD per URL per TTL. */
+struct url_seen {
+	char *url;
+	char *why;        /* NULL: reachable */
+	int64_t at;       /* time_mono_ms() when asked */
+};
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct url_seen *seen;
+static size_t n_seen, alloc_seen;
+
+/* A copy of what is known of url (*known false when it must be asked). */
+static char *seen_get(const char *url, bool *known)
+{
+	char *why = NULL;
+	int64_t now = time_mono_ms();
+
+	*known = false;
+	pthread_mutex_lock(&seen_lock);
+	for (size_t i = 0; i < n_seen; i++)
+		if (!strcmp(seen[i].url, url) && now - seen[i].at < IMAGE_CHECK_TTL_MS) {
+			*known = true;
+			why = xstrdup(seen[i].why);
+			break;
+		}
+	pthread_mutex_unlock(&seen_lock);
+	return why;
+}
+
+static void seen_put(const char *url, const char *why)
+{
+	size_t i;
+
+	pthread_mutex_lock(&seen_lock);
+	for (i = 0; i < n_seen; i++)
+		if (!strcmp(seen[i].url, url))
+			break;
+	if (i == n_seen) {
+		ALLOC_GROW(seen, n_seen + 1, alloc_seen);
+		seen[n_seen].url = xstrdup(url);
+		seen[n_seen++].why = NULL;
+	}
+	free(seen[i].why);
+	seen[i].why = xstrdup(why);
+	seen[i].at = time_mono_ms();
+	pthread_mutex_unlock(&seen_lock);
+}
+
+/* Whether img is in the cache: <cache>/images/<sha256> is put there (by
+ * rename) only once its hash matched; image_fetch hashes it again before
+ * use. A stat, no hashing: plans stay fast. */
+static bool image_cached(const struct image_spec *img, const struct image_options *opt)
+{
+	char *dir, *final;
+	struct stat st;
+	bool r;
+
+	if (!valid_sha(img->sha256))
+		return false;
+	dir = cache_dir(opt->cache_dir, opt->cache_dir ? "." : "images");
+	final = xasprintf("%s/%s", dir, img->sha256);
+	r = stat(final, &st) == 0 && S_ISREG(st.st_mode);
+	free(dir);
+	free(final);
+	return r;
+}
+
+struct head_job {
+	const struct image_spec *img;
+	bool allow_http;
+	int64_t timeout_ms;
+	char *why;
+};
+
+/* One HEAD (or, for file://, a stat and access) under image_fetch's URL rules. */
+static void *head_one(void *arg)
+{
+	struct head_job *j = arg;
+	const char *url = j->img->url;
+	bool http = str_starts_with(url, "http://"), file = str_starts_with(url, "file://");
+	char curl_err[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	CURL *curl;
+	CURLcode cc;
+
+	if (!str_starts_with(url, "https://") && !file &&
+	    !(http && (j->allow_http || url_loopback(url)))) {
+		j->why = xstrdup("its url must be https:// or file:// (http:// only to loopback "
+				 "addresses)");
+		return NULL;
+	}
+	if (file) {
+		struct errbuf err = ERRBUF_INIT;
+		CURLU *u = curl_url();
+		char *path = NULL;
+		if (file_url_check(j->img, url, &err))
+			j->why = xstrdup(err_msg(&err));
+		else if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+			 !curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) &&
+			 access(path, R_OK))
+			j->why = xasprintf("cannot read '%s': %s", path, strerror(errno));
+		curl_free(path);
+		curl_url_cleanup(u);
+		errbuf_release(&err);
+		return NULL;
+	}
+	curl = curl_easy_init();
+	if (!curl) {
+		j->why = xstrdup("cannot start libcurl");
+		return NULL;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, http ? "http" : "https");
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, j->allow_http ? "http,https" : "https");
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)j->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)j->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "vem/" VEM_VERSION);
+	cc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK)
+		j->why = xasprintf("%s", curl_err[0] ? curl_err : curl_easy_strerror(cc));
+	else if (status >= 400 && status != 405 && status != 501)   /* 405, 501: no HEAD */
+		j->why = xasprintf("HTTP %ld", status);
+	curl_easy_cleanup(curl);
+	return NULL;
+}
+
+void image_check(const struct image_spec *const *imgs, size_t n, const struct image_options *opt,
+		 int64_t timeout_ms, char **why)
+{
+	struct image_options def;
+	struct head_job *jobs = xcalloc(n + 1, sizeof(*jobs));
+	size_t nj = 0;
+
+	if (!opt) {
+		image_options_default(&def);
+		opt = &def;
+	}
+	pthread_once(&curl_once, curl_init_once);
+	for (size_t i = 0; i < n; i++) {
+		bool known, dup = false;
+		why[i] = NULL;
+		if (image_cached(imgs[i], opt) || !imgs[i]->url)
+			continue;
+		why[i] = seen_get(imgs[i]->url, &known);
+		if (known)
+			continue;
+		for (size_t k = 0; k < nj && !dup; k++)
+			dup = !strcmp(jobs[k].img->url, imgs[i]->url);
+		if (!dup)
+			jobs[nj++] = (struct head_job){ imgs[i], opt->allow_http, timeout_ms, NULL };
+	}
+	/* in parallel, a batch at a time */
+	for (size_t b = 0; b < nj; b += IMAGE_CHECK_BATCH) {
+		pthread_t th[IMAGE_CHECK_BATCH];
+		bool started[IMAGE_CHECK_BATCH] = { false };
+		size_t e = b + IMAGE_CHECK_BATCH < nj ? b + IMAGE_CHECK_BATCH : nj;
+		for (size_t k = b; k < e; k++)
+			started[k - b] = !pthread_create(&th[k - b], NULL, head_one, &jobs[k]);
+		for (size_t k = b; k < e; k++) {
+			if (started[k - b])
+				pthread_join(th[k - b], NULL);
+			else
+				head_one(&jobs[k]);
+		}
+	}
+	for (size_t k = 0; k < nj; k++) {
+		char *shown = url_display(jobs[k].img->url);
+		char *msg = jobs[k].why ? xasprintf("not in the cache and not reachable: %s (%s)",
+						   jobs[k].why, shown) : NULL;
+		seen_put(jobs[k].img->url, msg);
+		for (size_t i = 0; i < n; i++)
+			if (!why[i] && imgs[i]->url && !strcmp(imgs[i]->url, jobs[k].img->url) &&
+			    !image_cached(imgs[i], opt))
+				why[i] = xstrdup(msg);
+		free(msg);
+		free(shown);
+		free(jobs[k].why);
+	}
+	free(jobs);
+}
+
+void image_check_default(const struct image_spec *const *imgs, size_t n, char **why)
+{
+	image_check(imgs, n, NULL, IMAGE_CHECK_TIMEOUT_MS, why);
+}

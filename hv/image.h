@@ -61,6 +61,23 @@ int image_fetch(const struct image_spec *img, const struct image_options *opt,
 int image_virtual_size(const char *path, const char *format, uint64_t *size,
 		       struct errbuf *err);
 
+/*
+ * Whether each of imgs can be had, without downloading it (for plans):
+ * why[i] (caller frees) is NULL when it is in the cache (a file named by its
+ * sha256 is put there only once verified; not hashed here) or reachable
+ * under image_fetch's URL rules: file:// a readable regular file, http(s)://
+ * a HEAD request answered within timeout_ms with a status below 400 (405
+ * and 501, HEAD not supported, count as reachable). Otherwise why[i] says
+ * what failed and names the URL (credentials masked). Distinct URLs are
+ * asked in parallel, each at most once per 5 minutes in this process.
+ * opt NULL: image_options_default.
+ */
+#define IMAGE_CHECK_TIMEOUT_MS 5000
+void image_check(const struct image_spec *const *imgs, size_t n, const struct image_options *opt,
+		 int64_t timeout_ms, char **why);
+/* image_check with the defaults (the plan's hook, plan_options.check_images). */
+void image_check_default(const struct image_spec *const *imgs, size_t n, char **why);
+
 /* sha256 of a file as 64 hex chars. */
 int image_hash_file(const char *path, char out[65], struct errbuf *err);
 

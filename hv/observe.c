@@ -26,6 +26,7 @@
  * only) is taken from virDomainGetInfo too.
  */
 #include "hv_priv.h"
+#include "cloudinit.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,6 +48,79 @@ const char *dom_state_name(enum dom_state s)
 	return (size_t)s < ARRAY_SIZE(state_names) ? state_names[s] : "other";
 }
 
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void obs_host_resources_release(struct obs_host *h)
+{
+	names_free(h->pools, h->n_pools);
+	names_free(h->networks, h->n_networks);
+	h->pools = h->networks = NULL;
+	h->n_pools = h->n_networks = 0;
+	h->resources_known = false;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool names_have(char *const *v, size_t n, const char *name)
+{
+	return name && n && bsearch(&name, v, n, sizeof(*v), cmp_name);
+}
+
+void obs_host_set_resources(struct obs_host *h, char **pools, size_t n_pools, char **networks,
+			    size_t n_networks)
+{
+	obs_host_resources_release(h);
+	h->pools = pools;
+	h->n_pools = n_pools;
+	h->networks = networks;
+	h->n_networks = n_networks;
+	if (n_pools)
+		qsort(h->pools, n_pools, sizeof(*h->pools), cmp_name);
+	if (n_networks)
+		qsort(h->networks, n_networks, sizeof(*h->networks), cmp_name);
+	h->resources_known = true;
+}
+
+bool obs_host_has_pool(const struct obs_host *h, const char *pool)
+{
+	return !h->resources_known || names_have(h->pools, h->n_pools, pool);
+}
+
+bool obs_host_has_network(const struct obs_host *h, const char *network)
+{
+	return !h->resources_known || names_have(h->networks, h->n_networks, network);
+}
+
+const char *obs_host_lacks(const struct obs_host *h, const struct vm_config *cfg, char *buf,
+			   size_t len)
+{
+	if (!h->resources_known)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (!obs_host_has_pool(h, disk_pool(&cfg->disks[i]))) {
+			snprintf(buf, len, "pool '%s' is not active", disk_pool(&cfg->disks[i]));
+			return buf;
+		}
+	if (!cfg->n_disks && cloudinit_wanted(cfg) && !obs_host_has_pool(h, "default")) {
+		snprintf(buf, len, "pool 'default' (for the cloud-init seed) is not active");
+		return buf;
+	}
+	for (size_t i = 0; i < cfg->n_nets; i++)
+		if (cfg->nets[i].network && !obs_host_has_network(h, cfg->nets[i].network)) {
+			snprintf(buf, len, "network '%s' is not active", cfg->nets[i].network);
+			return buf;
+		}
+	return NULL;
+}
+
 void observed_release(struct observed *o)
 {
 	for (size_t i = 0; i < o->n_hosts; i++) {
@@ -61,6 +135,7 @@ void observed_release(struct observed *o)
 			free(h->labels.items[j].value);
 		}
 		free(h->labels.items);
+		obs_host_resources_release(h);
 	}
 	free(o->hosts);
 	for (size_t i = 0; i < o->n_domains; i++) {
@@ -379,6 +454,9 @@ struct host_obs {
 	bool light;                /* state only, the rest from the last full pass */
 	bool need_full;            /* light, but a domain was never fully observed */
 	char *error;
+	bool res_known;            /* pools and networks were listed */
+	char **pools, **networks;  /* active ones, sorted */
+	size_t n_pools, n_networks;
 };
 
 static enum dom_state map_state(int st)
@@ -673,6 +751,41 @@ static void observe_light(struct host_obs *ho, virConnectPtr conn)
 	}
 }
 
+/*
+ * The names of the host's active storage pools and networks: one list call
+ * each (names are read from the returned objects without a round trip).
+ * A failure of either leaves them unknown, which filters nothing.
+ */
+static void observe_resources(struct host_obs *ho, virConnectPtr conn)
+{
+	virStoragePoolPtr *pools = NULL;
+	virNetworkPtr *nets = NULL;
+	int np = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+	int nn = np < 0 ? -1 : virConnectListAllNetworks(conn, &nets, VIR_CONNECT_LIST_NETWORKS_ACTIVE);
+
+	if (np >= 0 && nn >= 0) {
+		ho->pools = xcalloc((size_t)np + 1, sizeof(*ho->pools));
+		for (int i = 0; i < np; i++) {
+			const char *n = virStoragePoolGetName(pools[i]);
+			if (n)
+				ho->pools[ho->n_pools++] = xstrdup(n);
+		}
+		ho->networks = xcalloc((size_t)nn + 1, sizeof(*ho->networks));
+		for (int i = 0; i < nn; i++) {
+			const char *n = virNetworkGetName(nets[i]);
+			if (n)
+				ho->networks[ho->n_networks++] = xstrdup(n);
+		}
+		ho->res_known = true;
+	}
+	for (int i = 0; i < np; i++)
+		virStoragePoolFree(pools[i]);
+	for (int i = 0; i < nn; i++)
+		virNetworkFree(nets[i]);
+	free(pools);
+	free(nets);
+}
+
 static void *observe_host(void *arg)
 {
 	struct host_obs *ho = arg;
@@ -683,6 +796,8 @@ static void *observe_host(void *arg)
 	unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
 			 VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BLOCK;
 
+	if (!ho->second)
+		observe_resources(ho, conn);
 	if (ho->light && !s->hosts[ho->host].no_bulk_stats) {
 		observe_light(ho, conn);
 		if (!ho->need_full)
@@ -851,6 +966,9 @@ static int observe_all(struct hv_session *s, struct observed *out, bool light,
 	out->hosts = xcalloc(s->n + 1, sizeof(*out->hosts));
 	for (size_t i = 0; i < s->n; i++) {
 		fill_host(&out->hosts[i], &s->hosts[i], &s->c->hosts[i]);
+		if (ho[i].res_known)
+			obs_host_set_resources(&out->hosts[i], ho[i].pools, ho[i].n_pools,
+					       ho[i].networks, ho[i].n_networks);
 		if (ho[i].error) {
 			/* the host went away after we connected */
 			out->hosts[i].online = false;

@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #define SNAP_MAX_VOLUMES 256    /* per domain */
+#define SNAP_MAX_NAMES 4096     /* pools or networks per host */
 #define SNAPSHOT_MAX_BYTES (512u << 20)
 /* Crafted snapshots must not make the reader allocate without bound nor
  * hand the planner numbers whose sums overflow: each value has a range
@@ -63,6 +64,19 @@ int observed_write_json(const struct observed *o, struct strbuf *out)
 		jw_array_end(&w);
 		if (h->host_uuid[0])
 			jw_kv_string(&w, "host_uuid", h->host_uuid);
+		if (h->resources_known) {
+			/* active ones; absent = not known (filters nothing) */
+			jw_key(&w, "pools");
+			jw_array_begin(&w);
+			for (size_t j = 0; j < h->n_pools; j++)
+				jw_string(&w, h->pools[j]);
+			jw_array_end(&w);
+			jw_key(&w, "networks");
+			jw_array_begin(&w);
+			for (size_t j = 0; j < h->n_networks; j++)
+				jw_string(&w, h->networks[j]);
+			jw_array_end(&w);
+		}
 		jw_object_end(&w);
 	}
 	jw_array_end(&w);
@@ -385,6 +399,35 @@ static void need(struct rd *r, const struct jnode *map, const char *key, const c
 		err_at(r->err, r->file, map->line, map->col, "%s is missing '%s'", what, key);
 }
 
+/* The strings of array arr (at most SNAP_MAX_NAMES); *n receives the count. */
+static char **read_names(struct rd *r, const struct jnode *arr, size_t *n)
+{
+	char **v = xcalloc(arr->n + 1, sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; i < arr->n && i < SNAP_MAX_NAMES; i++) {
+		const struct jnode *e = member(r, arr, i, NULL);
+		if (e->type == J_STR)
+			v[(*n)++] = xstrdup(e->s);
+	}
+	return v;
+}
+
+/* A host's active pools and networks. A snapshot of an older vem has
+ * neither: they stay unknown, and placement does not filter on them. */
+static void read_resources(struct rd *r, const struct jnode *n, struct obs_host *h)
+{
+	const struct jnode *pools = get(r, n, "pools"), *nets = get(r, n, "networks");
+	char **pv, **nv;
+	size_t np, nn;
+
+	if (!pools || pools->type != J_ARR || !nets || nets->type != J_ARR)
+		return;
+	pv = read_names(r, pools, &np);
+	nv = read_names(r, nets, &nn);
+	obs_host_set_resources(h, pv, np, nv, nn);
+}
+
 static void read_host(struct rd *r, const struct jnode *n, struct obs_host *h)
 {
 	const struct jnode *cap = get(r, n, "capacity"), *labels = get(r, n, "labels"), *hv = get(r, n, "hv");
@@ -420,6 +463,7 @@ static void read_host(struct rd *r, const struct jnode *n, struct obs_host *h)
 	} else {
 		h->hv_caps = (1u << HV_QEMU) | (1u << HV_KVM);
 	}
+	read_resources(r, n, h);
 }
 
 /* An owned domain's volumes (what removing it would delete). */

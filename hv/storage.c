@@ -1,7 +1,8 @@
 /*
  * storage.c - volumes of a VM on one host (see storage.h).
  *
- * In the host's storage pool "default":
+ * In the storage pool each disk names (disk.pool; default "default"), the
+ * cloud-init seed beside the first disk (or in "default" without disks):
  *   vem-image-<sha256 first 16>.<format>   an image, uploaded once per host,
  *                                          shared by every VM using it
  *   vem-<cluster>-<vm>-disk<i>.qcow2       disk i: a qcow2 overlay whose
@@ -45,7 +46,8 @@ static const char *host_name(struct hv_session *s, size_t host)
 	return s->c->hosts[host].name;
 }
 
-static virStoragePoolPtr pool_open(struct hv_session *s, size_t host, struct errbuf *err)
+static virStoragePoolPtr pool_open(struct hv_session *s, size_t host, const char *name,
+				   struct errbuf *err)
 {
 	virStoragePoolPtr pool;
 	int active;
@@ -54,18 +56,18 @@ static virStoragePoolPtr pool_open(struct hv_session *s, size_t host, struct err
 		err_set(err, "host '%s' is offline", host_name(s, host));
 		return NULL;
 	}
-	pool = virStoragePoolLookupByName(s->hosts[host].conn, STORAGE_POOL);
+	pool = virStoragePoolLookupByName(s->hosts[host].conn, name);
 	if (!pool) {
-		err_set(err, "host '%s' has no storage pool '" STORAGE_POOL "' (create one, e.g. "
-			"'virsh pool-define-as default dir --target /var/lib/libvirt/images; "
-			"virsh pool-build default; virsh pool-start default'): %s",
-			host_name(s, host), hv_last_error());
+		err_set(err, "host '%s' has no storage pool '%s' (create one, e.g. "
+			"'virsh pool-define-as %s dir --target /var/lib/libvirt/images; "
+			"virsh pool-build %s; virsh pool-start %s'): %s",
+			host_name(s, host), name, name, name, name, hv_last_error());
 		return NULL;
 	}
 	active = virStoragePoolIsActive(pool);
 	if (active == 0 && virStoragePoolCreate(pool, 0) < 0) {
-		err_set(err, "host '%s': cannot start storage pool '" STORAGE_POOL "': %s",
-			host_name(s, host), hv_last_error());
+		err_set(err, "host '%s': cannot start storage pool '%s': %s",
+			host_name(s, host), name, hv_last_error());
 		virStoragePoolFree(pool);
 		return NULL;
 	}
@@ -296,7 +298,7 @@ out:
 int storage_prepare_vm(struct hv_session *s, size_t host, const struct vm_spec *vm,
 		       struct vem_meta *meta, struct errbuf *err)
 {
-	virStoragePoolPtr pool;
+	virStoragePoolPtr pool = NULL;
 	size_t from = err->nr;
 	int rc = -1;
 
@@ -307,10 +309,6 @@ int storage_prepare_vm(struct hv_session *s, size_t host, const struct vm_spec *
 	meta->volumes = NULL;
 	meta->n_volumes = 0;
 
-	pool = pool_open(s, host, err);
-	if (!pool)
-		goto out;
-	virStoragePoolRefresh(pool, 0);
 	for (size_t i = 0; i < vm->cfg.n_disks; i++) {
 		const struct disk_spec *d = &vm->cfg.disks[i];
 		char *name = xasprintf("vem-%s-%s-disk%zu.qcow2", s->c->name, vm->name, i);
@@ -319,6 +317,15 @@ int storage_prepare_vm(struct hv_session *s, size_t host, const struct vm_spec *
 		uint64_t vsize = 0, capacity = d->size;
 		char a[32], b[32];
 
+		/* each disk in its pool (the image it overlays there too) */
+		if (!pool || strcmp(virStoragePoolGetName(pool), disk_pool(d))) {
+			if (pool)
+				virStoragePoolFree(pool);
+			pool = pool_open(s, host, disk_pool(d), err);
+			if (!pool)
+				goto next;
+			virStoragePoolRefresh(pool, 0);
+		}
 		if (d->image) {
 			img = cluster_image(s->c, d->image);
 			if (!img) {
@@ -349,8 +356,20 @@ next:
 		if (!path)
 			goto out;
 	}
-	if (cloudinit_wanted(&vm->cfg) && seed_volume(s, host, pool, vm, meta, err))
-		goto out;
+	/* the seed beside the first disk, or in "default" */
+	if (cloudinit_wanted(&vm->cfg)) {
+		const char *sp = vm->cfg.n_disks ? disk_pool(&vm->cfg.disks[0]) : STORAGE_POOL;
+		if (!pool || strcmp(virStoragePoolGetName(pool), sp)) {
+			if (pool)
+				virStoragePoolFree(pool);
+			pool = pool_open(s, host, sp, err);
+			if (!pool)
+				goto out;
+			virStoragePoolRefresh(pool, 0);
+		}
+		if (seed_volume(s, host, pool, vm, meta, err))
+			goto out;
+	}
 	rc = 0;
 out:
 	if (rc)
@@ -362,7 +381,10 @@ out:
 
 bool storage_vm_shared(const struct cluster *c, const struct vm_spec *vm)
 {
-	return !vm->cfg.n_disks || storage_pool_shared(&c->storage, STORAGE_POOL);
+	for (size_t i = 0; i < vm->cfg.n_disks; i++)
+		if (!storage_pool_shared(&c->storage, disk_pool(&vm->cfg.disks[i])))
+			return false;
+	return true;
 }
 
 int storage_delete_volumes(struct hv_session *s, size_t host, char *const *paths,
@@ -859,7 +881,7 @@ int storage_move_prepare(struct hv_session *s, size_t src, size_t dst, const cha
 		err_set(err, "host '%s' already has a domain '%s'", host_name(s, dst), vm);
 		goto out;
 	}
-	dpool = pool_open(s, dst, err);
+	dpool = pool_open(s, dst, STORAGE_POOL, err);
 	if (!dpool) {
 		virErrorPtr e = virGetLastError();
 		if (e && e->code == VIR_ERR_NO_STORAGE_POOL)

@@ -4,8 +4,11 @@
  *
  * Contract with hv_domain_xml(): meta->volumes[i] is the path of disk i
  * (i < cfg.n_disks); when the VM has cloud-init files, the seed ISO path
- * follows as volumes[cfg.n_disks]. All volumes are in the host's "default"
- * storage pool and are removed with the VM (hv_domain_remove).
+ * follows as volumes[cfg.n_disks]. Each disk's volume is in the storage pool
+ * it names (disk_pool(): "default" unless disk.pool says), the seed beside
+ * disk 0 (or in "default"); all are removed with the VM (hv_domain_remove).
+ * A live migration makes the volumes in the destination's "default" pool
+ * and refuses volumes whose path would change.
  */
 #ifndef VEM_STORAGE_H
 #define VEM_STORAGE_H

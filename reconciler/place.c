@@ -459,6 +459,12 @@ static bool fits(const struct load *l, const struct vm_spec *vm, size_t host, ui
 		snprintf(buf, len, "does not offer hypervisor '%s'", hv_type_name(vm->cfg.hypervisor));
 		return (*reason = buf), false;
 	}
+	if (h->resources_known) {
+		char lb[96];
+		const char *lack = obs_host_lacks(h, &vm->cfg, buf ? buf : lb, buf ? len : sizeof(lb));
+		if (lack)
+			return (*reason = buf ? lack : "a pool or network is not active"), false;
+	}
 	if (hl->mem_used + mem > cap) {
 		if (!buf)
 			return (*reason = "not enough memory"), false;

@@ -444,6 +444,169 @@ static bool diff_duplicates(const struct observed *o, const struct obs_domain *c
 	return true;
 }
 
+/*
+ * A pool or network vm needs that no online host outside maintenance has
+ * active, formatted into buf ("pool 'fast'"), or NULL. Hosts whose pools
+ * and networks are unknown (a snapshot of an older vem) count as having
+ * them: unknown is not missing.
+ */
+static const char *resource_nowhere(const struct observed *o, const struct vm_spec *vm,
+				    char *buf, size_t len)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	size_t n = cfg->n_disks + cfg->n_nets + 1;
+
+	for (size_t k = 0; k < n; k++) {
+		const char *pool = NULL, *net = NULL;
+		bool somewhere = false;
+		if (k < cfg->n_disks)
+			pool = disk_pool(&cfg->disks[k]);
+		else if (k < cfg->n_disks + cfg->n_nets)
+			net = cfg->nets[k - cfg->n_disks].network;
+		else if (!cfg->n_disks && (cfg->user_data || cfg->meta_data || cfg->network_config))
+			pool = "default";   /* the cloud-init seed's (hv/storage.c) */
+		if (!pool && !net)
+			continue;
+		for (size_t h = 0; h < o->n_hosts && !somewhere; h++) {
+			const struct obs_host *oh = &o->hosts[h];
+			if (oh->online && !oh->maintenance)
+				somewhere = pool ? obs_host_has_pool(oh, pool) : obs_host_has_network(oh, net);
+		}
+		if (!somewhere) {
+			snprintf(buf, len, "%s '%s'", pool ? "pool" : "network", pool ? pool : net);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* Hold the VMs to create that need a pool or network no online host has
+ * (placement would rule out every host for it; this says it once, by
+ * name); the others stay in creates[]. */
+static size_t hold_unplaceable_resources(const struct observed *o, const struct vm_spec **creates,
+					 size_t n, struct plan *p)
+{
+	size_t kept = 0;
+	char buf[160];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *what = resource_nowhere(o, creates[i], buf, sizeof(buf));
+		if (what)
+			plan_hold(p, HELD_UNPLACEABLE, creates[i]->name, true,
+				  "cannot place '%s': %s is not active on any online host",
+				  creates[i]->name, what);
+		else
+			creates[kept++] = creates[i];
+	}
+	return kept;
+}
+
+/*
+ * Hold the VMs to create whose images cannot be had (opt->check_images:
+ * neither cached nor reachable), so that apply does not fail on them
+ * round after round; the others stay in creates[]. Each distinct image is
+ * checked once.
+ */
+static size_t hold_unreachable_images(const struct cluster *c, const struct plan_options *opt,
+				      const struct vm_spec **creates, size_t n, struct plan *p)
+{
+	const struct image_spec **imgs = xcalloc(c->n_images + 1, sizeof(*imgs));
+	char **why = xcalloc(c->n_images + 1, sizeof(*why));
+	size_t ni = 0, kept = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < creates[i]->cfg.n_disks; k++) {
+			const struct image_spec *img = creates[i]->cfg.disks[k].image ?
+				cluster_image(c, creates[i]->cfg.disks[k].image) : NULL;
+			size_t j;
+			for (j = 0; img && j < ni && imgs[j] != img; j++)
+				;
+			if (img && j == ni && ni < c->n_images)
+				imgs[ni++] = img;
+		}
+	if (ni)
+		opt->check_images(imgs, ni, why);
+	for (size_t i = 0; i < n; i++) {
+		const char *bad = NULL, *name = NULL;
+		for (size_t k = 0; k < creates[i]->cfg.n_disks && !bad; k++)
+			for (size_t j = 0; j < ni && !bad; j++)
+				if (why[j] && str_eq(creates[i]->cfg.disks[k].image, imgs[j]->name)) {
+					bad = why[j];
+					name = imgs[j]->name;
+				}
+		if (bad)
+			plan_hold(p, HELD_BLOCKED, creates[i]->name, true,
+				  "cannot create '%s': image '%s' is %s", creates[i]->name, name, bad);
+		else
+			creates[kept++] = creates[i];
+	}
+	for (size_t j = 0; j < ni; j++)
+		free(why[j]);
+	free(why);
+	free(imgs);
+	return kept;
+}
+
+/* For a recreate of vm (which makes its disks again, on their images): the
+ * reason one of its images cannot be had, formatted into buf, or NULL. */
+static const char *recreate_image_problem(const struct cluster *c, const struct plan_options *opt,
+					  const struct vm_spec *vm, char *buf, size_t len)
+{
+	const struct image_spec **imgs = xcalloc(vm->cfg.n_disks + 1, sizeof(*imgs));
+	char **why = xcalloc(vm->cfg.n_disks + 1, sizeof(*why));
+	const char *r = NULL;
+	size_t ni = 0;
+
+	for (size_t k = 0; k < vm->cfg.n_disks; k++) {
+		const struct image_spec *img = vm->cfg.disks[k].image ?
+			cluster_image(c, vm->cfg.disks[k].image) : NULL;
+		if (img)
+			imgs[ni++] = img;
+	}
+	if (ni && opt->check_images)
+		opt->check_images(imgs, ni, why);
+	for (size_t j = 0; j < ni; j++) {
+		if (why[j] && !r) {
+			snprintf(buf, len, "image '%s' is %s", imgs[j]->name, why[j]);
+			r = buf;
+		}
+		free(why[j]);
+	}
+	free(why);
+	free(imgs);
+	return r;
+}
+
+/* Whether host h of d lacks what vm's change needs (a restart or recreate
+ * defines the domain again, with its pools and networks; a start needs
+ * its networks): held with the reason instead of failing at apply. */
+static bool hold_lacking(const struct observed *o, const struct vm_spec *vm, size_t host,
+			 const char *what, struct plan *p)
+{
+	char buf[160];
+	const char *lack = obs_host_lacks(&o->hosts[host], &vm->cfg, buf, sizeof(buf));
+
+	if (!lack)
+		return false;
+	plan_hold(p, HELD_BLOCKED, vm->name, true, "cannot %s '%s' on '%s': %s there", what,
+		  vm->name, o->hosts[host].name, lack);
+	return true;
+}
+
+/* A start on host needs what hold_lacking checks: held (once per VM; an
+ * update held for it already says why). */
+static bool lacks_for_start(const struct observed *o, const struct vm_spec *vm, size_t host,
+			    struct plan *p)
+{
+	char buf[160];
+
+	if (!obs_host_lacks(&o->hosts[host], &vm->cfg, buf, sizeof(buf)))
+		return false;
+	if (!plan_held_why(p, vm->name))
+		hold_lacking(o, vm, host, "start", p);
+	return true;
+}
+
 /* An owned domain whose spec changed. A recreate keeps the disks the new
  * spec still has; one that deletes data needs consent, and every recreate
  * counts against the removal budget. */
@@ -464,7 +627,20 @@ static void diff_update(const struct cluster *c, const struct observed *o,
 	}
 	a = action(ACT_UPDATE, vm->name, vm, d->host);
 	classify(&a, vm, d);
+	if (a.impact != IMPACT_LIVE &&
+	    hold_lacking(o, vm, d->host, a.impact == IMPACT_RECREATE ? "recreate" : "restart", p)) {
+		plan_action_release(&a);
+		return;
+	}
 	if (a.impact == IMPACT_RECREATE) {
+		char buf[512];
+		const char *bad = recreate_image_problem(c, opt, vm, buf, sizeof(buf));
+		if (bad) {
+			plan_hold(p, HELD_BLOCKED, vm->name, true, "cannot recreate '%s': %s",
+				  vm->name, bad);
+			plan_action_release(&a);
+			return;
+		}
 		set_destroyed(&a, d, vm->cfg.n_disks);
 		if (a.destroys && !plan_destroy_allowed(c, opt, vm->name)) {
 			note_held_destroy(p, &a, o, "recreating");
@@ -646,6 +822,9 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 			continue;
 		if (!str_eq(d->meta.spec_hash, vm->spec_hash))
 			diff_update(c, o, opt, vm, d, out, &removals);
+		if (vm->state == VM_RUNNING && d->state != DOM_RUNNING && d->state != DOM_PAUSED &&
+		    lacks_for_start(o, vm, d->host, out))
+			continue;
 		if (vm->state == VM_RUNNING && d->state != DOM_RUNNING && d->state != DOM_PAUSED) {
 			a = action(ACT_START, vm->name, vm, d->host);
 			plan_add(out, &a);
@@ -658,6 +837,9 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 
 	if (n_lost)
 		ha_plan_recovery(c, o, opt, opt->ha, lost, n_lost, &l, out);
+	n_creates = hold_unplaceable_resources(o, creates, n_creates, out);
+	if (opt->check_images && n_creates)
+		n_creates = hold_unreachable_images(c, opt, creates, n_creates, out);
 	if (n_creates) {
 		long *hosts = xcalloc(n_creates + 1, sizeof(*hosts));
 		struct strbuf why = STRBUF_INIT;
@@ -755,6 +937,16 @@ void plan_observed_digest(const struct observed *o, char out[65])
 		const struct obs_host *h = &o->hosts[i];
 		strbuf_addf(&sb, "host %s %s %d %d %llu %u\n", h->name, h->host_uuid, h->online,
 			    h->cpus, (unsigned long long)h->memory, h->hv_caps);
+		/* placement depends on them too (when known: old digests stay) */
+		if (h->resources_known) {
+			strbuf_adds(&sb, "pools");
+			for (size_t j = 0; j < h->n_pools; j++)
+				strbuf_addf(&sb, " %s", h->pools[j]);
+			strbuf_adds(&sb, "\nnetworks");
+			for (size_t j = 0; j < h->n_networks; j++)
+				strbuf_addf(&sb, " %s", h->networks[j]);
+			strbuf_addc(&sb, '\n');
+		}
 	}
 	for (size_t i = 0; i < o->n_domains; i++) {
 		const struct obs_domain *d = &o->domains[i];

@@ -141,6 +141,14 @@ struct plan_options {
 	/* Dead hosts (reconciler/ha.h): VMs lost with a fenced host are
 	 * recovered, stale copies on a returned host cleaned up. NULL: none. */
 	const struct ha_state *ha;
+	/*
+	 * Images of the VMs to create are checked with this before they are
+	 * placed (hv/image.h image_check_default for vem plan and apply):
+	 * why[i] (plan_build frees) NULL when imgs[i] is cached or reachable,
+	 * else the reason, and the VM is held with it. NULL (the default):
+	 * not checked, and plan_build contacts nothing.
+	 */
+	void (*check_images)(const struct image_spec *const *imgs, size_t n, char **why);
 };
 void plan_options_default(struct plan_options *o);
 

@@ -62,6 +62,7 @@ static void clear_disks(void *base)
 	for (size_t i = 0; i < c->n_disks; i++) {
 		free(c->disks[i].image);
 		free(c->disks[i].bus);
+		free(c->disks[i].pool);
 	}
 	free(c->disks);
 	c->disks = NULL;
@@ -162,6 +163,9 @@ static const struct key k_disk[] = {
 	  .doc = "image name: the disk is a copy-on-write overlay on it (default: a blank disk)" },
 	{ .name = "bus", .type = K_ENUM, .off = offsetof(struct disk_spec, bus), .def = "virtio",
 	  .enums = e_bus, .doc = "disk bus" },
+	{ .name = "pool", .type = K_STR, .off = offsetof(struct disk_spec, pool),
+	  .doc = "libvirt storage pool its volume is made in (default: 'default'); the VM is "
+		 "placed only on hosts where that pool is active" },
 };
 const struct table tbl_disk = { .name = "disk", .doc = "a disk: a size, an image or both", ARR(k_disk) };
 

@@ -46,11 +46,17 @@ static void labels_release(struct labels *l)
 	l->nr = 0;
 }
 
+const char *disk_pool(const struct disk_spec *d)
+{
+	return d->pool ? d->pool : "default";
+}
+
 void vm_config_release(struct vm_config *c)
 {
 	for (size_t i = 0; i < c->n_disks; i++) {
 		free(c->disks[i].image);
 		free(c->disks[i].bus);
+		free(c->disks[i].pool);
 	}
 	free(c->disks);
 	for (size_t i = 0; i < c->n_nets; i++) {
@@ -78,6 +84,7 @@ void vm_config_copy(struct vm_config *dst, const struct vm_config *src)
 		dst->disks[i] = src->disks[i];
 		dst->disks[i].image = xstrdup(src->disks[i].image);
 		dst->disks[i].bus = xstrdup(src->disks[i].bus);
+		dst->disks[i].pool = xstrdup(src->disks[i].pool);
 	}
 	dst->nets = src->n_nets ? xcalloc(src->n_nets, sizeof(*dst->nets)) : NULL;
 	for (size_t i = 0; i < src->n_nets; i++) {
@@ -238,6 +245,9 @@ void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg, bo
 		jw_kv_uint(w, "size", cfg->disks[i].size);
 		jw_kv_string(w, "image", cfg->disks[i].image);
 		jw_kv_string(w, "bus", cfg->disks[i].bus);
+		/* only when named, so that the hashes of VMs on "default" stay */
+		if (cfg->disks[i].pool)
+			jw_kv_string(w, "pool", cfg->disks[i].pool);
 		jw_object_end(w);
 	}
 	jw_array_end(w);

@@ -75,7 +75,10 @@ struct disk_spec {
 	uint64_t size;         /* bytes; 0 = image's own size */
 	char *image;           /* image name, or NULL for a blank disk */
 	char *bus;             /* "virtio" | "sata" | "scsi" | "ide" */
+	char *pool;            /* libvirt storage pool of its volume; NULL = "default" */
 };
+/* The pool disk d's volume is made in ("default" unless it names one). */
+const char *disk_pool(const struct disk_spec *d);
 
 struct net_spec {
 	char *network;         /* libvirt network name, or NULL */

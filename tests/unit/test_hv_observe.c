@@ -72,9 +72,46 @@ TEST(test_driver_host_observed_both_ways)
 	cluster_free(c);
 }
 
+/* Each host's active pools and networks are observed (the test driver
+ * has "default-pool" and "default"); a pool stopped is no longer listed. */
+TEST(pools_and_networks_observed)
+{
+	struct cluster *c = load_yaml(
+		"cluster: sbx\nhosts:\n  - {name: t1, uri: 'test:///default'}\n"
+		"templates:\n  - {name: tiny, vcpus: 1, memory: 64MiB, kernel: /k}\n"
+		"vms:\n  - {name: web, template: tiny}\n");
+	struct hv_options opt;
+	struct hv_session *s;
+	struct errbuf err = ERRBUF_INIT;
+	struct observed o;
+	virStoragePoolPtr pool;
+
+	hv_options_default(&opt);
+	opt.sample_window = 0;
+	opt.cache_dir = "/nonexistent/vem-test-cache";
+	s = hv_session_open(c, &opt);
+	CHECK(hv_observe(s, &o, &err) == 0);
+	CHECK(o.hosts[0].resources_known);
+	CHECK(obs_host_has_pool(&o.hosts[0], "default-pool"));
+	CHECK(!obs_host_has_pool(&o.hosts[0], "fast"));
+	CHECK(obs_host_has_network(&o.hosts[0], "default"));
+	observed_release(&o);
+	pool = virStoragePoolLookupByName(hv_conn(s, 0), "default-pool");
+	CHECK(pool != NULL && virStoragePoolDestroy(pool) == 0);
+	if (pool)
+		virStoragePoolFree(pool);
+	CHECK(hv_observe(s, &o, &err) == 0);
+	CHECK(o.hosts[0].resources_known && !obs_host_has_pool(&o.hosts[0], "default-pool"));
+	observed_release(&o);
+	errbuf_release(&err);
+	hv_session_free(s);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	virSetErrorFunc(NULL, quiet);
 	RUN(test_driver_host_observed_both_ways);
+	RUN(pools_and_networks_observed);
 	return test_done();
 }

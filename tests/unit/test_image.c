@@ -25,6 +25,12 @@ static const char server_py[] =
 	"class H(http.server.BaseHTTPRequestHandler):\n"
 	"    protocol_version = 'HTTP/1.1'\n"
 	"    def log_message(self, *a): pass\n"
+	"    def do_HEAD(self):\n"
+	"        mode, _, name = self.path.lstrip('/').partition('/')\n"
+	"        with open(os.path.join(root, 'heads'), 'a') as f: f.write(self.path + '\\n')\n"
+	"        ok = os.path.isfile(os.path.join(root, name))\n"
+	"        self.send_response(200 if ok else 404); self.send_header('Content-Length', '0')\n"
+	"        self.end_headers()\n"
 	"    def do_GET(self):\n"
 	"        mode, _, name = self.path.lstrip('/').partition('/')\n"
 	"        rng = self.headers.get('Range')\n"
@@ -194,14 +200,20 @@ static bool cache_has_larger(uint64_t max)
 		  (unsigned long long)max) != 0;
 }
 
-static int requests_count(void)
+/* Lines in the server's log www/name ("requests": GETs, "heads": HEADs). */
+static int log_lines(const char *name)
 {
-	char *r = slurp("%s/requests", www);
+	char *r = slurp("%s/%s", www, name);
 	int n = 0;
 	for (char *p = r; p && *p; p++)
 		n += *p == '\n';
 	free(r);
 	return n;
+}
+
+static int requests_count(void)
+{
+	return log_lines("requests");
 }
 
 TEST(download_and_verify)
@@ -227,6 +239,59 @@ TEST(download_and_verify)
 	free(path);
 	free(again);
 	errbuf_release(&e);
+}
+
+/* Plans ask whether an image can be had without downloading it: the cache
+ * (by name, no hashing), file:// (a readable regular file), http(s) (one
+ * HEAD per URL, remembered), under the download's URL rules. */
+TEST(reachability_without_download)
+{
+	struct image_options o;
+	struct image_spec imgs[6];
+	const struct image_spec *p[6];
+	char *why[6];
+	char *good = xasprintf("http://127.0.0.1:%s/good/img.qcow2", port);
+	char *gone = xasprintf("http://127.0.0.1:%s/good/gone.qcow2", port);
+	char *cached = xasprintf("http://127.0.0.1:%s/good/not-there-but-cached", port);
+	const char *other = "1111111111111111111111111111111111111111111111111111111111111111";
+	int heads0 = log_lines("heads");
+	int64_t t0;
+
+	memset(imgs, 0, sizeof(imgs));
+	imgs[0] = (struct image_spec){ .name = (char *)"good", .url = good, .sha256 = (char *)other };
+	imgs[1] = (struct image_spec){ .name = (char *)"gone", .url = gone, .sha256 = (char *)other };
+	imgs[2] = (struct image_spec){ .name = (char *)"gone2", .url = gone, .sha256 = (char *)other };
+	imgs[3] = (struct image_spec){ .name = (char *)"cached", .url = cached, .sha256 = qcow_sha };
+	imgs[4] = (struct image_spec){ .name = (char *)"nofile", .url = (char *)"file:///nonexistent/x.qcow2",
+				       .sha256 = (char *)other };
+	imgs[5] = (struct image_spec){ .name = (char *)"far", .url = (char *)"http://192.0.2.1/x.qcow2",
+				       .sha256 = (char *)other };
+	for (int i = 0; i < 6; i++)
+		p[i] = &imgs[i];
+	image_options_default(&o);
+	o.cache_dir = cache;   /* download_and_verify left qcow_sha there */
+	t0 = time_mono_ms();
+	image_check(p, 6, &o, 2000, why);
+	CHECK(time_mono_ms() - t0 < 2000);
+	CHECK(why[0] == NULL);
+	CHECK(why[1] && strstr(why[1], "not reachable: HTTP 404") && strstr(why[1], gone));
+	CHECK_STR(why[2], why[1] ? why[1] : "");
+	CHECK(why[3] == NULL);
+	CHECK(why[4] && strstr(why[4], "nonexistent"));
+	CHECK(why[5] && strstr(why[5], "must be https://"));
+	/* one HEAD per distinct URL (good, gone); none for the cached one */
+	CHECK_INT(log_lines("heads") - heads0, 2);
+	for (int i = 0; i < 6; i++)
+		free(why[i]);
+	/* asked again in this process: remembered, not asked */
+	image_check(p, 3, &o, 2000, why);
+	CHECK(why[0] == NULL && why[1] != NULL && why[2] != NULL);
+	CHECK_INT(log_lines("heads") - heads0, 2);
+	for (int i = 0; i < 3; i++)
+		free(why[i]);
+	free(good);
+	free(gone);
+	free(cached);
 }
 
 TEST(wrong_sha256_refused)
@@ -750,6 +815,7 @@ int main(void)
 		return 1;
 	}
 	RUN(download_and_verify);
+	RUN(reachability_without_download);
 	RUN(wrong_sha256_refused);
 	RUN(truncated_refused_then_resumed);
 	RUN(bad_prefix_not_used);

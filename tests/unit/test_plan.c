@@ -2,6 +2,7 @@
 #include "test.h"
 #include "reconciler/plan.h"
 #include "fixtures.h"
+#include "hv/hv_priv.h"
 
 static const char *base =
 	"cluster: t\n"
@@ -39,6 +40,24 @@ static size_t count(const struct plan *p, enum act_kind k)
 	for (size_t i = 0; i < p->n; i++)
 		n += p->actions[i].kind == k;
 	return n;
+}
+
+/* Host h's active pools and networks from comma-separated names ("" none). */
+static void set_res(struct obs_host *h, const char *pools, const char *nets)
+{
+	const char *lists[2] = { pools, nets };
+	char **v[2];
+	size_t n[2];
+
+	for (int k = 0; k < 2; k++) {
+		char *copy = xstrdup(lists[k]), *save = NULL;
+		v[k] = xcalloc(8, sizeof(char *));
+		n[k] = 0;
+		for (char *t = strtok_r(copy, ",", &save); t && n[k] < 7; t = strtok_r(NULL, ",", &save))
+			v[k][n[k]++] = xstrdup(t);
+		free(copy);
+	}
+	obs_host_set_resources(h, v[0], n[0], v[1], n[1]);
 }
 
 TEST(creates_spread_over_hosts)
@@ -524,6 +543,13 @@ TEST(digests_follow_what_matters)
 	o.domains[0].cpu_load = 0.9;            /* the load is not part of it */
 	plan_observed_digest(&o, o2);
 	CHECK_STR(o2, o1);
+	set_res(&o.hosts[1], "default", "");     /* unknown -> known pools are */
+	plan_observed_digest(&o, o2);
+	CHECK(strcmp(o1, o2) != 0);
+	memcpy(o1, o2, sizeof(o1));
+	set_res(&o.hosts[1], "default,fast", "");
+	plan_observed_digest(&o, o2);
+	CHECK(strcmp(o1, o2) != 0);
 	o.domains[0].state = DOM_STOPPED;       /* a state is */
 	plan_observed_digest(&o, o2);
 	CHECK(strcmp(o1, o2) != 0);
@@ -578,6 +604,183 @@ TEST(running_twice_is_left_alone)
 	cluster_free(c);
 }
 
+static const char *vms_on_resources =
+	"vms:\n"
+	"  - {name: fast, template: small, disks: [{size: 1GiB, pool: fast}]}\n"
+	"  - {name: plain, template: small, disks: [{size: 1GiB}]}\n"
+	"  - {name: nopool, template: small, disks: [{size: 1GiB, pool: gone}]}\n"
+	"  - {name: nonet, template: small, networks: [{network: lan}]}\n";
+
+/* A VM lands only where its pool is active; a pool or network no host has
+ * holds the VM as unplaceable, named. */
+TEST(pools_and_networks_decide_placement)
+{
+	struct cluster *c = cl(vms_on_resources);
+	struct observed o;
+	struct plan p;
+	char *txt;
+	obs_init(&o, c);
+	set_res(&o.hosts[0], "default", "default");
+	set_res(&o.hosts[1], "default,fast", "");
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 2);
+	for (size_t i = 0; i < p.n; i++)
+		if (!strcmp(p.actions[i].vm, "fast"))
+			CHECK_STR(o.hosts[p.actions[i].host].name, "h2");
+	CHECK_INT(p.held_unplaceable, 2);
+	CHECK_STR(plan_held_why(&p, "nopool"),
+		  "cannot place 'nopool': pool 'gone' is not active on any online host");
+	CHECK_STR(plan_held_why(&p, "nonet"),
+		  "cannot place 'nonet': network 'lan' is not active on any online host");
+	txt = plan_text(&p, &o);
+	CHECK(strstr(txt, "Held back: 2 VMs cannot be placed.") != NULL);
+	free(txt);
+	plan_release(&p);
+
+	/* the only host with 'fast' is in maintenance: not placed, said by name */
+	o.hosts[1].maintenance = true;
+	p = build(c, &o, NULL);
+	CHECK_STR(plan_held_why(&p, "fast"),
+		  "cannot place 'fast': pool 'fast' is not active on any online host");
+	plan_release(&p);
+	o.hosts[1].maintenance = false;
+
+	/* where some host has it, each host that lacks it says so */
+	obs_add(&o, c, 1, "hog", false, NULL, DOM_RUNNING, 0)->memory = 4 * GiB;
+	o.domains[o.n_domains - 1].max_memory = 4 * GiB;
+	p = build(c, &o, NULL);
+	CHECK(plan_held_why(&p, "fast") != NULL &&
+	      strstr(plan_held_why(&p, "fast"), "h1: pool 'fast' is not active") != NULL);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* A snapshot of an older vem (or a host whose pools could not be listed)
+ * says nothing about them: unknown filters nothing. */
+TEST(unknown_resources_filter_nothing)
+{
+	struct cluster *c = cl(vms_on_resources);
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 4);
+	CHECK_INT(plan_held(&p), 0);
+	plan_release(&p);
+	/* one host known without the pool, the other unknown: there */
+	set_res(&o.hosts[0], "default", "");
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 4);
+	for (size_t i = 0; i < p.n; i++)
+		if (!strcmp(p.actions[i].vm, "nopool") || !strcmp(p.actions[i].vm, "nonet"))
+			CHECK_STR(o.hosts[p.actions[i].host].name, "h2");
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* An existing VM's restart, recreate (here: 'a' gains a disk) or start on a host without its pool
+ * or network is held with the reason, not tried at apply. */
+TEST(update_needs_the_pool_and_network)
+{
+	struct cluster *c = cl("vms:\n"
+			       "  - {name: a, template: small, memory: 512MiB, disks: [{size: 1GiB, pool: fast}]}\n"
+			       "  - {name: b, template: small, networks: [{network: lan}]}\n"
+			       "  - {name: l, template: small, memory: 128MiB, max-memory: 256MiB,"
+			       " networks: [{network: lan}]}\n");
+	struct observed o;
+	struct plan p;
+	obs_init(&o, c);
+	set_res(&o.hosts[0], "default", "");
+	set_res(&o.hosts[1], "default,fast", "lan");
+	obs_add(&o, c, 0, "a", true, "old", DOM_RUNNING, 0)->memory = 256 * MiB;
+	o.domains[0].max_memory = 256 * MiB;
+	obs_add(&o, c, 0, "b", true, NULL, DOM_STOPPED, 0);
+	obs_add(&o, c, 0, "l", true, "old", DOM_RUNNING, 0)->memory = 256 * MiB;
+	o.domains[2].max_memory = 256 * MiB;
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_START), 0);
+	CHECK_INT(p.held_blocked, 2);
+	CHECK_STR(plan_held_why(&p, "a"), "cannot recreate 'a' on 'h1': pool 'fast' is not active there");
+	CHECK_STR(plan_held_why(&p, "b"), "cannot start 'b' on 'h1': network 'lan' is not active there");
+	/* a live change needs nothing new from the host */
+	CHECK_INT(count(&p, ACT_UPDATE), 1);
+	CHECK(plan_held_why(&p, "l") == NULL);
+	plan_release(&p);
+	/* the host gains them: planned */
+	set_res(&o.hosts[0], "default,fast", "lan");
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_UPDATE), 2);
+	CHECK_INT(count(&p, ACT_START), 1);
+	CHECK_INT(plan_held(&p), 0);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+static int image_checks, images_checked;
+
+/* A checker that finds the image named "bad" unreachable. */
+static void fake_check(const struct image_spec *const *imgs, size_t n, char **why)
+{
+	image_checks++;
+	images_checked += (int)n;
+	for (size_t i = 0; i < n; i++)
+		why[i] = !strcmp(imgs[i]->name, "bad") ? xstrdup("not reachable: HTTP 404 (u)") : NULL;
+}
+
+/* A VM to create (or recreate) on an image that cannot be had is held at
+ * plan time with the reason; the creates' distinct images are checked in
+ * one call, and nothing is checked for a VM that stays as it is. */
+TEST(unreachable_image_held)
+{
+	struct cluster *c = cl("images:\n"
+			       "  - {name: bad, url: 'https://example.org/bad.qcow2', sha256: '"
+			       "0000000000000000000000000000000000000000000000000000000000000000'}\n"
+			       "  - {name: ok, url: 'https://example.org/ok.qcow2', sha256: '"
+			       "1111111111111111111111111111111111111111111111111111111111111111'}\n"
+			       "vms:\n"
+			       "  - {name: a, template: small, replicas: 2, disks: [{image: bad}]}\n"
+			       "  - {name: b, template: small, disks: [{image: ok}, {image: bad}]}\n"
+			       "  - {name: g, template: small, disks: [{image: ok}]}\n"
+			       "  - {name: run, template: small, disks: [{image: bad}]}\n");
+	struct observed o;
+	struct plan p;
+	struct plan_options po;
+	obs_init(&o, c);
+	obs_add(&o, c, 0, "run", true, NULL, DOM_RUNNING, 0);
+	plan_options_default(&po);
+	CHECK(po.check_images == NULL);
+	po.check_images = fake_check;
+	p = build(c, &o, &po);
+	CHECK_INT(image_checks, 1);
+	CHECK_INT(images_checked, 2);
+	CHECK_INT(count(&p, ACT_CREATE), 1);
+	CHECK_STR(p.actions[0].vm, "g");
+	CHECK_INT(p.held_blocked, 3);
+	CHECK_STR(plan_held_why(&p, "a-1"),
+		  "cannot create 'a-1': image 'bad' is not reachable: HTTP 404 (u)");
+	CHECK(plan_held_why(&p, "b") != NULL && plan_held_why(&p, "run") == NULL);
+	plan_release(&p);
+	/* a recreate makes its disks again: their images are checked too */
+	free(o.domains[0].meta.spec_hash);
+	o.domains[0].meta.spec_hash = xstrdup("old");
+	p = build(c, &o, &po);
+	CHECK_INT(image_checks, 3);
+	CHECK_STR(plan_held_why(&p, "run"),
+		  "cannot recreate 'run': image 'bad' is not reachable: HTTP 404 (u)");
+	CHECK_INT(count(&p, ACT_UPDATE), 0);
+	plan_release(&p);
+	/* without a checker (the default) the plan contacts nothing */
+	p = build(c, &o, NULL);
+	CHECK_INT(count(&p, ACT_CREATE), 4);
+	CHECK_INT(image_checks, 3);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	RUN(creates_spread_over_hosts);
@@ -601,5 +804,9 @@ int main(void)
 	RUN(targets_limit_the_plan);
 	RUN(digests_follow_what_matters);
 	RUN(running_twice_is_left_alone);
+	RUN(pools_and_networks_decide_placement);
+	RUN(unknown_resources_filter_nothing);
+	RUN(update_needs_the_pool_and_network);
+	RUN(unreachable_image_held);
 	return test_done();
 }

@@ -67,6 +67,40 @@ TEST(volumes_round_trip)
 	errbuf_release(&e);
 }
 
+/* A host's active pools and networks survive the round trip (sorted; a
+ * non-string is skipped); a host without them (an older vem's snapshot)
+ * stays unknown, which filters nothing. */
+TEST(pools_and_networks_round_trip)
+{
+	const char *text = "{\"cluster\": \"c\", \"hosts\": ["
+		"{\"name\": \"h1\", \"uri\": \"test:///default\", \"pools\": [\"fast\", \"default\", 3], "
+		"\"networks\": [\"lan\"]}, "
+		"{\"name\": \"h2\", \"uri\": \"test:///default\"}], \"domains\": []}";
+	struct errbuf e = ERRBUF_INIT;
+	struct observed o, o2;
+	struct strbuf sb = STRBUF_INIT;
+
+	CHECK(observed_read_json_buffer("snap.json", text, strlen(text), &o, &e) == 0);
+	CHECK(o.hosts[0].resources_known && !o.hosts[1].resources_known);
+	CHECK_INT(o.hosts[0].n_pools, 2);
+	CHECK_STR(o.hosts[0].pools[0], "default");
+	CHECK(obs_host_has_pool(&o.hosts[0], "fast") && !obs_host_has_pool(&o.hosts[0], "slow"));
+	CHECK(obs_host_has_network(&o.hosts[0], "lan") && !obs_host_has_network(&o.hosts[0], "wan"));
+	CHECK(obs_host_has_pool(&o.hosts[1], "slow") && obs_host_has_network(&o.hosts[1], "wan"));
+	observed_write_json(&o, &sb);
+	CHECK(strstr(sb.buf, "\"pools\"") != NULL);
+	CHECK(observed_read_json_buffer("snap2.json", sb.buf, sb.len, &o2, &e) == 0);
+	CHECK(o2.hosts[0].resources_known && !o2.hosts[1].resources_known);
+	CHECK_INT(o2.hosts[0].n_pools, 2);
+	CHECK_INT(o2.hosts[0].n_networks, 1);
+	CHECK_STR(o2.hosts[0].pools[1], "fast");
+	CHECK_STR(o2.hosts[0].networks[0], "lan");
+	observed_release(&o);
+	observed_release(&o2);
+	strbuf_release(&sb);
+	errbuf_release(&e);
+}
+
 /* Empty arrays and objects before any member (found by fuzz_snapshot:
  * memcpy to NULL + 0 under clang's UBSan). */
 TEST(empty_containers_load)
@@ -177,6 +211,7 @@ int main(void)
 {
 	RUN(sane_snapshot_loads);
 	RUN(volumes_round_trip);
+	RUN(pools_and_networks_round_trip);
 	RUN(empty_containers_load);
 	RUN(crafted_domain_numbers_refused);
 	RUN(crafted_host_numbers_refused);
