@@ -102,7 +102,8 @@ struct obs_host {
 	char *hostname;
 	unsigned hv_caps;         /* bitmask of (1u << enum hv_type) the host offers */
 	char *lease;              /* "holder since ..." when observed, or NULL */
-	/* Names of the host's active storage pools and networks, sorted (one
+	/* Names of the host's defined storage pools (apply starts an inactive
+	 * one) and active networks, sorted (one
 	 * list call each per observation). resources_known is false when they
 	 * were not read: the host is offline, the call failed, or a snapshot
 	 * of an older vem lacks them; unknown is not missing (nothing is
@@ -113,13 +114,13 @@ struct obs_host {
 	char **networks;
 	size_t n_networks;
 };
-/* Whether h has pool (network) active; true when unknown. */
+/* Whether h has pool defined (network active); true when unknown. */
 bool obs_host_has_pool(const struct obs_host *h, const char *pool);
 bool obs_host_has_network(const struct obs_host *h, const char *network);
 /* What a VM of cfg needs that h lacks, formatted into buf ("pool 'fast' is
- * not active"), or NULL: the pool of each disk (and "default" for a
- * cloud-init seed without disks) and each libvirt network it names must be
- * active on h. With unknown resources nothing is lacking. */
+ * not defined"), or NULL: the pool of each disk (and "default" for a
+ * cloud-init seed without disks) must be defined and each libvirt network
+ * it names active on h. With unknown resources nothing is lacking. */
 const char *obs_host_lacks(const struct obs_host *h, const struct vm_config *cfg, char *buf,
 			   size_t len);
 

@@ -106,11 +106,11 @@ const char *obs_host_lacks(const struct obs_host *h, const struct vm_config *cfg
 		return NULL;
 	for (size_t i = 0; i < cfg->n_disks; i++)
 		if (!obs_host_has_pool(h, disk_pool(&cfg->disks[i]))) {
-			snprintf(buf, len, "pool '%s' is not active", disk_pool(&cfg->disks[i]));
+			snprintf(buf, len, "pool '%s' is not defined", disk_pool(&cfg->disks[i]));
 			return buf;
 		}
 	if (!cfg->n_disks && cloudinit_wanted(cfg) && !obs_host_has_pool(h, "default")) {
-		snprintf(buf, len, "pool 'default' (for the cloud-init seed) is not active");
+		snprintf(buf, len, "pool 'default' (for the cloud-init seed) is not defined");
 		return buf;
 	}
 	for (size_t i = 0; i < cfg->n_nets; i++)
@@ -752,7 +752,7 @@ static void observe_light(struct host_obs *ho, virConnectPtr conn)
 }
 
 /*
- * The names of the host's active storage pools and networks: one list call
+ * The names of the host's defined storage pools and active networks: one list call
  * each (names are read from the returned objects without a round trip).
  * A failure of either leaves them unknown, which filters nothing.
  */
@@ -760,7 +760,7 @@ static void observe_resources(struct host_obs *ho, virConnectPtr conn)
 {
 	virStoragePoolPtr *pools = NULL;
 	virNetworkPtr *nets = NULL;
-	int np = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+	int np = virConnectListAllStoragePools(conn, &pools, 0);
 	int nn = np < 0 ? -1 : virConnectListAllNetworks(conn, &nets, VIR_CONNECT_LIST_NETWORKS_ACTIVE);
 
 	if (np >= 0 && nn >= 0) {

@@ -463,7 +463,7 @@ static bool fits(const struct load *l, const struct vm_spec *vm, size_t host, ui
 		char lb[96];
 		const char *lack = obs_host_lacks(h, &vm->cfg, buf ? buf : lb, buf ? len : sizeof(lb));
 		if (lack)
-			return (*reason = buf ? lack : "a pool or network is not active"), false;
+			return (*reason = buf ? lack : "a pool or network is missing"), false;
 	}
 	if (hl->mem_used + mem > cap) {
 		if (!buf)

@@ -473,7 +473,8 @@ static const char *resource_nowhere(const struct observed *o, const struct vm_sp
 				somewhere = pool ? obs_host_has_pool(oh, pool) : obs_host_has_network(oh, net);
 		}
 		if (!somewhere) {
-			snprintf(buf, len, "%s '%s'", pool ? "pool" : "network", pool ? pool : net);
+			snprintf(buf, len, pool ? "pool '%s' is not defined" : "network '%s' is not active",
+				 pool ? pool : net);
 			return buf;
 		}
 	}
@@ -493,7 +494,7 @@ static size_t hold_unplaceable_resources(const struct observed *o, const struct 
 		const char *what = resource_nowhere(o, creates[i], buf, sizeof(buf));
 		if (what)
 			plan_hold(p, HELD_UNPLACEABLE, creates[i]->name, true,
-				  "cannot place '%s': %s is not active on any online host",
+				  "cannot place '%s': %s on any online host",
 				  creates[i]->name, what);
 		else
 			creates[kept++] = creates[i];

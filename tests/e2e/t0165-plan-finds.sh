@@ -82,7 +82,7 @@ YAML
 test_expect_success 'plan names the missing pool, network and image, and exits 2' '
 	rc=0; "$VEM" plan -f "$F" --detailed-exitcode >"$W/out" 2>&1 || rc=$?
 	cat "$W/out"; [ "$rc" = 2 ] &&
-	grep -q "cannot place .nopool.: pool .nowhere. is not active on any online host" "$W/out" &&
+	grep -q "cannot place .nopool.: pool .nowhere. is not defined on any online host" "$W/out" &&
 	grep -q "cannot place .nonet.: network .e2e-none. is not active on any online host" "$W/out" &&
 	grep -q "cannot create .noimage.: image .gone. is not in the cache and not reachable: HTTP 404" "$W/out" &&
 	! grep -q "^+ create" "$W/out"
@@ -106,7 +106,7 @@ test_expect_success 'apply ends not converged (exit 1), tries nothing and change
 
 test_expect_success 'status says why each held VM is missing' '
 	"$VEM" status -f "$F" >"$W/out" 2>&1; cat "$W/out"
-	grep "^nopool " "$W/out" | grep -q "pool .nowhere. is not active" &&
+	grep "^nopool " "$W/out" | grep -q "pool .nowhere. is not defined" &&
 	grep "^noimage " "$W/out" | grep -q "HTTP 404"
 '
 

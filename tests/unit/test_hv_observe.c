@@ -72,8 +72,9 @@ TEST(test_driver_host_observed_both_ways)
 	cluster_free(c);
 }
 
-/* Each host's active pools and networks are observed (the test driver
- * has "default-pool" and "default"); a pool stopped is no longer listed. */
+/* Each host's defined pools and active networks are observed (the test
+ * driver has "default-pool" and "default"). A stopped pool is still listed
+ * (apply starts a defined pool); an undefined one is not. */
 TEST(pools_and_networks_observed)
 {
 	struct cluster *c = load_yaml(
@@ -98,6 +99,10 @@ TEST(pools_and_networks_observed)
 	observed_release(&o);
 	pool = virStoragePoolLookupByName(hv_conn(s, 0), "default-pool");
 	CHECK(pool != NULL && virStoragePoolDestroy(pool) == 0);
+	CHECK(hv_observe(s, &o, &err) == 0);
+	CHECK(o.hosts[0].resources_known && obs_host_has_pool(&o.hosts[0], "default-pool"));
+	observed_release(&o);
+	CHECK(pool != NULL && virStoragePoolUndefine(pool) == 0);
 	if (pool)
 		virStoragePoolFree(pool);
 	CHECK(hv_observe(s, &o, &err) == 0);

@@ -629,7 +629,7 @@ TEST(pools_and_networks_decide_placement)
 			CHECK_STR(o.hosts[p.actions[i].host].name, "h2");
 	CHECK_INT(p.held_unplaceable, 2);
 	CHECK_STR(plan_held_why(&p, "nopool"),
-		  "cannot place 'nopool': pool 'gone' is not active on any online host");
+		  "cannot place 'nopool': pool 'gone' is not defined on any online host");
 	CHECK_STR(plan_held_why(&p, "nonet"),
 		  "cannot place 'nonet': network 'lan' is not active on any online host");
 	txt = plan_text(&p, &o);
@@ -641,7 +641,7 @@ TEST(pools_and_networks_decide_placement)
 	o.hosts[1].maintenance = true;
 	p = build(c, &o, NULL);
 	CHECK_STR(plan_held_why(&p, "fast"),
-		  "cannot place 'fast': pool 'fast' is not active on any online host");
+		  "cannot place 'fast': pool 'fast' is not defined on any online host");
 	plan_release(&p);
 	o.hosts[1].maintenance = false;
 
@@ -650,7 +650,7 @@ TEST(pools_and_networks_decide_placement)
 	o.domains[o.n_domains - 1].max_memory = 4 * GiB;
 	p = build(c, &o, NULL);
 	CHECK(plan_held_why(&p, "fast") != NULL &&
-	      strstr(plan_held_why(&p, "fast"), "h1: pool 'fast' is not active") != NULL);
+	      strstr(plan_held_why(&p, "fast"), "h1: pool 'fast' is not defined") != NULL);
 	plan_release(&p);
 	observed_release(&o);
 	cluster_free(c);
@@ -702,7 +702,7 @@ TEST(update_needs_the_pool_and_network)
 	p = build(c, &o, NULL);
 	CHECK_INT(count(&p, ACT_START), 0);
 	CHECK_INT(p.held_blocked, 2);
-	CHECK_STR(plan_held_why(&p, "a"), "cannot recreate 'a' on 'h1': pool 'fast' is not active there");
+	CHECK_STR(plan_held_why(&p, "a"), "cannot recreate 'a' on 'h1': pool 'fast' is not defined there");
 	CHECK_STR(plan_held_why(&p, "b"), "cannot start 'b' on 'h1': network 'lan' is not active there");
 	/* a live change needs nothing new from the host */
 	CHECK_INT(count(&p, ACT_UPDATE), 1);
