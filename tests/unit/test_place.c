@@ -23,17 +23,6 @@ static struct cluster *cl(const char *rest)
 	return c;
 }
 
-static struct plan build(const struct cluster *c, const struct observed *o)
-{
-	struct plan p;
-	struct errbuf err = ERRBUF_INIT;
-	struct plan_options po;
-	plan_options_default(&po);
-	CHECK(plan_build(c, o, &po, &p, &err) == 0);
-	errbuf_release(&err);
-	return p;
-}
-
 TEST(labels_and_allowed_hosts)
 {
 	struct cluster *c = cl("vms:\n  - {name: a, template: s, placement: {labels: {rack: b}}}\n"
@@ -87,7 +76,7 @@ TEST(spread_group_explained)
 	struct observed o;
 	struct plan p;
 	obs_init(&o, c);
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK_INT(p.n, 3);
 	CHECK_INT(p.n_notes, 1);
 	CHECK(strstr(p.notes[0], "cannot place 'api-") != NULL);
@@ -105,7 +94,7 @@ TEST(together_all_or_nothing)
 	struct plan p;
 	size_t h = (size_t)-1, creates = 0;
 	obs_init(&o, c);
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	for (size_t i = 0; i < p.n; i++) {
 		CHECK(p.actions[i].kind == ACT_CREATE);
 		CHECK(strncmp(p.actions[i].vm, "db-", 3) == 0);
@@ -141,7 +130,7 @@ TEST(maintenance_evacuates_over_several_hosts)
 		snprintf(n, sizeof(n), "v-%d", i);
 		obs_add(&o, c, 0, n, true, NULL, DOM_RUNNING, 0.1);
 	}
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK_INT(p.n, 4);
 	for (size_t i = 0; i < p.n; i++) {
 		CHECK(p.actions[i].kind == ACT_MIGRATE);
@@ -165,7 +154,7 @@ TEST(balance_spreads_busy_vms_without_ping_pong)
 	obs_init(&o, c);
 	obs_add(&o, c, 0, "hot-0", true, NULL, DOM_RUNNING, 1.0);
 	obs_add(&o, c, 0, "hot-1", true, NULL, DOM_RUNNING, 1.0);
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK_INT(p.n, 1);
 	CHECK(p.actions[0].kind == ACT_MIGRATE && p.actions[0].host == 0 && p.actions[0].dest != 0);
 	CHECK(p.actions[0].score_after < p.actions[0].score_before);
@@ -178,7 +167,7 @@ TEST(balance_spreads_busy_vms_without_ping_pong)
 		after.domains[0].host = p.actions[0].dest;
 		after.domains[1].host = 0;
 	}
-	p2 = build(c, &after);
+	p2 = fixture_plan(c, &after, NULL);
 	CHECK_INT(p2.n, 0);
 	plan_release(&p);
 	plan_release(&p2);
@@ -196,7 +185,7 @@ TEST(cooldown_and_min_gain)
 	obs_init(&o, c);
 	obs_add(&o, c, 0, "hot-0", true, NULL, DOM_RUNNING, 1.0)->meta.migrated_at = time_now_ms() - 60000;
 	obs_add(&o, c, 0, "hot-1", true, NULL, DOM_RUNNING, 1.0)->meta.migrated_at = time_now_ms() - 60000;
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK_INT(p.n, 0);   /* both moved a minute ago */
 	plan_release(&p);
 	observed_release(&o);
@@ -207,7 +196,7 @@ TEST(cooldown_and_min_gain)
 	obs_init(&o, c);
 	obs_add(&o, c, 0, "warm-0", true, NULL, DOM_RUNNING, 0.2);
 	obs_add(&o, c, 0, "warm-1", true, NULL, DOM_RUNNING, 0.2);
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK_INT(p.n, 0);   /* no single move gains 0.5 */
 	plan_release(&p);
 	observed_release(&o);
@@ -227,7 +216,7 @@ TEST(max_migrations_and_unowned_never_move)
 		snprintf(n, sizeof(n), "hot-%d", i);
 		obs_add(&o, c, 0, n, true, NULL, DOM_RUNNING, 0.5);
 	}
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK_INT(p.n, 1);
 	CHECK(strcmp(p.actions[0].vm, "foreign") != 0);
 	plan_release(&p);
@@ -319,7 +308,7 @@ TEST(balance_large_cluster_keeps_constraints)
 		where[i] = h;
 		obs_add(&o, c, h, vm->name, true, NULL, DOM_RUNNING, 0.05 + (double)((seed >> 4) % 100) / 100);
 	}
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK(p.n > 100);
 	CHECK(p.score_after < 0.5 * p.score);
 	for (size_t k = 0; k < p.n; k++) {
@@ -404,7 +393,7 @@ TEST(pack_empties_hosts_within_headroom)
 		obs_add(&o, c, where[i], name, true, NULL, DOM_RUNNING, 0.1);
 		free(name);
 	}
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	apply_moves(c, &p, where);
 	for (size_t k = 0; k < p.n; k++)
 		CHECK_STR(p.actions[k].reason, "pack");
@@ -451,7 +440,7 @@ TEST(pack_keeps_constraints)
 	obs_add(&o, c, 2, "sp-0", true, NULL, DOM_RUNNING, 0.1);
 	obs_add(&o, c, 3, "sp-1", true, NULL, DOM_RUNNING, 0.1);
 	obs_add(&o, c, 0, "foreign", false, NULL, DOM_RUNNING, 0.1);
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	apply_moves(c, &p, where);
 	/* 30% headroom: 2.8GiB usable, 5 VMs of 512MiB; h1 also carries the
 	 * foreign domain (256MiB), 5 still fit beside it */
@@ -479,7 +468,7 @@ TEST(pack_keeps_constraints)
 		obs_add(&o, c, i / 2, name, true, NULL, DOM_RUNNING, 0.1);
 		free(name);
 	}
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK_INT(p.n, 0);
 	/* h4 was empty from the start: it is the one host reported */
 	CHECK(p.n_notes == 1 && strstr(p.notes[0], "pack: 1 of 4 hosts") && strstr(p.notes[0], ": h4"));
@@ -514,7 +503,7 @@ TEST(balance_swaps_when_no_single_move_helps)
 	obs_add(&o, c, 1, "idle-0", true, NULL, DOM_RUNNING, 0.0);
 	obs_add(&o, c, 1, "idle-1", true, NULL, DOM_RUNNING, 0.0);
 	obs_add(&o, c, 1, "big-1", true, NULL, DOM_RUNNING, 0.0);
-	p = build(c, &o);
+	p = fixture_plan(c, &o, NULL);
 	CHECK_INT(p.n, 2);
 	if (p.n == 2) {
 		const struct plan_action *a = &p.actions[0], *b = &p.actions[1];
