@@ -60,6 +60,8 @@ struct balancer {
 	size_t *eval;              /* candidates evaluated this round */
 	double *key;               /* per host scratch */
 	bool exhaustive;
+	size_t *mcand;             /* per move of the result: its candidate */
+	size_t a_mcand;
 };
 
 static void cand_link(struct balancer *b, long i)
@@ -92,6 +94,8 @@ static void add_migration(struct balance_result *r, struct balancer *b, long i, 
 	struct balance_move *a;
 
 	ALLOC_GROW(r->moves, r->n_moves + 1, r->a_moves);
+	ALLOC_GROW(b->mcand, r->n_moves + 1, b->a_mcand);
+	b->mcand[r->n_moves] = (size_t)i;
 	a = &r->moves[r->n_moves++];
 	memset(a, 0, sizeof(*a));
 	a->vm = c->vm;
@@ -133,6 +137,14 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 		double sc;
 		if (h == c->host)
 			continue;
+		/* the score first: the constraints are checked only for a host
+		 * that would be the best so far (unless why wants every reason) */
+		memcpy(sum, base_sum, sizeof(sum));
+		memcpy(sq, base_sq, sizeof(sq));
+		load_sums_if(l, (long)h, +1, c->mem, c->vcpus, c->cpu, sum, sq);
+		sc = load_score_from(p, sum, sq);
+		if (!why && best >= 0 && !(sc < best_score - 1e-12))
+			continue;
 		if (c->meta && c->meta->n_blocks) {
 			const struct vem_block *bl = vem_meta_blocked(c->meta, l->o->hosts[h].name, c->now,
 								      l->c->revision);
@@ -148,10 +160,6 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 				strbuf_addf(why, "%s %s: %s", why->len ? ";" : "", l->o->hosts[h].name, r);
 			continue;
 		}
-		memcpy(sum, base_sum, sizeof(sum));
-		memcpy(sq, base_sq, sizeof(sq));
-		load_sums_if(l, (long)h, +1, c->mem, c->vcpus, c->cpu, sum, sq);
-		sc = load_score_from(p, sum, sq);
 		if (best < 0 || sc < best_score - 1e-12) {
 			best = (long)h;
 			best_score = sc;
@@ -541,6 +549,76 @@ static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
 }
 
 /*
+ * Pruning: once balancing stops, moves are undone (their VMs stay where
+ * they were), the cheapest first, while each undoing raises the final score
+ * by less than min-gain or all of them together by at most PRUNE_EPS of it.
+ * The greedy search takes moves that later ones make nearly redundant
+ * (swaps whose halves almost cancel, early moves that a later one
+ * outdoes); dropping them saves migrations at the same score. A move is
+ * undone only when no later move goes to its source host: the VM then
+ * stays on a host whose load only falls after it, so every move left fits
+ * when it runs, and no spread group gains a member there. The scores of
+ * the moves left are computed again by replaying them.
+ */
+#define PRUNE_EPS 0.03
+
+static size_t prune_moves(struct balancer *b, struct balance_result *r, size_t first,
+			  double min_gain)
+{
+	struct load *l = b->l;
+	size_t nh = l->o->n_hosts, dropped = 0;
+	bool *later_in = xcalloc(nh + 1, sizeof(*later_in));
+	double spend = PRUNE_EPS * load_score(l);   /* what the undoings may add up to */
+
+	for (;;) {
+		double cur = load_score(l), best = INFINITY;
+		long pick = -1;
+		memset(later_in, 0, (nh + 1) * sizeof(*later_in));
+		for (size_t i = r->n_moves; i-- > first;) {
+			const struct balance_move *m = &r->moves[i];
+			const struct cand *c = &b->cands[b->mcand[i]];
+			if (!later_in[m->host]) {
+				double d = load_score_if(l, (long)m->dest, (long)m->host, c->mem,
+							 c->vcpus, c->cpu) - cur;
+				if (d < best) {
+					best = d;
+					pick = (long)i;
+				}
+			}
+			later_in[m->dest] = true;
+		}
+		if (pick < 0 || (best >= min_gain && best > spend))
+			break;
+		if (best > 0)
+			spend -= best;
+		cand_move(b, (long)b->mcand[pick], r->moves[pick].host);
+		memmove(&r->moves[pick], &r->moves[pick + 1],
+			(r->n_moves - (size_t)pick - 1) * sizeof(*r->moves));
+		memmove(&b->mcand[pick], &b->mcand[pick + 1],
+			(r->n_moves - (size_t)pick - 1) * sizeof(*b->mcand));
+		r->n_moves--;
+		dropped++;
+	}
+	if (dropped) {
+		/* replay the moves left for their scores */
+		for (size_t i = r->n_moves; i-- > first;)
+			cand_move(b, (long)b->mcand[i], r->moves[i].host);
+		for (size_t i = first; i < r->n_moves; i++) {
+			struct balance_move *m = &r->moves[i];
+			m->score_before = load_score(l);
+			cand_move(b, (long)b->mcand[i], m->dest);
+			m->score_after = load_score(l);
+			if (!strcmp(m->reason, "swap") &&
+			    !(i > first && !strcmp(r->moves[i - 1].reason, "swap")) &&
+			    !(i + 1 < r->n_moves && !strcmp(r->moves[i + 1].reason, "swap")))
+				m->reason = "balance";     /* its other half was dropped */
+		}
+	}
+	free(later_in);
+	return dropped;
+}
+
+/*
  * Pack mode (balance.mode: pack), as VMware DPM does: empty as many hosts as
  * the constraints allow and say which. Hosts are tried from the least
  * committed memory up; a host is emptied only when all of its VMs find room
@@ -728,6 +806,7 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 	struct balancer b;
 	const char **busy = xcalloc(opt->n_busy + 1, sizeof(*busy));
 	int moves = 0, since_swap = 0;
+	size_t first;
 	double swap_hint = INFINITY;
 
 	memset(&b, 0, sizeof(b));
@@ -812,6 +891,7 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 	 * the one that leaves the best next move. Each move must gain at least
 	 * min-gain. VMs moved in this plan or within the cooldown do not move.
 	 */
+	first = r->n_moves;
 	while (moves < bs->max_migrations && load_score(l) > bs->threshold) {
 		long pick = balance_round(&b, bs);
 		struct swap sw;
@@ -838,6 +918,7 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 		add_migration(r, &b, sw.second, sw.second_dest, "swap");
 		moves += 2;
 	}
+	prune_moves(&b, r, first, bs->min_gain);
 out:
 	free(busy);
 	free(b.cands);
@@ -849,4 +930,5 @@ out:
 	free(b.top);
 	free(b.eval);
 	free(b.key);
+	free(b.mcand);
 }

@@ -85,22 +85,6 @@ void load_sums_recompute(struct load *l)
 	}
 }
 
-double load_score_from(const struct load_priv *p, const double *sum, const double *sq)
-{
-	double s = 0;
-	if (!p->n_eligible || p->wsum <= 0)
-		return 0;
-	for (int m = 0; m < N_METRICS; m++) {
-		double mean, var;
-		if (p->w[m] <= 0)
-			continue;
-		mean = sum[m] / (double)p->n_eligible;
-		var = sq[m] / (double)p->n_eligible - mean * mean;
-		s += p->w[m] * sqrt(var > 0 ? var : 0);
-	}
-	return s / p->wsum;
-}
-
 double load_score(const struct load *l)
 {
 	return load_score_from(load_priv(l), load_priv(l)->sum, load_priv(l)->sq);
@@ -456,30 +440,6 @@ bool load_fits(const struct load *l, const struct vm_spec *vm, size_t host, uint
 	return true;
 }
 
-
-/* Add to sum/sq the change of host h (-1: none) gaining (sign > 0) or
- * losing (mem, vcpus, cpu). */
-void load_sums_if(const struct load *l, long h, int sign, uint64_t mem, int vcpus, double cpu,
-		    double *sum, double *sq)
-{
-	const struct load_priv *p = load_priv(l);
-	const struct host_load *hl;
-	double u[N_METRICS];
-
-	if (h < 0 || !load_host_eligible(&l->o->hosts[h]))
-		return;
-	hl = &l->hosts[h];
-	if (sign < 0)
-		load_util_of(p, (size_t)h, hl->mem_used > mem ? (double)(hl->mem_used - mem) : 0,
-			hl->vcpus_used - vcpus, hl->cpu_load - cpu, u);
-	else
-		load_util_of(p, (size_t)h, (double)(hl->mem_used + mem), hl->vcpus_used + vcpus,
-			hl->cpu_load + cpu, u);
-	for (int m = 0; m < N_METRICS; m++) {
-		sum[m] += u[m] - p->u[h][m];
-		sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
-	}
-}
 
 /* Score if host a lost and host b gained (mem, vcpus, cpu); a or b may be -1. */
 double load_score_if(const struct load *l, long a, long b, uint64_t mem, int vcpus, double cpu)

@@ -11,6 +11,8 @@
 
 #include "loadmodel.h"
 
+#include <math.h>
+
 enum { M_CPU, M_MEM, M_VCPU, N_METRICS };
 enum group_kind { G_SPREAD, G_TOGETHER };
 
@@ -57,12 +59,49 @@ uint64_t load_dom_memory(const struct obs_domain *d);
 
 /* Score sums from scratch (incremental updates drift over many moves). */
 void load_sums_recompute(struct load *l);
-/* The score of the sums sum[]/sq[] (copies of p's, changed). */
-double load_score_from(const struct load_priv *p, const double *sum, const double *sq);
+/* The score of the sums sum[]/sq[] (copies of p's, changed). Inline: the
+ * balancer's inner loops call it for each (VM, host) they try. */
+static inline double load_score_from(const struct load_priv *p, const double *sum,
+				     const double *sq)
+{
+	double s = 0;
+	if (!p->n_eligible || p->wsum <= 0)
+		return 0;
+	for (int m = 0; m < N_METRICS; m++) {
+		double mean, var;
+		if (p->w[m] <= 0)
+			continue;
+		mean = sum[m] / (double)p->n_eligible;
+		var = sq[m] / (double)p->n_eligible - mean * mean;
+		s += p->w[m] * sqrt(var > 0 ? var : 0);
+	}
+	return s / p->wsum;
+}
+
 /* Add to sum/sq the change of host h (-1: none) gaining (sign > 0) or
  * losing (mem, vcpus, cpu). */
-void load_sums_if(const struct load *l, long h, int sign, uint64_t mem, int vcpus, double cpu,
-		  double *sum, double *sq);
+static inline void load_sums_if(const struct load *l, long h, int sign, uint64_t mem, int vcpus,
+				double cpu, double *sum, double *sq)
+{
+	const struct load_priv *p = load_priv(l);
+	const struct host_load *hl;
+	double u[N_METRICS];
+
+	if (h < 0 || !load_host_eligible(&l->o->hosts[h]))
+		return;
+	hl = &l->hosts[h];
+	if (sign < 0)
+		load_util_of(p, (size_t)h, hl->mem_used > mem ? (double)(hl->mem_used - mem) : 0,
+			hl->vcpus_used - vcpus, hl->cpu_load - cpu, u);
+	else
+		load_util_of(p, (size_t)h, (double)(hl->mem_used + mem), hl->vcpus_used + vcpus,
+			hl->cpu_load + cpu, u);
+	for (int m = 0; m < N_METRICS; m++) {
+		sum[m] += u[m] - p->u[h][m];
+		sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
+	}
+}
+
 /* Score if host a lost and host b gained (mem, vcpus, cpu); a or b may be -1. */
 double load_score_if(const struct load *l, long a, long b, uint64_t mem, int vcpus, double cpu);
 /* Mean and standard deviation of each metric's utilisation over the

@@ -589,6 +589,82 @@ TEST(place_many_on_large_cluster)
 	cluster_free(c);
 }
 
+/* Balancing on mixed hosts, from a skewed start, with everything the
+ * search may try (lookahead, swaps, and the pruning pass that undoes moves
+ * worth too little): run in the plan's order, every migration leaves from
+ * where the VM is, fits its destination's memory and vCPUs at that moment,
+ * keeps spread groups apart and pinned VMs on their hosts, and the scores
+ * chain (each move starts at the score the one before it ended at). With
+ * these numbers the pruning pass drops one of 23 moves. */
+TEST(balance_moves_hold_constraints_in_order)
+{
+	enum { NH = 6, NV = 48 };
+	static const char *mem[NH] = { "8GiB", "8GiB", "16GiB", "16GiB", "32GiB", "32GiB" };
+	struct strbuf y = STRBUF_INIT;
+	struct cluster *c;
+	struct observed o;
+	struct plan p;
+	size_t where[NV];
+	uint64_t used[NH] = { 0 };
+	int vcpus[NH] = { 0 };
+	size_t spread_on[NH] = { 0 };
+
+	strbuf_adds(&y, "cluster: mixed\nhosts:\n");
+	for (int h = 0; h < NH; h++)
+		strbuf_addf(&y, "  - {name: h%d, uri: 'qemu+tcp://h%d/system', capacity: {cpus: %d, memory: %s}}\n",
+			    h, h, h < 2 ? 8 : 16, mem[h]);
+	strbuf_adds(&y, "templates:\n  - {name: s, vcpus: 1, memory: 256MiB, kernel: /k}\n"
+		    "vms:\n"
+		    "  - {name: a, template: s, replicas: 24}\n"
+		    "  - {name: b, template: s, replicas: 16, memory: 1GiB, vcpus: 2}\n"
+		    "  - {name: sp, template: s, replicas: 4, memory: 512MiB, placement: {spread: sp}}\n"
+		    "  - {name: pin, template: s, replicas: 4, memory: 768MiB, placement: {hosts: [h0, h4]}}\n"
+		    "balance: {threshold: 0.0, min-gain: 0.003, max-migrations: 1000, cooldown: 0s}\n");
+	c = load_yaml(y.buf);
+	strbuf_release(&y);
+	CHECK_INT(c->n_vms, NV);
+	obs_init(&o, c);
+	/* skewed: most on the two small hosts, spread members apart */
+	for (size_t i = 0; i < NV; i++) {
+		const struct vm_spec *vm = &c->vms[i];
+		size_t h = vm->placement.spread ? i % 4 : vm->placement.n_hosts ? 0 : i % 3 == 2 ? 2 : i % 2;
+		where[i] = h;
+		obs_add(&o, c, h, vm->name, true, NULL, DOM_RUNNING, 0.05 * (double)(i % 7));
+		used[h] += vm->cfg.max_memory;
+		vcpus[h] += vm->cfg.vcpus;
+		spread_on[h] += vm->placement.spread != NULL;
+	}
+	p = fixture_plan(c, &o, NULL);
+	CHECK(p.n >= 10);
+	CHECK(p.score_after < p.score);
+	for (size_t k = 0; k < p.n; k++) {
+		const struct plan_action *a = &p.actions[k];
+		size_t i = (size_t)(a->spec - c->vms), d = a->dest;
+		const struct vm_spec *vm = a->spec;
+		CHECK(a->kind == ACT_MIGRATE);
+		CHECK(a->host == where[i]);
+		used[where[i]] -= vm->cfg.max_memory;
+		vcpus[where[i]] -= vm->cfg.vcpus;
+		spread_on[where[i]] -= vm->placement.spread != NULL;
+		used[d] += vm->cfg.max_memory;
+		vcpus[d] += vm->cfg.vcpus;
+		spread_on[d] += vm->placement.spread != NULL;
+		where[i] = d;
+		CHECK(used[d] <= o.hosts[d].memory - o.hosts[d].reserve);
+		CHECK(vcpus[d] <= o.hosts[d].cpus * c->balance.vcpu_overcommit + 1e-9);
+		CHECK(spread_on[d] <= 1);
+		if (vm->placement.n_hosts)
+			CHECK(d == 0 || d == 4);
+		if (k)
+			CHECK(fabs(a->score_before - p.actions[k - 1].score_after) < 1e-9);
+	}
+	if (p.n)
+		CHECK(fabs(p.actions[p.n - 1].score_after - p.score_after) < 1e-9);
+	plan_release(&p);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 /* Snapshots: what is written reads back the same; a syntax error names its place. */
 TEST(snapshot_round_trip)
 {
@@ -654,5 +730,6 @@ int main(void)
 	RUN(pack_keeps_constraints);
 	RUN(balance_swaps_when_no_single_move_helps);
 	RUN(place_many_on_large_cluster);
+	RUN(balance_moves_hold_constraints_in_order);
 	return test_done();
 }
