@@ -560,7 +560,7 @@ static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
  * when it runs, and no spread group gains a member there. The scores of
  * the moves left are computed again by replaying them.
  */
-#define PRUNE_EPS 0.03
+#define PRUNE_EPS 0.01
 
 static size_t prune_moves(struct balancer *b, struct balance_result *r, size_t first,
 			  double min_gain)

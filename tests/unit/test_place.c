@@ -595,7 +595,7 @@ TEST(place_many_on_large_cluster)
  * where the VM is, fits its destination's memory and vCPUs at that moment,
  * keeps spread groups apart and pinned VMs on their hosts, and the scores
  * chain (each move starts at the score the one before it ended at). With
- * these numbers the pruning pass drops one of 23 moves. */
+ * these numbers the pruning pass drops one of 22 moves. */
 TEST(balance_moves_hold_constraints_in_order)
 {
 	enum { NH = 6, NV = 48 };
