@@ -551,7 +551,8 @@ static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
 /*
  * Pruning: once balancing stops, moves are undone (their VMs stay where
  * they were), the cheapest first, while each undoing raises the final score
- * by less than min-gain or all of them together by at most PRUNE_EPS of it.
+ * by less than min-gain or all of them together by at most PRUNE_EPS (1%) of
+ * it.
  * The greedy search takes moves that later ones make nearly redundant
  * (swaps whose halves almost cancel, early moves that a later one
  * outdoes); dropping them saves migrations at the same score. A move is
