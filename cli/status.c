@@ -4,7 +4,7 @@
  */
 #include "cli.h"
 #include "../util/json.h"
-#include "../reconciler/place.h"
+#include "../reconciler/loadmodel.h"
 #include "../reconciler/rollout.h"
 #include "../reconciler/ha.h"
 #include "skeleton.h"
@@ -156,7 +156,7 @@ static size_t collect_rows(const struct cluster *c, const struct observed *o,
 	return n;
 }
 
-/* What each host carries, by the rule placement uses (reconciler/place.h):
+/* What each host carries, by the rule placement uses (reconciler/loadmodel.h):
  * running, paused and wanted-running domains, at their larger memory. */
 static void host_totals(const struct load *l, size_t h, uint64_t *mem, int *vcpus,
 			double *load, size_t *nvm)

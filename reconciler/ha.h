@@ -30,6 +30,7 @@
 #ifndef VEM_HA_H
 #define VEM_HA_H
 
+#include "plan.h"
 #include "place.h"
 #include "lease.h"
 

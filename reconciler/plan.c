@@ -3,6 +3,7 @@
  * how a plan is shown.
  */
 #include "place.h"
+#include "balance.h"
 #include "rollout.h"
 #include "ha.h"
 #include "../util/json.h"
@@ -734,6 +735,46 @@ static void diff_adopt(const struct vm_spec *vm, const struct obs_domain *d, str
 	plan_add(p, &a);
 }
 
+/* The balancer's repairs and moves (balance.h), as migrations and held
+ * changes of p; VMs that p already acts on stay where they are. */
+static void plan_balance(struct plan *p, struct load *l, const struct plan_options *opt)
+{
+	struct balance_options bo;
+	struct balance_result r;
+	const char **busy = xcalloc(p->n + 1, sizeof(*busy));
+
+	for (size_t k = 0; k < p->n; k++)
+		busy[k] = p->actions[k].vm;
+	memset(&bo, 0, sizeof(bo));
+	bo.balance = opt->balance;
+	bo.now = opt->now;
+	bo.busy = busy;
+	bo.n_busy = p->n;
+	balance_run(l, &bo, &r);
+	for (size_t i = 0; i < r.n_moves; i++) {
+		const struct balance_move *m = &r.moves[i];
+		struct plan_action a;
+		memset(&a, 0, sizeof(a));
+		a.kind = ACT_MIGRATE;
+		a.vm = xstrdup(m->vm->name);
+		a.spec = m->vm;
+		a.host = m->host;
+		a.dest = m->dest;
+		a.reason = xstrdup(m->reason);
+		a.bytes = m->bytes;
+		a.after = -1;
+		a.score_before = m->score_before;
+		a.score_after = m->score_after;
+		plan_add(p, &a);
+	}
+	for (size_t i = 0; i < r.n_held; i++)
+		plan_hold(p, HELD_UNPLACEABLE, r.held[i].vm->name, true, "%s", r.held[i].why);
+	if (r.note)
+		plan_note(p, "%s", r.note);
+	balance_result_release(&r);
+	free(busy);
+}
+
 int plan_build(const struct cluster *c, const struct observed *o, const struct plan_options *opt,
 	       struct plan *out, struct errbuf *err)
 {
@@ -869,7 +910,7 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 	if (opt->n_targets)
 		plan_note(out, "--target: only the VMs named are planned; no balancing or repairs");
 	else
-		balance_plan(&l, opt, out);
+		plan_balance(out, &l, opt);
 	rollout_limit(c, o, opt, out);
 	if (out->held_budget)
 		plan_note(out, "%zu removal%s held back by the removal budget of %d per run "

@@ -184,7 +184,7 @@ void plan_observed_digest(const struct observed *o, char out[65]);
 /* Why vm's change is held back, or NULL (the first reason recorded). */
 const char *plan_held_why(const struct plan *p, const char *vm);
 
-/* Helpers used by plan_build, placement/balance and high availability. */
+/* Helpers used by plan_build, rollouts and high availability. */
 /* A new action (no changes, no volumes, keep_disks HV_KEEP_ALL, after -1). */
 struct plan_action plan_action_make(enum act_kind k, const char *vm, const struct vm_spec *spec,
 				    size_t host);

@@ -121,4 +121,23 @@ static inline char *plan_text(const struct plan *p, const struct observed *o)
 	return out;
 }
 
+/* plan_build with opt (NULL: the defaults); aborts on error. */
+static inline struct plan fixture_plan(const struct cluster *c, const struct observed *o,
+				       const struct plan_options *opt)
+{
+	struct errbuf err = ERRBUF_INIT;
+	struct plan_options def;
+	struct plan p;
+	if (!opt) {
+		plan_options_default(&def);
+		opt = &def;
+	}
+	if (plan_build(c, o, opt, &p, &err)) {
+		err_print(&err, stderr, "fixture_plan");
+		abort();
+	}
+	errbuf_release(&err);
+	return p;
+}
+
 #endif

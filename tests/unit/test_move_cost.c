@@ -17,9 +17,6 @@ static struct plan plan_for(const char *maint, const char *extra, struct cluster
 			    struct observed *o)
 {
 	char *y = xasprintf(YAML_FMT, maint, extra);
-	struct plan_options po;
-	struct errbuf err = ERRBUF_INIT;
-	struct plan p;
 	struct obs_domain *d;
 
 	*cp = load_yaml(y);
@@ -29,10 +26,7 @@ static struct plan plan_for(const char *maint, const char *extra, struct cluster
 	d = obs_add(o, *cp, 0, "big", true, NULL, DOM_RUNNING, 1.0);
 	d->disk_bytes = 40 * GiB;
 	obs_add(o, *cp, 0, "small", true, NULL, DOM_RUNNING, 1.0);
-	plan_options_default(&po);
-	CHECK(plan_build(*cp, o, &po, &p, &err) == 0);
-	errbuf_release(&err);
-	return p;
+	return fixture_plan(*cp, o, NULL);
 }
 
 TEST(balance_moves_the_cheap_vm)

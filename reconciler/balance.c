@@ -1,0 +1,935 @@
+/*
+ * balance.c - the balancer: live migrations that repair placement, even
+ * out the load (moves chosen one ahead, swaps) or pack it (pack mode).
+ * It reads and updates the load model (loadmodel.c) and returns its moves
+ * (balance.h); plan_build adds them to the plan.
+ */
+#include "balance.h"
+#include "loadmodel_priv.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- balancing ---- */
+
+/*
+ * Balancing looks for the best move in bounded sets, so that a round costs
+ * O(VMs on a few hosts x a few hosts) instead of O(VMs x hosts):
+ *
+ *  - targets: the TARGETS least loaded eligible hosts by each weighted
+ *    metric and by their combined pressure (how far above the mean a host
+ *    is, in standard deviations, weighted like the score);
+ *  - sources: the most loaded hosts by the same keys, SOURCES[level] of
+ *    each; when no move from them gains enough, the next level widens the
+ *    sources, up to every host;
+ *  - a VM that fits none of the targets is tried on every host it may use,
+ *    so a hard constraint never hides a move that exists.
+ *
+ * Clusters of at most SMALL eligible hosts are searched exhaustively.
+ */
+enum { TARGETS = 8, SMALL = 64, N_LEVELS = 3 };
+static const size_t SOURCES[N_LEVELS] = { 8, 64, (size_t)-1 };
+
+struct cand {
+	size_t dom;                /* index into o->domains */
+	const struct vm_spec *vm;
+	size_t host;               /* where it is now (in this plan) */
+	uint64_t mem;
+	int vcpus;
+	double cpu;
+	bool moved;                /* by this plan */
+	bool cooling;              /* migrated within the cooldown */
+	const struct vem_meta *meta;   /* its metadata (blocked moves) */
+	uint64_t disk;             /* host-local disk bytes a move copies */
+	int64_t now;
+	long prev, next;           /* the candidates on the same host */
+	long target;               /* best destination in this round, -1 none */
+	double gain;
+};
+
+struct balancer {
+	struct load *l;
+	struct cand *cands;        /* sorted by VM name */
+	size_t nc;
+	long *head;                /* per host: its first candidate, -1 none */
+	bool *is_target, *is_source;   /* per host, this round */
+	size_t *targets, nt;
+	size_t *by_name;           /* host indexes sorted by name */
+	size_t *top;               /* scratch for mark_extremes */
+	size_t *eval;              /* candidates evaluated this round */
+	double *key;               /* per host scratch */
+	bool exhaustive;
+	size_t *mcand;             /* per move of the result: its candidate */
+	size_t a_mcand;
+};
+
+static void cand_link(struct balancer *b, long i)
+{
+	struct cand *c = &b->cands[i];
+	c->prev = -1;
+	c->next = b->head[c->host];
+	if (c->next >= 0)
+		b->cands[c->next].prev = i;
+	b->head[c->host] = i;
+}
+
+static void cand_unlink(struct balancer *b, long i)
+{
+	struct cand *c = &b->cands[i];
+	if (c->prev >= 0)
+		b->cands[c->prev].next = c->next;
+	else
+		b->head[c->host] = c->next;
+	if (c->next >= 0)
+		b->cands[c->next].prev = c->prev;
+}
+
+/* Move candidate i to dest, in the load and in the result. */
+static void add_migration(struct balance_result *r, struct balancer *b, long i, size_t dest,
+			  const char *reason)
+{
+	struct load *l = b->l;
+	struct cand *c = &b->cands[i];
+	struct balance_move *a;
+
+	ALLOC_GROW(r->moves, r->n_moves + 1, r->a_moves);
+	ALLOC_GROW(b->mcand, r->n_moves + 1, b->a_mcand);
+	b->mcand[r->n_moves] = (size_t)i;
+	a = &r->moves[r->n_moves++];
+	memset(a, 0, sizeof(*a));
+	a->vm = c->vm;
+	a->host = c->host;
+	a->dest = dest;
+	a->reason = reason;
+	a->bytes = c->mem + c->disk;
+	a->score_before = load_score(l);
+	load_remove_vm(l, c->host, c->vm, c->mem, c->vcpus, c->cpu);
+	load_add_vm(l, dest, c->vm, c->mem, c->vcpus, c->cpu);
+	load_sums_recompute(l);
+	a->score_after = load_score(l);
+	cand_unlink(b, i);
+	c->host = dest;
+	cand_link(b, i);
+	c->moved = true;
+}
+
+/* Best destination for c among hosts[0..n) (all hosts when hosts is NULL),
+ * by resulting score; -1 if none fits. c's group membership must be off
+ * its host. why (optional) collects each rejected host's reason. */
+static long scan_targets(struct load *l, const struct cand *c, const size_t *hosts, size_t n,
+			 double *score_out, struct strbuf *why)
+{
+	const struct load_priv *p = load_priv(l);
+	long best = -1;
+	double best_score = 0;
+	double base_sum[N_METRICS], base_sq[N_METRICS];
+	char buf[160];
+
+	/* the VM leaving its host is the same for every destination */
+	memcpy(base_sum, p->sum, sizeof(base_sum));
+	memcpy(base_sq, p->sq, sizeof(base_sq));
+	load_sums_if(l, (long)c->host, -1, c->mem, c->vcpus, c->cpu, base_sum, base_sq);
+	for (size_t k = 0; k < n; k++) {
+		size_t h = hosts ? hosts[k] : k;
+		double sum[N_METRICS], sq[N_METRICS];
+		const char *r;
+		double sc;
+		if (h == c->host)
+			continue;
+		/* the score first: the constraints are checked only for a host
+		 * that would be the best so far (unless why wants every reason) */
+		memcpy(sum, base_sum, sizeof(sum));
+		memcpy(sq, base_sq, sizeof(sq));
+		load_sums_if(l, (long)h, +1, c->mem, c->vcpus, c->cpu, sum, sq);
+		sc = load_score_from(p, sum, sq);
+		if (!why && best >= 0 && !(sc < best_score - 1e-12))
+			continue;
+		if (c->meta && c->meta->n_blocks) {
+			const struct vem_block *bl = vem_meta_blocked(c->meta, l->o->hosts[h].name, c->now,
+								      l->c->revision);
+			if (bl) {
+				if (why)
+					strbuf_addf(why, "%s %s: an earlier move failed: %s", why->len ? ";" : "",
+						    l->o->hosts[h].name, bl->why);
+				continue;
+			}
+		}
+		if (!load_fits(l, c->vm, h, c->mem, c->vcpus, &r, why ? buf : NULL, sizeof(buf))) {
+			if (why)
+				strbuf_addf(why, "%s %s: %s", why->len ? ";" : "", l->o->hosts[h].name, r);
+			continue;
+		}
+		if (best < 0 || sc < best_score - 1e-12) {
+			best = (long)h;
+			best_score = sc;
+		}
+	}
+	*score_out = best_score;
+	return best;
+}
+
+/* Best destination for c other than its host: among this round's targets,
+ * else among every host it may use. */
+static long best_target(struct balancer *b, struct cand *c, double *score_out, struct strbuf *why)
+{
+	struct load *l = b->l;
+	const struct placement_spec *ps = &c->vm->placement;
+	long t = -1;
+
+	/* the VM leaves its host first: its own group membership does not count */
+	load_groups_update(l, c->vm, c->host, false);
+	if (!why && !b->exhaustive)
+		t = scan_targets(l, c, b->targets, b->nt, score_out, NULL);
+	if (t < 0 && ps->n_hosts && !why) {
+		/* only the hosts it names */
+		size_t *allowed = xcalloc(ps->n_hosts + 1, sizeof(*allowed));
+		size_t na = load_hosts_named(l, b->by_name, c->vm, allowed);
+		t = scan_targets(l, c, allowed, na, score_out, NULL);
+		free(allowed);
+	} else if (t < 0) {
+		t = scan_targets(l, c, NULL, l->o->n_hosts, score_out, why);
+	}
+	load_groups_update(l, c->vm, c->host, true);
+	return t;
+}
+
+static const char *repair_reason(struct load *l, struct cand *c)
+{
+	const struct obs_host *h = &l->o->hosts[c->host];
+
+	if (h->maintenance)
+		return "maintenance";
+	if (!load_host_allowed(c->vm, h))
+		return "placement";
+	if (c->vm->placement.spread &&
+	    load_group_count(l, load_group_find(load_priv(l), c->vm->placement.spread, G_SPREAD), c->host) > 1)
+		return "spread";
+	return NULL;
+}
+
+static int cmp_cand_name(const void *a, const void *b)
+{
+	return strcmp(((const struct cand *)a)->vm->name, ((const struct cand *)b)->vm->name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Mark the k eligible hosts with the lowest key (highest when `high`). */
+static void mark_extremes(struct balancer *b, const double *key, size_t k, bool high, bool *mark)
+{
+	const struct observed *o = b->l->o;
+	size_t n = 0;
+
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		double v = high ? -key[h] : key[h];
+		size_t pos;
+		if (!load_host_eligible(&o->hosts[h]))
+			continue;
+		if (n == k && v >= (high ? -key[b->top[n - 1]] : key[b->top[n - 1]]))
+			continue;
+		pos = n < k ? n++ : k - 1;
+		while (pos > 0 && v < (high ? -key[b->top[pos - 1]] : key[b->top[pos - 1]])) {
+			b->top[pos] = b->top[pos - 1];
+			pos--;
+		}
+		b->top[pos] = h;
+	}
+	for (size_t i = 0; i < n; i++)
+		mark[b->top[i]] = true;
+}
+
+/* This round's targets, and the sources of level `level`. */
+static void select_hosts(struct balancer *b, int level)
+{
+	struct load *l = b->l;
+	const struct load_priv *p = load_priv(l);
+	const struct observed *o = l->o;
+	double mean[N_METRICS], sd[N_METRICS];
+	size_t ks = SOURCES[level];
+
+	memset(b->is_source, 0, o->n_hosts * sizeof(*b->is_source));
+	if (ks >= o->n_hosts) {
+		for (size_t h = 0; h < o->n_hosts; h++)
+			b->is_source[h] = true;
+	}
+	if (level > 0 && ks >= o->n_hosts)
+		return;     /* the targets of level 0 still hold */
+	/* combined pressure */
+	load_mean_sd(l, mean, sd);
+	for (size_t h = 0; h < o->n_hosts; h++)
+		b->key[h] = load_pressure(l, h, mean, sd);
+	if (level == 0)
+		memset(b->is_target, 0, o->n_hosts * sizeof(*b->is_target));
+	if (level == 0)
+		mark_extremes(b, b->key, TARGETS, false, b->is_target);
+	if (ks < o->n_hosts)
+		mark_extremes(b, b->key, ks, true, b->is_source);
+	for (int m = 0; m < N_METRICS; m++) {
+		if (p->w[m] <= 0)
+			continue;
+		for (size_t h = 0; h < o->n_hosts; h++)
+			b->key[h] = p->u[h][m];
+		if (level == 0)
+			mark_extremes(b, b->key, TARGETS, false, b->is_target);
+		if (ks < o->n_hosts)
+			mark_extremes(b, b->key, ks, true, b->is_source);
+	}
+	if (level == 0) {
+		b->nt = 0;
+		for (size_t h = 0; h < o->n_hosts; h++)
+			if (b->is_target[h])
+				b->targets[b->nt++] = h;
+	}
+}
+
+/* Move candidate i to dest in the load only (lookahead). */
+static void cand_move(struct balancer *b, long i, size_t dest)
+{
+	struct load *l = b->l;
+	struct cand *c = &b->cands[i];
+
+	load_remove_vm(l, c->host, c->vm, c->mem, c->vcpus, c->cpu);
+	load_add_vm(l, dest, c->vm, c->mem, c->vcpus, c->cpu);
+	load_sums_recompute(l);
+	cand_unlink(b, i);
+	c->host = dest;
+	cand_link(b, i);
+}
+
+/* The best single gain from here, among the candidates of pool[]. */
+static double best_next_gain(struct balancer *b, const size_t *pool, size_t np, double min_gain)
+{
+	double cur = load_score(b->l), best = 0;
+	for (size_t k = 0; k < np; k++) {
+		struct cand *cd = &b->cands[pool[k]];
+		double sc;
+		long t;
+		if (cd->moved || cd->cooling)
+			continue;
+		t = best_target(b, cd, &sc, NULL);
+		if (t >= 0 && cur - sc >= min_gain && cur - sc > best)
+			best = cur - sc;
+	}
+	return best;
+}
+
+enum { LOOK_FIRST = 4, LOOK_POOL = 32 };
+
+/* The (at most) k evaluated candidates with the highest gain, best first. */
+static size_t top_by_gain(const struct balancer *b, size_t ne, size_t k, size_t *out)
+{
+	size_t n = 0;
+	for (size_t e = 0; e < ne; e++) {
+		size_t i = b->eval[e], pos;
+		if (n == k && b->cands[i].gain <= b->cands[out[n - 1]].gain)
+			continue;
+		pos = n < k ? n++ : k - 1;
+		while (pos > 0 && b->cands[i].gain > b->cands[out[pos - 1]].gain) {
+			out[pos] = out[pos - 1];
+			pos--;
+		}
+		out[pos] = i;
+	}
+	return n;
+}
+
+/*
+ * This round's move, chosen one move ahead: each of the LOOK_FIRST moves
+ * with the highest gain is made on trial, and the best move that would
+ * follow it is found among the LOOK_POOL best candidates of this round. The
+ * first move of the pair that gains most wins; among pairs within 0.5% of
+ * the best, the one whose first move carries the least memory.
+ */
+static long lookahead_pick(struct balancer *b, size_t ne, double min_gain)
+{
+	size_t first[LOOK_FIRST], pool[LOOK_POOL], nf, np = 0;
+	long target[LOOK_FIRST];
+	double gain[LOOK_FIRST], pair[LOOK_FIRST], best_pair = -1;
+	long pick = -1;
+
+	nf = top_by_gain(b, ne, LOOK_FIRST, first);
+	np = top_by_gain(b, ne, LOOK_POOL, pool);
+	for (size_t e = 0; e < nf; e++) {
+		target[e] = b->cands[first[e]].target;
+		gain[e] = b->cands[first[e]].gain;
+	}
+	for (size_t e = 0; e < nf; e++) {
+		struct cand *c = &b->cands[first[e]];
+		size_t from = c->host;
+
+		cand_move(b, (long)first[e], (size_t)target[e]);
+		c->moved = true;
+		pair[e] = gain[e] + best_next_gain(b, pool, np, min_gain);
+		c->moved = false;
+		cand_move(b, (long)first[e], from);
+		if (pair[e] > best_pair)
+			best_pair = pair[e];
+	}
+	for (size_t e = 0; e < nf; e++) {
+		const struct cand *c = &b->cands[first[e]], *pk = pick >= 0 ? &b->cands[first[pick]] : NULL;
+		if (pair[e] < 0.995 * best_pair)
+			continue;
+		if (!pk || c->mem < pk->mem || (c->mem == pk->mem && pair[e] > pair[pick]))
+			pick = (long)e;
+	}
+	/* the trials overwrote what the round found for these candidates */
+	for (size_t e = 0; e < nf; e++) {
+		b->cands[first[e]].target = target[e];
+		b->cands[first[e]].gain = gain[e];
+	}
+	return pick >= 0 ? (long)first[pick] : -1;
+}
+
+/* One balancing round: the move to make, or -1. */
+static long balance_round(struct balancer *b, const struct balance_spec *bs)
+{
+	struct load *l = b->l;
+	const struct observed *o = l->o;
+	double cur = load_score(l);
+
+	for (int level = 0; level < N_LEVELS; level++) {
+		size_t ne = 0;
+
+		if (b->exhaustive) {
+			if (level)
+				break;
+			for (size_t h = 0; h < o->n_hosts; h++)
+				b->is_source[h] = true;
+		} else {
+			select_hosts(b, level);
+		}
+		for (size_t h = 0; h < o->n_hosts; h++) {
+			if (!b->is_source[h])
+				continue;
+			for (long i = b->head[h]; i >= 0; i = b->cands[i].next) {
+				struct cand *cd = &b->cands[i];
+				double sc;
+				if (cd->moved || cd->cooling)
+					continue;
+				cd->target = best_target(b, cd, &sc, NULL);
+				/* a move that copies disks must be worth it: its gain
+				 * counts for less per GiB copied (cheap moves first) */
+				cd->gain = (cur - sc) / (1.0 + (double)cd->disk / (double)GiB);
+				if (cd->target < 0 || cd->gain < bs->min_gain)
+					continue;
+				b->eval[ne++] = (size_t)i;
+			}
+		}
+		if (ne)
+			return lookahead_pick(b, ne, bs->min_gain);
+	}
+	return -1;
+}
+
+/*
+ * Swaps: exchange two VMs x (on host a) and y (on host b). Both migrations
+ * must be possible one after the other (one of them fits first, the other
+ * after it) and the pair must gain at least twice min-gain. A swap is taken
+ * when it gains more per migration than the best single move, or, when no
+ * single move is left, when it gains at least SWAP_ALONE of the score. Only the SWAP_HOSTS hosts of highest and of lowest
+ * pressure are paired, so a round costs O(SWAP_HOSTS^2 x VMs per host^2).
+ * VMs of spread or together groups are not swapped.
+ */
+enum { SWAP_HOSTS = 6, SWAP_RECHECK = 8 };
+#define SWAP_ALONE 0.04     /* share of the score a swap gains when no single move is left */
+
+struct swap {
+	long first, second;        /* candidates, in migration order */
+	size_t first_dest, second_dest;
+	double gain;
+};
+
+/* Add to sum/sq the change of host h carrying (dmem, dvcpus, dcpu) more. */
+static void sums_shift(const struct load *l, size_t h, double dmem, int dvcpus, double dcpu,
+		       double *sum, double *sq)
+{
+	const struct load_priv *p = load_priv(l);
+	const struct host_load *hl = &l->hosts[h];
+	double u[N_METRICS];
+
+	if (!load_host_eligible(&l->o->hosts[h]))
+		return;
+	load_util_of(p, h, (double)hl->mem_used + dmem, hl->vcpus_used + dvcpus, hl->cpu_load + dcpu, u);
+	for (int m = 0; m < N_METRICS; m++) {
+		sum[m] += u[m] - p->u[h][m];
+		sq[m] += u[m] * u[m] - p->u[h][m] * p->u[h][m];
+	}
+}
+
+/* The k eligible hosts of highest (or lowest) combined pressure. */
+static size_t pressure_hosts(struct balancer *b, size_t k, bool high, size_t *out)
+{
+	struct load *l = b->l;
+	const struct observed *o = l->o;
+	double mean[N_METRICS], sd[N_METRICS];
+	bool *mark = b->is_source;
+	size_t n = 0;
+
+	load_mean_sd(l, mean, sd);
+	for (size_t h = 0; h < o->n_hosts; h++)
+		b->key[h] = load_pressure(l, h, mean, sd);
+	memset(mark, 0, o->n_hosts * sizeof(*mark));
+	mark_extremes(b, b->key, k, high, mark);
+	for (size_t h = 0; h < o->n_hosts && n < k; h++)
+		if (mark[h])
+			out[n++] = h;
+	return n;
+}
+
+static bool swappable(const struct cand *c)
+{
+	return !c->moved && !c->cooling && !c->vm->placement.spread && !c->vm->placement.together;
+}
+
+/* Whether x may go to host dest once y has left it. */
+static bool fits_after(struct load *l, const struct cand *x, size_t dest, const struct cand *y)
+{
+	struct host_load save = l->hosts[dest];
+	const char *r;
+	bool ok;
+
+	l->hosts[dest].mem_used -= y->mem;
+	l->hosts[dest].vcpus_used -= y->vcpus;
+	ok = load_fits(l, x->vm, dest, x->mem, x->vcpus, &r, NULL, 0);
+	l->hosts[dest] = save;
+	return ok;
+}
+
+static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
+{
+	struct load *l = b->l;
+	const struct load_priv *p = load_priv(l);
+	size_t hi[SWAP_HOSTS], lo[SWAP_HOSTS], nhi, nlo;
+	double cur = load_score(l);
+
+	best->gain = 0;
+	best->first = -1;
+	nhi = pressure_hosts(b, SWAP_HOSTS, true, hi);
+	nlo = pressure_hosts(b, SWAP_HOSTS, false, lo);
+	for (size_t i = 0; i < nhi; i++) {
+		for (size_t j = 0; j < nlo; j++) {
+			size_t a = hi[i], bh = lo[j];
+			if (a == bh)
+				continue;
+			for (long xi = b->head[a]; xi >= 0; xi = b->cands[xi].next) {
+				const struct cand *x = &b->cands[xi];
+				if (!swappable(x))
+					continue;
+				for (long yi = b->head[bh]; yi >= 0; yi = b->cands[yi].next) {
+					const struct cand *y = &b->cands[yi];
+					double sum[N_METRICS], sq[N_METRICS], dm, gain;
+					const char *r;
+					if (!swappable(y))
+						continue;
+					dm = (double)y->mem - (double)x->mem;
+					memcpy(sum, p->sum, sizeof(sum));
+					memcpy(sq, p->sq, sizeof(sq));
+					sums_shift(l, a, dm, y->vcpus - x->vcpus, y->cpu - x->cpu, sum, sq);
+					sums_shift(l, bh, -dm, x->vcpus - y->vcpus, x->cpu - y->cpu, sum, sq);
+					gain = cur - load_score_from(p, sum, sq);
+					if (gain < 2 * min_gain || gain <= best->gain)
+						continue;
+					/* one of them must fit first, the other after it */
+					if (load_fits(l, y->vm, a, y->mem, y->vcpus, &r, NULL, 0) &&
+					    fits_after(l, x, bh, y)) {
+						*best = (struct swap){ yi, xi, a, bh, gain };
+					} else if (load_fits(l, x->vm, bh, x->mem, x->vcpus, &r, NULL, 0) &&
+						   fits_after(l, y, a, x)) {
+						*best = (struct swap){ xi, yi, bh, a, gain };
+					}
+				}
+			}
+		}
+	}
+	return best->first >= 0;
+}
+
+/*
+ * Pruning: once balancing stops, moves are undone (their VMs stay where
+ * they were), the cheapest first, while each undoing raises the final score
+ * by less than min-gain or all of them together by at most PRUNE_EPS (1%) of
+ * it.
+ * The greedy search takes moves that later ones make nearly redundant
+ * (swaps whose halves almost cancel, early moves that a later one
+ * outdoes); dropping them saves migrations at the same score. A move is
+ * undone only when no later move goes to its source host: the VM then
+ * stays on a host whose load only falls after it, so every move left fits
+ * when it runs, and no spread group gains a member there. The scores of
+ * the moves left are computed again by replaying them.
+ */
+#define PRUNE_EPS 0.01
+
+static size_t prune_moves(struct balancer *b, struct balance_result *r, size_t first,
+			  double min_gain)
+{
+	struct load *l = b->l;
+	size_t nh = l->o->n_hosts, dropped = 0;
+	bool *later_in = xcalloc(nh + 1, sizeof(*later_in));
+	double spend = PRUNE_EPS * load_score(l);   /* what the undoings may add up to */
+
+	for (;;) {
+		double cur = load_score(l), best = INFINITY;
+		long pick = -1;
+		memset(later_in, 0, (nh + 1) * sizeof(*later_in));
+		for (size_t i = r->n_moves; i-- > first;) {
+			const struct balance_move *m = &r->moves[i];
+			const struct cand *c = &b->cands[b->mcand[i]];
+			if (!later_in[m->host]) {
+				double d = load_score_if(l, (long)m->dest, (long)m->host, c->mem,
+							 c->vcpus, c->cpu) - cur;
+				if (d < best) {
+					best = d;
+					pick = (long)i;
+				}
+			}
+			later_in[m->dest] = true;
+		}
+		if (pick < 0 || (best >= min_gain && best > spend))
+			break;
+		if (best > 0)
+			spend -= best;
+		cand_move(b, (long)b->mcand[pick], r->moves[pick].host);
+		memmove(&r->moves[pick], &r->moves[pick + 1],
+			(r->n_moves - (size_t)pick - 1) * sizeof(*r->moves));
+		memmove(&b->mcand[pick], &b->mcand[pick + 1],
+			(r->n_moves - (size_t)pick - 1) * sizeof(*b->mcand));
+		r->n_moves--;
+		dropped++;
+	}
+	if (dropped) {
+		/* replay the moves left for their scores */
+		for (size_t i = r->n_moves; i-- > first;)
+			cand_move(b, (long)b->mcand[i], r->moves[i].host);
+		for (size_t i = first; i < r->n_moves; i++) {
+			struct balance_move *m = &r->moves[i];
+			m->score_before = load_score(l);
+			cand_move(b, (long)b->mcand[i], m->dest);
+			m->score_after = load_score(l);
+			if (!strcmp(m->reason, "swap") &&
+			    !(i > first && !strcmp(r->moves[i - 1].reason, "swap")) &&
+			    !(i + 1 < r->n_moves && !strcmp(r->moves[i + 1].reason, "swap")))
+				m->reason = "balance";     /* its other half was dropped */
+		}
+	}
+	free(later_in);
+	return dropped;
+}
+
+/*
+ * Pack mode (balance.mode: pack), as VMware DPM does: empty as many hosts as
+ * the constraints allow and say which. Hosts are tried from the least
+ * committed memory up; a host is emptied only when all of its VMs find room
+ * elsewhere (largest first, each on the fullest host where it fits) without
+ * taking any receiving host above 1 - pack-headroom of its memory, vCPUs
+ * (x vcpu-overcommit) or CPUs (measured load), and within max-migrations.
+ * A host with load vem may not move (foreign domains, VMs in their
+ * cooldown or already acted on by the plan, members of together groups)
+ * stays. An emptied host receives nothing.
+ */
+struct packer {
+	struct balancer *b;
+	double headroom;
+	bool *freed;
+	long *trial;               /* candidates moved on trial */
+	size_t *trial_from, nt;
+};
+
+static bool within_headroom(const struct packer *k, size_t h, const struct cand *c)
+{
+	const struct obs_host *oh = &k->b->l->o->hosts[h];
+	const struct host_load *hl = &k->b->l->hosts[h];
+	double keep = 1 - k->headroom;
+	double mem = oh->memory > oh->reserve ? (double)(oh->memory - oh->reserve) : 0;
+
+	return (double)(hl->mem_used + c->mem) <= keep * mem + 0.5 &&
+	       hl->vcpus_used + c->vcpus <= keep * oh->cpus * k->b->l->c->balance.vcpu_overcommit + 1e-9 &&
+	       hl->cpu_load + c->cpu <= keep * oh->cpus + 1e-9;
+}
+
+/* The fullest host (by memory used, relative) other than from that takes c. */
+static long pack_receiver(struct packer *k, const struct cand *c, size_t from)
+{
+	struct load *l = k->b->l;
+	long best = -1;
+	double best_u = -1;
+
+	load_groups_update(l, c->vm, from, false);
+	for (size_t h = 0; h < l->o->n_hosts; h++) {
+		const char *r;
+		double u;
+		if (h == from || k->freed[h] || !load_host_eligible(&l->o->hosts[h]) || !within_headroom(k, h, c) ||
+		    !load_fits(l, c->vm, h, c->mem, c->vcpus, &r, NULL, 0))
+			continue;
+		u = load_priv(l)->u[h][M_MEM];
+		if (u > best_u + 1e-12) {
+			best = (long)h;
+			best_u = u;
+		}
+	}
+	load_groups_update(l, c->vm, from, true);
+	return best;
+}
+
+static int cmp_cand_mem_desc(const void *a, const void *b, void *arg)
+{
+	const struct cand *cands = arg;
+	const struct cand *x = &cands[*(const long *)a], *y = &cands[*(const long *)b];
+	if (x->mem != y->mem)
+		return x->mem > y->mem ? -1 : 1;
+	return strcmp(x->vm->name, y->vm->name);
+}
+
+static int cmp_host_mem(const void *a, const void *b, void *arg)
+{
+	const struct load *l = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (l->hosts[x].mem_used != l->hosts[y].mem_used)
+		return l->hosts[x].mem_used < l->hosts[y].mem_used ? -1 : 1;
+	return strcmp(l->o->hosts[x].name, l->o->hosts[y].name);
+}
+
+/* Whether all of host h's VMs can move off it; when so, they have moved
+ * (on trial: k->trial lists them). */
+static bool pack_try_host(struct packer *k, size_t h, size_t budget)
+{
+	struct balancer *b = k->b;
+	size_t n = 0;
+	bool ok = true;
+
+	k->nt = 0;
+	for (long i = b->head[h]; i >= 0; i = b->cands[i].next) {
+		const struct cand *c = &b->cands[i];
+		if (c->moved || c->cooling || c->vm->placement.together)
+			return false;
+		k->trial[n++] = i;
+	}
+	if (n != b->l->hosts[h].n_vms || n > budget)
+		return false;      /* load vem may not move, or too many moves */
+	qsort_r(k->trial, n, sizeof(*k->trial), cmp_cand_mem_desc, b->cands);
+	for (size_t j = 0; j < n && ok; j++) {
+		long t = pack_receiver(k, &b->cands[k->trial[j]], h);
+		if (t < 0) {
+			ok = false;
+			break;
+		}
+		k->trial_from[j] = h;
+		cand_move(b, k->trial[j], (size_t)t);
+		k->nt++;
+	}
+	if (!ok) {
+		while (k->nt > 0) {
+			k->nt--;
+			cand_move(b, k->trial[k->nt], k->trial_from[k->nt]);
+		}
+	}
+	return ok;
+}
+
+static void pack_plan(struct balancer *b, const struct balance_spec *bs, struct balance_result *r,
+		      int *moves)
+{
+	struct load *l = b->l;
+	const struct observed *o = l->o;
+	struct packer k;
+	size_t *order = xcalloc(o->n_hosts + 1, sizeof(*order)), no = 0, nfreed = 0, n_elig = 0;
+	struct strbuf names = STRBUF_INIT;
+
+	memset(&k, 0, sizeof(k));
+	k.b = b;
+	k.headroom = bs->pack_headroom;
+	k.freed = xcalloc(o->n_hosts + 1, sizeof(*k.freed));
+	k.trial = xcalloc(b->nc + 1, sizeof(*k.trial));
+	k.trial_from = xcalloc(b->nc + 1, sizeof(*k.trial_from));
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		if (!load_host_eligible(&o->hosts[h]))
+			continue;
+		n_elig++;
+		if (!l->hosts[h].n_vms)
+			k.freed[h] = true;     /* already empty */
+		else
+			order[no++] = h;
+	}
+	qsort_r(order, no, sizeof(*order), cmp_host_mem, l);
+	for (size_t i = 0; i < no; i++) {
+		size_t h = order[i], budget = bs->max_migrations > *moves ? (size_t)(bs->max_migrations - *moves) : 0;
+		if (!pack_try_host(&k, h, budget))
+			continue;
+		/* undo the trial, then plan the same moves in the same order */
+		for (size_t j = k.nt; j-- > 0;)
+			cand_move(b, k.trial[j], k.trial_from[j]);
+		for (size_t j = 0; j < k.nt; j++) {
+			long t;
+			t = pack_receiver(&k, &b->cands[k.trial[j]], h);
+			if (t < 0)
+				break;      /* not reached: the trial found room in this order */
+			add_migration(r, b, k.trial[j], (size_t)t, "pack");
+			(*moves)++;
+		}
+		k.freed[h] = true;
+	}
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		if (!k.freed[h])
+			continue;
+		strbuf_addf(&names, "%s%s", nfreed ? ", " : "", o->hosts[h].name);
+		nfreed++;
+	}
+	if (nfreed)
+		r->note = xasprintf("pack: %zu of %zu hosts can be emptied and powered down "
+				    "(vem does not power hosts off): %s", nfreed, n_elig, names.buf);
+	else
+		r->note = xstrdup("pack: no host can be emptied within the constraints and pack-headroom");
+	strbuf_release(&names);
+	free(order);
+	free(k.freed);
+	free(k.trial);
+	free(k.trial_from);
+}
+
+void balance_result_release(struct balance_result *r)
+{
+	for (size_t i = 0; i < r->n_held; i++)
+		free(r->held[i].why);
+	free(r->held);
+	free(r->moves);
+	free(r->note);
+	memset(r, 0, sizeof(*r));
+}
+
+void balance_run(struct load *l, const struct balance_options *opt, struct balance_result *r)
+{
+	const struct cluster *c = l->c;
+	const struct observed *o = l->o;
+	const struct balance_spec *bs = &c->balance;
+	struct balancer b;
+	const char **busy = xcalloc(opt->n_busy + 1, sizeof(*busy));
+	int moves = 0, since_swap = 0;
+	size_t first;
+	double swap_hint = INFINITY;
+
+	memset(&b, 0, sizeof(b));
+	b.l = l;
+	b.cands = xcalloc(o->n_domains + 1, sizeof(*b.cands));
+	b.head = xcalloc(o->n_hosts + 1, sizeof(*b.head));
+	b.is_target = xcalloc(o->n_hosts + 1, sizeof(*b.is_target));
+	b.is_source = xcalloc(o->n_hosts + 1, sizeof(*b.is_source));
+	b.targets = xcalloc(o->n_hosts + 1, sizeof(*b.targets));
+	b.by_name = xcalloc(o->n_hosts + 1, sizeof(*b.by_name));
+	b.top = xcalloc(o->n_hosts + 1, sizeof(*b.top));
+	b.eval = xcalloc(o->n_domains + 1, sizeof(*b.eval));
+	b.key = xcalloc(o->n_hosts + 1, sizeof(*b.key));
+	b.exhaustive = load_priv(l)->n_eligible <= SMALL;
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		b.head[h] = -1;
+		b.by_name[h] = h;
+	}
+	qsort_r(b.by_name, o->n_hosts, sizeof(*b.by_name), load_cmp_host_name, (void *)o);
+
+	/* movable: owned, running, desired, not already acted on by the plan */
+	memset(r, 0, sizeof(*r));
+	for (size_t k = 0; k < opt->n_busy; k++)
+		busy[k] = opt->busy[k];
+	qsort(busy, opt->n_busy, sizeof(*busy), cmp_str);
+	for (size_t i = 0; i < o->n_domains; i++) {
+		const struct obs_domain *d = &o->domains[i];
+		const struct vm_spec *vm = d->owned ? cluster_vm(c, d->meta.vm) : NULL;
+		struct cand *cd = &b.cands[b.nc];
+		if (!vm || d->state != DOM_RUNNING || !o->hosts[d->host].online)
+			continue;
+		if (opt->n_busy && bsearch(&vm->name, busy, opt->n_busy, sizeof(*busy), cmp_str))
+			continue;
+		cd->dom = i;
+		cd->vm = vm;
+		cd->host = d->host;
+		cd->mem = load_dom_memory(d);
+		cd->vcpus = d->vcpus;
+		cd->cpu = d->cpu_load > 0 ? d->cpu_load : 0;
+		cd->cooling = d->meta.migrated_at && opt->now - d->meta.migrated_at < bs->cooldown;
+		cd->meta = &d->meta;
+		cd->now = opt->now;
+		/* vem's volumes are in pool "default": copied unless it is shared */
+		cd->disk = storage_pool_shared(&c->storage, "default") ? 0 : d->disk_bytes;
+		b.nc++;
+	}
+	qsort(b.cands, b.nc, sizeof(*b.cands), cmp_cand_name);
+	for (size_t i = b.nc; i-- > 0;)
+		cand_link(&b, (long)i);
+
+	/* repairs first: maintenance, disallowed hosts, broken spread groups */
+	for (size_t i = 0; i < b.nc; i++) {
+		struct cand *cd = &b.cands[i];
+		const char *reason = repair_reason(l, cd);
+		struct strbuf why = STRBUF_INIT;
+		double sc;
+		long t;
+		if (!reason)
+			continue;
+		t = best_target(&b, cd, &sc, &why);
+		if (t >= 0) {
+			add_migration(r, &b, (long)i, (size_t)t, reason);
+		} else {
+			ALLOC_GROW(r->held, r->n_held + 1, r->a_held);
+			r->held[r->n_held].vm = cd->vm;
+			r->held[r->n_held++].why = xasprintf("cannot move '%s' off %s (%s): no host fits:%s",
+							     cd->vm->name, o->hosts[cd->host].name,
+							     reason, why.buf);
+		}
+		strbuf_release(&why);
+	}
+
+	if (!opt->balance || !bs->enabled)
+		goto out;
+	if (bs->mode == BALANCE_PACK) {
+		pack_plan(&b, bs, r, &moves);
+		goto out;
+	}
+	/*
+	 * Balancing: while the score exceeds the threshold, take a move chosen
+	 * one move ahead (lookahead_pick): of the moves with the highest gains,
+	 * the one that leaves the best next move. Each move must gain at least
+	 * min-gain. VMs moved in this plan or within the cooldown do not move.
+	 */
+	first = r->n_moves;
+	while (moves < bs->max_migrations && load_score(l) > bs->threshold) {
+		long pick = balance_round(&b, bs);
+		struct swap sw;
+		bool have_swap = false;
+		/* the best swap gain falls as the load evens out: while the last
+		 * one found is below twice this round's single move, skip the
+		 * search (but look again every SWAP_RECHECK rounds) */
+		if (moves + 2 <= bs->max_migrations &&
+		    (pick < 0 || b.cands[pick].gain < swap_hint / 2 || ++since_swap >= SWAP_RECHECK)) {
+			have_swap = swap_best(&b, bs->min_gain, &sw);
+			swap_hint = have_swap ? sw.gain : 0;
+			since_swap = 0;
+		}
+		if (pick >= 0 && (!have_swap || b.cands[pick].gain >= sw.gain / 2)) {
+			add_migration(r, &b, pick, (size_t)b.cands[pick].target, "balance");
+			moves++;
+			continue;
+		}
+		/* with no single move left, a swap must gain markedly: its first
+		 * migration may worsen the balance until the second is done */
+		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l)))
+			break;
+		add_migration(r, &b, sw.first, sw.first_dest, "swap");
+		add_migration(r, &b, sw.second, sw.second_dest, "swap");
+		moves += 2;
+	}
+	prune_moves(&b, r, first, bs->min_gain);
+out:
+	free(busy);
+	free(b.cands);
+	free(b.head);
+	free(b.is_target);
+	free(b.is_source);
+	free(b.targets);
+	free(b.by_name);
+	free(b.top);
+	free(b.eval);
+	free(b.key);
+	free(b.mcand);
+}
