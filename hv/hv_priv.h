@@ -6,6 +6,7 @@
 #define VEM_HV_PRIV_H
 
 #include "hv.h"
+#include "cache.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -68,14 +69,5 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 /* 0 when a TCP connection to addr:port (IPv4 or IPv6 literal) opens
  * within timeout_ms (probe.c). */
 int hv_tcp_probe(const char *addr, int port, int timeout_ms);
-
-/* Metadata and CPU-sample cache (observe.c). */
-struct meta_cache;
-struct meta_cache *meta_cache_load(const char *cluster, const char *dir);
-void meta_cache_save(struct meta_cache *mc);
-void meta_cache_free(struct meta_cache *mc);
-void meta_cache_put(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid,
-		    const struct vem_meta *m, int vcpus, uint64_t max_memory);
-void meta_cache_forget(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid);
 
 #endif
