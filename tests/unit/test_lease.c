@@ -145,6 +145,20 @@ static void define_foreign(virConnectPtr conn, const char *uuid, const struct le
 	free(xml);
 }
 
+/* A holder on another machine (alive until its lease expires). */
+static void identity_other_machine(struct lease_identity *id)
+{
+	lease_identity_self(id);
+	snprintf(id->machine, sizeof(id->machine), "%s", "00000000000000000000000000000001");
+}
+
+/* A holder on this machine, boot and pid namespace whose process is gone. */
+static void identity_dead_here(struct lease_identity *id)
+{
+	lease_identity_self(id);
+	id->pid = dead_pid();
+}
+
 static void undefine_lease(virConnectPtr conn)
 {
 	virDomainPtr d = virDomainLookupByName(conn, "vem-lease-lt");
@@ -246,8 +260,7 @@ TEST(foreign_holder_with_our_hostname_waits_for_ttl)
 	int64_t t0;
 
 	fixture_open(&f);
-	lease_identity_self(&other);
-	snprintf(other.machine, sizeof(other.machine), "%s", "00000000000000000000000000000001");
+	identity_other_machine(&other);
 	other.pid = dead_pid();
 	define_foreign(f.conn, other_uuid, &other, hn, 7);
 
@@ -273,8 +286,7 @@ TEST(foreign_holder_with_our_hostname_waits_for_ttl)
 	CHECK_INT(lease_holder_read(f.conn, "lt", &h), 1);
 
 	/* the same dead pid of this machine, boot and pid namespace: dead at once */
-	lease_identity_self(&other);
-	other.pid = dead_pid();
+	identity_dead_here(&other);
 	define_foreign(f.conn, other_uuid, &other, hn, 7);
 	opts(&o, 800, 0);
 	t0 = time_mono_ms();
@@ -298,6 +310,38 @@ TEST(foreign_holder_with_our_hostname_waits_for_ttl)
 	fixture_close(&f);
 }
 
+/* A holder's name is XML text in the lease: its entities are read back
+ * decoded, in lease_holder_read() and in the "busy" error. */
+TEST(holder_name_with_entities)
+{
+	struct fixture f;
+	struct errbuf err = ERRBUF_INIT;
+	struct lease_options o;
+	struct lease_identity other;
+	struct lease_holder h;
+	struct lease *l;
+	char *want;
+
+	fixture_open(&f);
+	identity_other_machine(&other);
+	define_foreign(f.conn, other_uuid, &other, "a&amp;b&lt;c&gt;&quot;d&apos;", 1);
+	want = xasprintf("root@a&b<c>\"d' pid %ld", other.pid);
+	CHECK_INT(lease_holder_read(f.conn, "lt", &h), 0);
+	CHECK_STR(h.holder, want);
+	CHECK_STR(h.id.machine, other.machine);
+	CHECK_INT(h.counter, 1);
+	lease_holder_release(&h);
+	opts(&o, 5000, 0);
+	l = lease_acquire(f.s, f.c, &o, &err);
+	CHECK(!l);
+	CHECK(strstr(err_msg(&err), want));
+	lease_release(l);
+	undefine_lease(f.conn);
+	free(want);
+	errbuf_release(&err);
+	fixture_close(&f);
+}
+
 /* Three hosts (three connections, three separate states): a dead foreign
  * holder's leases all expire one ttl after the waiter started to watch, not
  * one ttl per host; a lease replaced on one host of three is lost. */
@@ -315,8 +359,7 @@ TEST(three_hosts)
 
 	yaml = cluster3_yaml();
 	fixture_open_yaml(&f, yaml);
-	lease_identity_self(&other);
-	snprintf(other.machine, sizeof(other.machine), "%s", "00000000000000000000000000000001");
+	identity_other_machine(&other);
 	for (size_t i = 0; i < 3; i++)
 		define_foreign(hv_conn(f.s, i), other_uuid, &other, hn, 1);
 	opts(&o, 1000, 5000);
@@ -423,8 +466,7 @@ TEST(replaced_lease_is_lost_and_left_alone)
 	CHECK(!lease_lost(l));
 
 	undefine_lease(f.conn);
-	lease_identity_self(&other);
-	snprintf(other.machine, sizeof(other.machine), "%s", "00000000000000000000000000000001");
+	identity_other_machine(&other);
 	define_foreign(f.conn, other_uuid, &other, hn, 3);
 
 	CHECK_INT(lease_check(l, &err), -1);
@@ -605,6 +647,7 @@ int main(void)
 	virSetErrorFunc(NULL, quiet);
 	RUN(identity_of_this_process);
 	RUN(foreign_holder_with_our_hostname_waits_for_ttl);
+	RUN(holder_name_with_entities);
 	RUN(three_hosts);
 	RUN(renewing_holder_keeps_its_lease);
 	RUN(waiter_uses_the_longer_ttl);
