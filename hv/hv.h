@@ -135,8 +135,9 @@ size_t obs_vm_index_find(const struct obs_vm_index *ix, const char *vm,
 int observed_write_json(const struct observed *o, struct strbuf *out);
 int observed_read_json(const char *path, struct observed *o, struct errbuf *err);
 /* Apply the cluster file's host settings (capacity overrides, labels,
- * maintenance, reserve) to observed hosts, adding hosts the cluster names
- * that the snapshot lacks as offline. */
+ * maintenance, reserve) to observed hosts as observation does, adding hosts
+ * the cluster names that the snapshot lacks as offline; URIs are shown
+ * with their password masked. */
 void observed_apply_cluster(struct observed *o, const struct cluster *c);
 
 /* ---- sessions ---- */

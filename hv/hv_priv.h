@@ -61,6 +61,12 @@ bool hv_error_deterministic(int code);
 /* libvirt's last error as text (never NULL). */
 const char *hv_last_error(void);
 
+/* The cluster file's settings of host hs on observed host h (observation
+ * and snapshots alike): its name and URI when h has none, the URI's
+ * password masked either way; capacity overrides, reserve, maintenance;
+ * labels replaced by the file's. */
+void obs_host_apply_spec(struct obs_host *h, const struct host_spec *hs);
+
 /* observed_read_json() on text in memory; path names it in errors (the
  * fuzz target and tests). */
 int observed_read_json_buffer(const char *path, const char *buf, size_t len,

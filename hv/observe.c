@@ -47,6 +47,16 @@ const char *dom_state_name(enum dom_state s)
 	return (size_t)s < ARRAY_SIZE(state_names) ? state_names[s] : "other";
 }
 
+static void host_labels_release(struct labels *l)
+{
+	for (size_t j = 0; j < l->nr; j++) {
+		free(l->items[j].key);
+		free(l->items[j].value);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
 void observed_release(struct observed *o)
 {
 	for (size_t i = 0; i < o->n_hosts; i++) {
@@ -56,11 +66,7 @@ void observed_release(struct observed *o)
 		free(h->error);
 		free(h->hostname);
 		free(h->lease);
-		for (size_t j = 0; j < h->labels.nr; j++) {
-			free(h->labels.items[j].key);
-			free(h->labels.items[j].value);
-		}
-		free(h->labels.items);
+		host_labels_release(&h->labels);
 	}
 	free(o->hosts);
 	for (size_t i = 0; i < o->n_domains; i++) {
@@ -504,25 +510,40 @@ static void run_hosts(struct host_obs *ho, size_t n)
 	free(started);
 }
 
+void obs_host_apply_spec(struct obs_host *h, const struct host_spec *hs)
+{
+	char *uri = hv_uri_display(h->uri ? h->uri : hs->uri);
+
+	if (!h->name)
+		h->name = xstrdup(hs->name);
+	free(h->uri);
+	h->uri = uri;
+	if (hs->cpus)
+		h->cpus = hs->cpus;
+	if (hs->memory)
+		h->memory = hs->memory;
+	h->reserve = hs->reserve;
+	h->maintenance = hs->maintenance;
+	host_labels_release(&h->labels);
+	h->labels.nr = hs->labels.nr;
+	h->labels.items = xcalloc(hs->labels.nr + 1, sizeof(*h->labels.items));
+	for (size_t i = 0; i < hs->labels.nr; i++) {
+		h->labels.items[i].key = xstrdup(hs->labels.items[i].key);
+		h->labels.items[i].value = xstrdup(hs->labels.items[i].value);
+	}
+}
+
+/* What the session knows of host h, then the cluster file's settings. */
 static void fill_host(struct obs_host *oh, const struct hv_host *h, const struct host_spec *spec)
 {
-	oh->name = xstrdup(spec->name);
-	oh->uri = hv_uri_display(spec->uri);
 	oh->online = h->online;
 	oh->error = xstrdup(h->error);
-	oh->cpus = spec->cpus ? spec->cpus : h->cpus;
-	oh->memory = spec->memory ? spec->memory : h->memory;
-	oh->reserve = spec->reserve;
-	oh->maintenance = spec->maintenance;
-	oh->labels.nr = spec->labels.nr;
-	oh->labels.items = xcalloc(spec->labels.nr + 1, sizeof(*oh->labels.items));
-	for (size_t i = 0; i < spec->labels.nr; i++) {
-		oh->labels.items[i].key = xstrdup(spec->labels.items[i].key);
-		oh->labels.items[i].value = xstrdup(spec->labels.items[i].value);
-	}
+	oh->cpus = h->cpus;
+	oh->memory = h->memory;
 	memcpy(oh->host_uuid, h->host_uuid, sizeof(oh->host_uuid));
 	oh->hostname = xstrdup(h->hostname);
 	oh->hv_caps = h->caps;
+	obs_host_apply_spec(oh, spec);
 }
 
 static int observe_all(struct hv_session *s, struct observed *out, bool light,

@@ -369,29 +369,11 @@ void observed_apply_cluster(struct observed *o, const struct cluster *c)
 			*h = o->hosts[j];
 			memset(&o->hosts[j], 0, sizeof(o->hosts[j]));
 			map[j] = (long)i;
-			for (size_t k = 0; k < h->labels.nr; k++) {
-				free(h->labels.items[k].key);
-				free(h->labels.items[k].value);
-			}
-			free(h->labels.items);
 		} else {
-			h->name = xstrdup(hs->name);
-			h->uri = xstrdup(hs->uri);
 			h->online = false;
 			h->error = xstrdup("not in the snapshot");
 		}
-		if (hs->cpus)
-			h->cpus = hs->cpus;
-		if (hs->memory)
-			h->memory = hs->memory;
-		h->reserve = hs->reserve;
-		h->maintenance = hs->maintenance;
-		h->labels.nr = hs->labels.nr;
-		h->labels.items = xcalloc(hs->labels.nr + 1, sizeof(*h->labels.items));
-		for (size_t k = 0; k < hs->labels.nr; k++) {
-			h->labels.items[k].key = xstrdup(hs->labels.items[k].key);
-			h->labels.items[k].value = xstrdup(hs->labels.items[k].value);
-		}
+		obs_host_apply_spec(h, hs);
 	}
 	/* domains of hosts the cluster does not list are dropped */
 	for (size_t i = 0; i < o->n_domains; i++) {
