@@ -12,7 +12,7 @@
  */
 #include "test.h"
 #include "reconciler/lease_priv.h"
-#include "schema/load.h"
+#include "fixtures.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -46,50 +46,22 @@ static const char cluster_yaml[] =
 	"  - name: h1\n"
 	"    uri: test:///default\n";
 
-/* Three hosts: test:///default is one state shared by all connections of a
- * process, a node file gives each connection a state of its own. */
-static char node_file[] = "/tmp/vem-test-lease.XXXXXX";
-
-static char *cluster3_yaml(void)
-{
-	int fd = mkstemp(node_file);
-	if (fd < 0 || write(fd, "<node>\n</node>\n", 15) != 15) {
-		perror(node_file);
-		abort();
-	}
-	close(fd);
-	return xasprintf("cluster: lt\nhosts:\n"
-			 "  - name: h1\n    uri: test://%s\n"
-			 "  - name: h2\n    uri: test://%s\n"
-			 "  - name: h3\n    uri: test://%s\n", node_file, node_file, node_file);
-}
-
 static const char other_uuid[] = "0badc0de-0000-4000-8000-000000000001";
 
 struct fixture {
 	struct cluster *c;
 	struct hv_session *s;
-	virConnectPtr conn;
+	virConnectPtr conn;           /* of the first host */
 };
 
 static void fixture_open_yaml(struct fixture *f, const char *yaml)
 {
-	struct errbuf err = ERRBUF_INIT;
-	struct hv_options ho;
+	struct hv_fixture hf;
 
-	f->c = cfg_load_buffer("lt.yaml", yaml, strlen(yaml), &err);
-	if (!f->c) {
-		err_print(&err, stderr, "fixture");
-		abort();
-	}
-	errbuf_release(&err);
-	hv_options_default(&ho);
-	f->s = hv_session_open(f->c, &ho);
+	hv_fixture_open(&hf, yaml, NULL);
+	f->c = hf.c;
+	f->s = hf.s;
 	f->conn = hv_conn(f->s, 0);
-	if (!f->conn) {
-		fprintf(stderr, "test:///default did not open: %s\n", hv_host_error(f->s, 0));
-		abort();
-	}
 }
 
 static void fixture_open(struct fixture *f)
@@ -99,8 +71,8 @@ static void fixture_open(struct fixture *f)
 
 static void fixture_close(struct fixture *f)
 {
-	hv_session_free(f->s);
-	cluster_free(f->c);
+	struct hv_fixture hf = { f->c, f->s };
+	hv_fixture_close(&hf);
 }
 
 static void opts(struct lease_options *o, int64_t ttl, int64_t wait)
@@ -354,10 +326,10 @@ TEST(three_hosts)
 	struct lease_holder h;
 	struct lease *l;
 	char *hn = hostname_now();
-	char *yaml;
+	char *node = test_node_file();
+	char *yaml = test_hosts_yaml("lt", node, 3, NULL);
 	int64_t t0, took;
 
-	yaml = cluster3_yaml();
 	fixture_open_yaml(&f, yaml);
 	identity_other_machine(&other);
 	for (size_t i = 0; i < 3; i++)
@@ -388,7 +360,8 @@ TEST(three_hosts)
 	free(hn);
 	errbuf_release(&err);
 	fixture_close(&f);
-	unlink(node_file);
+	unlink(node);
+	free(node);
 	free(yaml);
 }
 
