@@ -6,7 +6,6 @@
 #define VEM_HV_PRIV_H
 
 #include "hv.h"
-#include "cache.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -33,7 +32,7 @@ struct hv_session {
 	struct hv_host *hosts;
 	size_t n;
 	pthread_mutex_t cache_lock;
-	struct meta_cache *cache;
+	struct meta_cache *cache;   /* cache.h; loaded by the first observation */
 };
 
 /* UUIDs of vem's domains: the cluster mark, then a hash of the VM name. */

@@ -4,6 +4,7 @@
  */
 #include "test.h"
 #include "hv/hv_priv.h"
+#include "hv/cache.h"
 #include "fixtures.h"
 
 #include <sys/stat.h>
