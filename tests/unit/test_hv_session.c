@@ -124,6 +124,8 @@ TEST(rebind_needs_the_same_hosts)
 	cluster_free(c3);
 	errbuf_release(&err);
 	unlink("/tmp/vem-test-cache/observe/ss.tsv");
+	rmdir("/tmp/vem-test-cache/observe");    /* left when other tests use it too */
+	rmdir("/tmp/vem-test-cache");
 }
 
 TEST(error_scrub_one_line_no_secret)
