@@ -4,6 +4,7 @@
  * no restart. What differs from the cluster file is the next plan's update.
  */
 #include "hv_priv.h"
+#include "cache.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -151,12 +151,14 @@ void obs_vm_index_release(struct obs_vm_index *ix);
 size_t obs_vm_index_find(const struct obs_vm_index *ix, const char *vm,
 			 const struct obs_domain **out, size_t max);
 
-/* Snapshot I/O (hv/snapshot.c). JSON as documented in DESIGN.md. */
+/* Snapshot I/O (hv/snapshot.c): the JSON that schema/output/snapshot.schema.json
+ * describes (vem observe -o FILE, vem plan --observed FILE). */
 int observed_write_json(const struct observed *o, struct strbuf *out);
 int observed_read_json(const char *path, struct observed *o, struct errbuf *err);
 /* Apply the cluster file's host settings (capacity overrides, labels,
- * maintenance, reserve) to observed hosts, adding hosts the cluster names
- * that the snapshot lacks as offline. */
+ * maintenance, reserve) to observed hosts as observation does, adding hosts
+ * the cluster names that the snapshot lacks as offline; URIs are shown
+ * with their password masked. */
 void observed_apply_cluster(struct observed *o, const struct cluster *c);
 
 /* ---- sessions ---- */

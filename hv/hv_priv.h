@@ -32,7 +32,7 @@ struct hv_session {
 	struct hv_host *hosts;
 	size_t n;
 	pthread_mutex_t cache_lock;
-	struct meta_cache *cache;
+	struct meta_cache *cache;   /* cache.h; loaded by the first observation */
 };
 
 /* UUIDs of vem's domains: the cluster mark, then a hash of the VM name. */
@@ -60,6 +60,12 @@ bool hv_error_deterministic(int code);
 /* libvirt's last error as text (never NULL). */
 const char *hv_last_error(void);
 
+/* The cluster file's settings of host hs on observed host h (observation
+ * and snapshots alike): its name and URI when h has none, the URI's
+ * password masked either way; capacity overrides, reserve, maintenance;
+ * labels replaced by the file's. */
+void obs_host_apply_spec(struct obs_host *h, const struct host_spec *hs);
+
 /* observed_read_json() on text in memory; path names it in errors (the
  * fuzz target and tests). */
 int observed_read_json_buffer(const char *path, const char *buf, size_t len,
@@ -73,14 +79,5 @@ void obs_host_set_resources(struct obs_host *h, char **pools, size_t n_pools, ch
 /* 0 when a TCP connection to addr:port (IPv4 or IPv6 literal) opens
  * within timeout_ms (probe.c). */
 int hv_tcp_probe(const char *addr, int port, int timeout_ms);
-
-/* Metadata and CPU-sample cache (observe.c). */
-struct meta_cache;
-struct meta_cache *meta_cache_load(const char *cluster, const char *dir);
-void meta_cache_save(struct meta_cache *mc);
-void meta_cache_free(struct meta_cache *mc);
-void meta_cache_put(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid,
-		    const struct vem_meta *m, int vcpus, uint64_t max_memory);
-void meta_cache_forget(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid);
 
 #endif

@@ -4,7 +4,7 @@
  * virConnectGetAllDomainStats() returns every domain of a host with its
  * state, CPU time, balloon (current/maximum memory) and vCPUs in one round
  * trip. Ownership needs vem's metadata, which stats do not carry: it is
- * read once and kept in a cache file, so a converged cluster is observed
+ * read once and kept in a cache file (cache.c), so a converged cluster is observed
  * with one call per host. Domains whose UUID lacks this cluster's mark
  * (foreign ones, and domains vem adopted) are read too, and that they carry
  * no metadata is cached as well. A cache entry is
@@ -27,6 +27,7 @@
  */
 #include "hv_priv.h"
 #include "cloudinit.h"
+#include "cache.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,7 +36,6 @@
 
 #define META_TTL (10 * 60 * 1000)
 #define SAMPLE_MAX_AGE (15 * 60 * 1000)
-#define CACHE_HEADER "# vem observation cache 2"
 
 
 static const char *const state_names[] = {
@@ -121,6 +121,16 @@ const char *obs_host_lacks(const struct obs_host *h, const struct vm_config *cfg
 	return NULL;
 }
 
+static void host_labels_release(struct labels *l)
+{
+	for (size_t j = 0; j < l->nr; j++) {
+		free(l->items[j].key);
+		free(l->items[j].value);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
 void observed_release(struct observed *o)
 {
 	for (size_t i = 0; i < o->n_hosts; i++) {
@@ -130,11 +140,7 @@ void observed_release(struct observed *o)
 		free(h->error);
 		free(h->hostname);
 		free(h->lease);
-		for (size_t j = 0; j < h->labels.nr; j++) {
-			free(h->labels.items[j].key);
-			free(h->labels.items[j].value);
-		}
-		free(h->labels.items);
+		host_labels_release(&h->labels);
 		obs_host_resources_release(h);
 	}
 	free(o->hosts);
@@ -196,251 +202,6 @@ size_t obs_vm_index_find(const struct obs_vm_index *ix, const char *vm,
 	return n;
 }
 
-/* ---- the cache ---- */
-
-struct cache_entry {
-	char key[74];              /* host uuid '/' domain uuid */
-	bool has_meta;
-	struct vem_meta meta;
-	int vcpus;
-	uint64_t max_memory;
-	int64_t fetched_at;
-	uint64_t cpu_time;
-	int64_t sampled_at;
-	double cpu_load;           /* last load measured, and when */
-	int64_t load_at;
-	bool used;                 /* seen by this observation (kept when saving) */
-	/* the figures of the last full observation, for a light one (in memory
-	 * only, not in the file) */
-	int64_t obs_at;
-	int obs_vcpus;
-	uint64_t obs_memory, obs_max_memory, obs_disk_bytes;
-};
-
-struct meta_cache {
-	char *path;
-	struct cache_entry *e;
-	size_t n, alloc;
-	size_t *slots;             /* open addressing: index + 1, 0 = empty */
-	size_t nslots;
-};
-
-static size_t hash_key(const char *k)
-{
-	size_t h = 1469598103934665603ull;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ull;
-	return h;
-}
-
-static void cache_rehash(struct meta_cache *mc)
-{
-	free(mc->slots);
-	mc->nslots = 64;
-	while (mc->nslots < mc->n * 2 + 16)
-		mc->nslots *= 2;
-	mc->slots = xcalloc(mc->nslots, sizeof(*mc->slots));
-	for (size_t i = 0; i < mc->n; i++) {
-		size_t s = hash_key(mc->e[i].key) & (mc->nslots - 1);
-		while (mc->slots[s])
-			s = (s + 1) & (mc->nslots - 1);
-		mc->slots[s] = i + 1;
-	}
-}
-
-static struct cache_entry *cache_find(struct meta_cache *mc, const char *key, bool create)
-{
-	size_t s;
-	if (!mc->slots || mc->n * 2 + 2 > mc->nslots)
-		cache_rehash(mc);
-	s = hash_key(key) & (mc->nslots - 1);
-	while (mc->slots[s]) {
-		struct cache_entry *e = &mc->e[mc->slots[s] - 1];
-		if (!strcmp(e->key, key))
-			return e;
-		s = (s + 1) & (mc->nslots - 1);
-	}
-	if (!create)
-		return NULL;
-	ALLOC_GROW(mc->e, mc->n + 1, mc->alloc);
-	memset(&mc->e[mc->n], 0, sizeof(mc->e[0]));
-	snprintf(mc->e[mc->n].key, sizeof(mc->e[0].key), "%s", key);
-	mc->slots[s] = ++mc->n;
-	return &mc->e[mc->n - 1];
-}
-
-static char *field(char **p)
-{
-	char *s = *p, *t;
-	if (!s)
-		return NULL;
-	t = strchr(s, '\t');
-	if (t) {
-		*t = '\0';
-		*p = t + 1;
-	} else {
-		*p = NULL;
-	}
-	return s;
-}
-
-static char *opt_str(const char *s)
-{
-	return s && *s && strcmp(s, "-") ? xstrdup(s) : NULL;
-}
-
-struct meta_cache *meta_cache_load(const char *cluster, const char *dir)
-{
-	struct meta_cache *mc = xcalloc(1, sizeof(*mc));
-	char *d = cache_dir(dir, "observe");
-	struct strbuf sb = STRBUF_INIT;
-	char *line, *save = NULL;
-
-	mc->path = xasprintf("%s/%s.tsv", d, cluster);
-	free(d);
-	if (strbuf_read_file(&sb, mc->path, 64u << 20) || !str_starts_with(sb.buf, CACHE_HEADER "\n"))
-		goto out;   /* missing, or written by another version: start afresh */
-	for (line = strtok_r(sb.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *p = line;
-		if (line[0] == '#')
-			continue;
-		char *key = field(&p), *hm = field(&p), *vc = field(&p), *mm = field(&p),
-		     *fa = field(&p), *ct = field(&p), *sa = field(&p), *cl_ = field(&p), *la = field(&p);
-		char *cl = field(&p), *vm = field(&p), *tp = field(&p), *sh = field(&p),
-		     *rv = field(&p), *ca = field(&p), *ma = field(&p), *vols = field(&p);
-		struct cache_entry *e;
-		int64_t v;
-		if (!la || strlen(key) >= sizeof(e->key))
-			continue;
-		e = cache_find(mc, key, true);
-		e->has_meta = !strcmp(hm, "1") && cl && vm;
-		e->vcpus = parse_int64(vc, &v) ? 0 : (int)v;
-		e->max_memory = parse_int64(mm, &v) ? 0 : (uint64_t)v;
-		e->fetched_at = parse_int64(fa, &v) ? 0 : v;
-		e->cpu_time = parse_int64(ct, &v) ? 0 : (uint64_t)v;
-		e->sampled_at = parse_int64(sa, &v) ? 0 : v;
-		if (parse_double(cl_, &e->cpu_load))
-			e->cpu_load = 0;
-		e->load_at = parse_int64(la, &v) ? 0 : v;
-		if (e->has_meta) {
-			e->meta.cluster = opt_str(cl);
-			e->meta.vm = opt_str(vm);
-			e->meta.template = opt_str(tp);
-			e->meta.spec_hash = opt_str(sh);
-			e->meta.revision = opt_str(rv);
-			e->meta.created_at = ca && !parse_int64(ca, &v) ? v : 0;
-			e->meta.migrated_at = ma && !parse_int64(ma, &v) ? v : 0;
-			for (char *q = vols && strcmp(vols, "-") ? vols : NULL, *s2 = NULL,
-				  *tok = q ? strtok_r(q, "|", &s2) : NULL; tok; tok = strtok_r(NULL, "|", &s2)) {
-				e->meta.volumes = xrealloc(e->meta.volumes, (e->meta.n_volumes + 1) * sizeof(char *));
-				e->meta.volumes[e->meta.n_volumes++] = xstrdup(tok);
-			}
-		}
-	}
-out:
-	strbuf_release(&sb);
-	return mc;
-}
-
-static bool clean_field(const char *s)
-{
-	return !s || !strpbrk(s, "\t\n|");
-}
-
-void meta_cache_save(struct meta_cache *mc)
-{
-	struct strbuf sb = STRBUF_INIT;
-	char *tmp;
-	FILE *f;
-
-	strbuf_adds(&sb, CACHE_HEADER "\n");
-	for (size_t i = 0; i < mc->n; i++) {
-		struct cache_entry *e = &mc->e[i];
-		const struct vem_meta *m = &e->meta;
-		/* blocks are not in the file: such metadata is read from libvirt */
-		bool meta = e->has_meta && !m->n_blocks && clean_field(m->cluster) && clean_field(m->vm) &&
-			    clean_field(m->template) && clean_field(m->spec_hash) && clean_field(m->revision);
-		if (!e->used)
-			continue;
-		for (size_t j = 0; meta && j < m->n_volumes; j++)
-			meta = clean_field(m->volumes[j]);
-		strbuf_addf(&sb, "%s\t%d\t%d\t%llu\t%lld\t%llu\t%lld\t%.6f\t%lld", e->key, meta ? 1 : 0,
-			    e->vcpus, (unsigned long long)e->max_memory, (long long)(meta || !e->has_meta ? e->fetched_at : 0),
-			    (unsigned long long)e->cpu_time, (long long)e->sampled_at, e->cpu_load,
-			    (long long)e->load_at);
-		if (meta) {
-			strbuf_addf(&sb, "\t%s\t%s\t%s\t%s\t%s\t%lld\t%lld\t", m->cluster, m->vm,
-				    m->template ? m->template : "-", m->spec_hash ? m->spec_hash : "-",
-				    m->revision ? m->revision : "-", (long long)m->created_at,
-				    (long long)m->migrated_at);
-			for (size_t j = 0; j < m->n_volumes; j++)
-				strbuf_addf(&sb, "%s%s", j ? "|" : "", m->volumes[j]);
-			if (!m->n_volumes)
-				strbuf_adds(&sb, "-");
-		}
-		strbuf_addc(&sb, '\n');
-	}
-	tmp = xasprintf("%s.%d.tmp", mc->path, (int)getpid());
-	f = fopen(tmp, "w");
-	if (f) {
-		bool ok = fwrite(sb.buf, 1, sb.len, f) == sb.len;
-		ok = !fclose(f) && ok;
-		if (!ok || rename(tmp, mc->path))
-			unlink(tmp);
-	}
-	free(tmp);
-	strbuf_release(&sb);
-}
-
-void meta_cache_free(struct meta_cache *mc)
-{
-	if (!mc)
-		return;
-	for (size_t i = 0; i < mc->n; i++)
-		vem_meta_release(&mc->e[i].meta);
-	free(mc->e);
-	free(mc->slots);
-	free(mc->path);
-	free(mc);
-}
-
-static void cache_key(char out[74], const char *host_uuid, const char *dom_uuid)
-{
-	snprintf(out, 74, "%s/%s", host_uuid, dom_uuid);
-}
-
-void meta_cache_put(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid,
-		    const struct vem_meta *m, int vcpus, uint64_t max_memory)
-{
-	char key[74];
-	struct cache_entry *e;
-
-	cache_key(key, host_uuid, dom_uuid);
-	e = cache_find(mc, key, true);
-	vem_meta_release(&e->meta);
-	e->has_meta = m != NULL;
-	if (m)
-		vem_meta_copy(&e->meta, m);
-	e->vcpus = vcpus;
-	e->max_memory = max_memory;
-	e->fetched_at = time_now_ms();
-	e->used = true;
-}
-
-void meta_cache_forget(struct meta_cache *mc, const char *host_uuid, const char *dom_uuid)
-{
-	char key[74];
-	struct cache_entry *e;
-
-	cache_key(key, host_uuid, dom_uuid);
-	e = cache_find(mc, key, false);
-	if (e) {
-		e->fetched_at = 0;   /* read the metadata again next time */
-		e->has_meta = false;
-		vem_meta_release(&e->meta);
-	}
-}
-
 /* ---- observation ---- */
 
 struct host_obs {
@@ -475,15 +236,13 @@ static void read_meta(struct host_obs *ho, virDomainPtr dom, struct obs_domain *
 {
 	struct hv_session *s = ho->s;
 	const char *host_uuid = s->hosts[ho->host].host_uuid;
-	char key[74];
-	struct cache_entry *e;
+	struct meta_cache_entry *e;
 	char *xml;
 	struct vem_meta m;
 	int64_t now = time_now_ms();
 
-	cache_key(key, host_uuid, d->uuid);
 	pthread_mutex_lock(&s->cache_lock);
-	e = cache_find(s->cache, key, false);
+	e = meta_cache_entry(s->cache, host_uuid, d->uuid, false);
 	/* an unmarked domain (adopted, or foreign) is looked at once per
 	 * META_TTL: "no metadata" is cached for it too */
 	if (e && (e->has_meta || !marked) && e->fetched_at && e->vcpus == d->vcpus &&
@@ -523,15 +282,13 @@ static void read_meta(struct host_obs *ho, virDomainPtr dom, struct obs_domain *
 static void take_sample(struct host_obs *ho, struct obs_domain *d)
 {
 	struct hv_session *s = ho->s;
-	char key[74];
-	struct cache_entry *e;
+	struct meta_cache_entry *e;
 	int64_t window = s->opt.sample_window;
 	int64_t min_age = ho->second ? 100 : window > 0 ? window : 1000;
 	int64_t age;
 
-	cache_key(key, s->hosts[ho->host].host_uuid, d->uuid);
 	pthread_mutex_lock(&s->cache_lock);
-	e = cache_find(s->cache, key, true);
+	e = meta_cache_entry(s->cache, s->hosts[ho->host].host_uuid, d->uuid, true);
 	e->used = true;
 	age = ho->sampled_at - e->sampled_at;
 	d->cpu_load = -1;
@@ -668,12 +425,10 @@ static void observe_each(struct host_obs *ho, virConnectPtr conn)
 static void remember_full(struct host_obs *ho, const struct obs_domain *d)
 {
 	struct hv_session *s = ho->s;
-	char key[74];
-	struct cache_entry *e;
+	struct meta_cache_entry *e;
 
-	cache_key(key, s->hosts[ho->host].host_uuid, d->uuid);
 	pthread_mutex_lock(&s->cache_lock);
-	e = cache_find(s->cache, key, true);
+	e = meta_cache_entry(s->cache, s->hosts[ho->host].host_uuid, d->uuid, true);
 	e->used = true;
 	e->obs_at = ho->sampled_at;
 	e->obs_vcpus = d->vcpus;
@@ -707,8 +462,7 @@ static void observe_light(struct host_obs *ho, virConnectPtr conn)
 	for (int i = 0; i < n && !ho->need_full; i++) {
 		virDomainStatsRecordPtr r = recs[i];
 		struct obs_domain *d = add_domain(ho, r->dom);
-		char key[74];
-		struct cache_entry *e;
+		struct meta_cache_entry *e;
 		unsigned long long v;
 		int st = 0;
 
@@ -718,9 +472,8 @@ static void observe_light(struct host_obs *ho, virConnectPtr conn)
 		d->state = map_state(st);
 		if (cpu && virTypedParamsGetULLong(r->params, r->nparams, "cpu.time", &v) == 1)
 			d->cpu_time = v;
-		cache_key(key, s->hosts[ho->host].host_uuid, d->uuid);
 		pthread_mutex_lock(&s->cache_lock);
-		e = cache_find(s->cache, key, false);
+		e = meta_cache_entry(s->cache, s->hosts[ho->host].host_uuid, d->uuid, false);
 		if (!e || !e->obs_at) {
 			ho->need_full = true;
 		} else {
@@ -872,25 +625,40 @@ static void run_hosts(struct host_obs *ho, size_t n)
 	free(started);
 }
 
+void obs_host_apply_spec(struct obs_host *h, const struct host_spec *hs)
+{
+	char *uri = hv_uri_display(h->uri ? h->uri : hs->uri);
+
+	if (!h->name)
+		h->name = xstrdup(hs->name);
+	free(h->uri);
+	h->uri = uri;
+	if (hs->cpus)
+		h->cpus = hs->cpus;
+	if (hs->memory)
+		h->memory = hs->memory;
+	h->reserve = hs->reserve;
+	h->maintenance = hs->maintenance;
+	host_labels_release(&h->labels);
+	h->labels.nr = hs->labels.nr;
+	h->labels.items = xcalloc(hs->labels.nr + 1, sizeof(*h->labels.items));
+	for (size_t i = 0; i < hs->labels.nr; i++) {
+		h->labels.items[i].key = xstrdup(hs->labels.items[i].key);
+		h->labels.items[i].value = xstrdup(hs->labels.items[i].value);
+	}
+}
+
+/* What the session knows of host h, then the cluster file's settings. */
 static void fill_host(struct obs_host *oh, const struct hv_host *h, const struct host_spec *spec)
 {
-	oh->name = xstrdup(spec->name);
-	oh->uri = hv_uri_display(spec->uri);
 	oh->online = h->online;
 	oh->error = xstrdup(h->error);
-	oh->cpus = spec->cpus ? spec->cpus : h->cpus;
-	oh->memory = spec->memory ? spec->memory : h->memory;
-	oh->reserve = spec->reserve;
-	oh->maintenance = spec->maintenance;
-	oh->labels.nr = spec->labels.nr;
-	oh->labels.items = xcalloc(spec->labels.nr + 1, sizeof(*oh->labels.items));
-	for (size_t i = 0; i < spec->labels.nr; i++) {
-		oh->labels.items[i].key = xstrdup(spec->labels.items[i].key);
-		oh->labels.items[i].value = xstrdup(spec->labels.items[i].value);
-	}
+	oh->cpus = h->cpus;
+	oh->memory = h->memory;
 	memcpy(oh->host_uuid, h->host_uuid, sizeof(oh->host_uuid));
 	oh->hostname = xstrdup(h->hostname);
 	oh->hv_caps = h->caps;
+	obs_host_apply_spec(oh, spec);
 }
 
 static int observe_all(struct hv_session *s, struct observed *out, bool light,

@@ -3,6 +3,7 @@
  * repeat and to interrupt: a later run observes what is there and finishes.
  */
 #include "hv_priv.h"
+#include "cache.h"
 #include "storage.h"
 
 #include <stdlib.h>

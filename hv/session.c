@@ -3,6 +3,7 @@
  * with a bounded timeout; host facts read once per connection.
  */
 #include "hv_priv.h"
+#include "cache.h"
 #include "../util/uri.h"
 
 #include <stdlib.h>

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #define SNAP_MAX_VOLUMES 256    /* per domain */
 #define SNAP_MAX_NAMES 4096     /* pools or networks per host */
@@ -117,248 +116,34 @@ int observed_write_json(const struct observed *o, struct strbuf *out)
 
 /* ---- reading ---- */
 
-/*
- * Snapshots of thousands of hosts are tens of megabytes, and libyaml's
- * document model costs several times the memory of the file. So the reader
- * builds a compact tree from libyaml's event stream: every value is one
- * node, the members of an array or object are contiguous in kids[], and
- * scalars live in a string arena of large chunks.
- */
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jnode {
-	enum jtype type;
-	int line, col;
-	const char *s;            /* scalars: the text, NUL-terminated */
-	uint32_t first, n;        /* arrays: kids[first..first+n); objects: key, value pairs */
-};
-
-#define JSON_MAX_DEPTH 64
-#define ARENA_CHUNK (1u << 20)
-
-struct jframe {
-	uint32_t self;
-	size_t base;              /* its members start at stack[base] */
-};
-
-struct jparser {
-	const char *problem;
-	int prob_line, prob_col;
-	struct jnode *nodes;
-	size_t n_nodes, a_nodes;
-	uint32_t *kids;
-	size_t n_kids, a_kids;
-	uint32_t *stack;          /* members of the containers being parsed */
-	size_t n_stack, a_stack;
-	struct jframe *frames;
-	size_t n_frames, a_frames;
-	char **chunks;            /* the string arena */
-	size_t n_chunks, a_chunks, used;
-};
-
-static int jfail(struct jparser *j, const char *problem, const yaml_mark_t *m)
-{
-	if (!j->problem) {
-		j->problem = problem;
-		j->prob_line = (int)m->line + 1;
-		j->prob_col = (int)m->column + 1;
-	}
-	return -1;
-}
-
-static const char *jstrdup(struct jparser *j, const char *s, size_t len)
-{
-	char *out;
-	if (!j->n_chunks || j->used + len + 1 > ARENA_CHUNK) {
-		ALLOC_GROW(j->chunks, j->n_chunks + 1, j->a_chunks);
-		j->chunks[j->n_chunks++] = xmalloc(len + 1 > ARENA_CHUNK ? len + 1 : ARENA_CHUNK);
-		j->used = 0;
-	}
-	out = j->chunks[j->n_chunks - 1] + j->used;
-	memcpy(out, s, len);
-	out[len] = '\0';
-	j->used += len + 1;
-	return out;
-}
-
-/* A new node, a member of the container being parsed (if any). */
-static int jadd(struct jparser *j, enum jtype t, const yaml_mark_t *m, uint32_t *out)
-{
-	struct jnode *n;
-
-	if (j->n_frames) {
-		const struct jframe *f = &j->frames[j->n_frames - 1];
-		if (j->nodes[f->self].type == J_OBJ && (j->n_stack - f->base) % 2 == 0 &&
-		    t != J_STR && t != J_NUM && t != J_BOOL && t != J_NULL)
-			return jfail(j, "expected a string as the key", m);
-	} else if (j->n_nodes) {
-		return jfail(j, "text after the JSON value", m);
-	}
-	if (j->n_nodes >= SNAPSHOT_MAX_NODES)
-		return jfail(j, "more than 8388608 values", m);
-	ALLOC_GROW(j->nodes, j->n_nodes + 1, j->a_nodes);
-	n = &j->nodes[j->n_nodes];
-	memset(n, 0, sizeof(*n));
-	n->type = t;
-	n->line = (int)m->line + 1;
-	n->col = (int)m->column + 1;
-	*out = (uint32_t)j->n_nodes++;
-	if (j->n_frames) {
-		ALLOC_GROW(j->stack, j->n_stack + 1, j->a_stack);
-		j->stack[j->n_stack++] = *out;
-	}
-	return 0;
-}
-
-static int jscalar(struct jparser *j, const yaml_event_t *ev)
-{
-	const char *v = (const char *)ev->data.scalar.value;
-	size_t len = ev->data.scalar.length;
-	enum jtype t = J_STR;
-	uint32_t id;
-	double d;
-
-	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-		if (!strcmp(v, "null"))
-			t = J_NULL;
-		else if (!strcmp(v, "true") || !strcmp(v, "false"))
-			t = J_BOOL;
-		else if (!parse_double(v, &d))
-			t = J_NUM;
-		else
-			return jfail(j, "unknown literal", &ev->start_mark);
-	}
-	if (jadd(j, t, &ev->start_mark, &id))
-		return -1;
-	j->nodes[id].s = jstrdup(j, v, len);
-	return 0;
-}
-
-static int jopen(struct jparser *j, enum jtype t, const yaml_mark_t *m)
-{
-	uint32_t id;
-	if (j->n_frames >= JSON_MAX_DEPTH)
-		return jfail(j, "nested too deeply", m);
-	if (jadd(j, t, m, &id))
-		return -1;
-	ALLOC_GROW(j->frames, j->n_frames + 1, j->a_frames);
-	j->frames[j->n_frames].self = id;
-	j->frames[j->n_frames++].base = j->n_stack;
-	return 0;
-}
-
-static void jclose(struct jparser *j)
-{
-	const struct jframe *f = &j->frames[--j->n_frames];
-	size_t n = j->n_stack - f->base;
-	struct jnode *self = &j->nodes[f->self];
-
-	if (n) {   /* an empty container may come before any kids[] exists */
-		ALLOC_GROW(j->kids, j->n_kids + n, j->a_kids);
-		memcpy(j->kids + j->n_kids, j->stack + f->base, n * sizeof(*j->kids));
-	}
-	self->first = (uint32_t)j->n_kids;
-	self->n = (uint32_t)(self->type == J_OBJ ? n / 2 : n);
-	j->n_kids += n;
-	j->n_stack = f->base;
-}
-
-static int json_parse(struct jparser *j, const char *buf, size_t len)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	int rc = 0, docs = 0;
-	bool done = false;
-
-	memset(j, 0, sizeof(*j));
-	yaml_parser_initialize(&p);
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	while (!done && !rc) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			rc = jfail(j, p.problem ? p.problem : "cannot parse", &p.problem_mark);
-			break;
-		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT: done = true; break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (docs++)
-				rc = jfail(j, "text after the JSON value", &ev.start_mark);
-			break;
-		case YAML_MAPPING_START_EVENT: rc = jopen(j, J_OBJ, &ev.start_mark); break;
-		case YAML_SEQUENCE_START_EVENT: rc = jopen(j, J_ARR, &ev.start_mark); break;
-		case YAML_MAPPING_END_EVENT:
-		case YAML_SEQUENCE_END_EVENT: jclose(j); break;
-		case YAML_SCALAR_EVENT: rc = jscalar(j, &ev); break;
-		case YAML_ALIAS_EVENT: rc = jfail(j, "aliases have no place in a snapshot", &ev.start_mark); break;
-		default: break;
-		}
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&p);
-	if (!rc && !j->n_nodes) {
-		yaml_mark_t m = { 0, 0, 0 };
-		rc = jfail(j, "the file is empty", &m);
-	}
-	return rc;
-}
-
-static void json_release(struct jparser *j)
-{
-	for (size_t i = 0; i < j->n_chunks; i++)
-		free(j->chunks[i]);
-	free(j->chunks);
-	free(j->nodes);
-	free(j->kids);
-	free(j->stack);
-	free(j->frames);
-}
-
+/* The snapshot format over util/json.h's reader: each value has a range
+ * and a missing or malformed one is an error naming its place. */
 struct rd {
-	struct jparser *j;
+	const struct json_doc *j;
 	const char *file;
 	struct errbuf *err;
 };
 
-static const struct jnode *node(struct rd *r, uint32_t i)
+static const struct json_node *member(struct rd *r, const struct json_node *c, size_t i,
+				      const struct json_node **key)
 {
-	return &r->j->nodes[i];
+	return json_member(r->j, c, i, key);
 }
 
-/* The i-th member of an array, or the value of the i-th pair of an object. */
-static const struct jnode *member(struct rd *r, const struct jnode *c, size_t i, const struct jnode **key)
+static const struct json_node *get(struct rd *r, const struct json_node *map, const char *key)
 {
-	if (c->type == J_OBJ) {
-		if (key)
-			*key = node(r, r->j->kids[c->first + 2 * i]);
-		return node(r, r->j->kids[c->first + 2 * i + 1]);
-	}
-	return node(r, r->j->kids[c->first + i]);
+	return json_get(r->j, map, key);
 }
 
-static const struct jnode *get(struct rd *r, const struct jnode *map, const char *key)
+static const char *str(struct rd *r, const struct json_node *map, const char *key)
 {
-	if (!map || map->type != J_OBJ)
-		return NULL;
-	for (size_t i = 0; i < map->n; i++) {
-		const struct jnode *k, *v = member(r, map, i, &k);
-		if (!strcmp(k->s, key))
-			return v;
-	}
-	return NULL;
-}
-
-static const char *str(struct rd *r, const struct jnode *map, const char *key)
-{
-	const struct jnode *n = get(r, map, key);
-	if (!n || n->type == J_NULL || n->type == J_ARR || n->type == J_OBJ)
-		return NULL;
-	return n->s;
+	return json_get_text(r->j, map, key);
 }
 
 /* The number at key, def when absent; a value outside [min, max] (or
  * not a number) is an error and reads as def. max is at most 2^62, so
  * every accepted double converts to int64_t exactly in range. */
-static int64_t num(struct rd *r, const struct jnode *map, const char *key, int64_t def,
+static int64_t num(struct rd *r, const struct json_node *map, const char *key, int64_t def,
 		   int64_t min, int64_t max)
 {
 	const char *s = str(r, map, key);
@@ -387,27 +172,27 @@ static int64_t num(struct rd *r, const struct jnode *map, const char *key, int64
 	return v;
 }
 
-static bool boolean(struct rd *r, const struct jnode *map, const char *key, bool def)
+static bool boolean(struct rd *r, const struct json_node *map, const char *key, bool def)
 {
 	const char *s = str(r, map, key);
 	return s ? !strcmp(s, "true") : def;
 }
 
-static void need(struct rd *r, const struct jnode *map, const char *key, const char *what)
+static void need(struct rd *r, const struct json_node *map, const char *key, const char *what)
 {
 	if (!str(r, map, key))
 		err_at(r->err, r->file, map->line, map->col, "%s is missing '%s'", what, key);
 }
 
 /* The strings of array arr (at most SNAP_MAX_NAMES); *n receives the count. */
-static char **read_names(struct rd *r, const struct jnode *arr, size_t *n)
+static char **read_names(struct rd *r, const struct json_node *arr, size_t *n)
 {
 	char **v = xcalloc(arr->n + 1, sizeof(*v));
 
 	*n = 0;
 	for (size_t i = 0; i < arr->n && i < SNAP_MAX_NAMES; i++) {
-		const struct jnode *e = member(r, arr, i, NULL);
-		if (e->type == J_STR)
+		const struct json_node *e = member(r, arr, i, NULL);
+		if (e->type == JSON_STR)
 			v[(*n)++] = xstrdup(e->s);
 	}
 	return v;
@@ -415,22 +200,22 @@ static char **read_names(struct rd *r, const struct jnode *arr, size_t *n)
 
 /* A host's active pools and networks. A snapshot of an older vem has
  * neither: they stay unknown, and placement does not filter on them. */
-static void read_resources(struct rd *r, const struct jnode *n, struct obs_host *h)
+static void read_resources(struct rd *r, const struct json_node *n, struct obs_host *h)
 {
-	const struct jnode *pools = get(r, n, "pools"), *nets = get(r, n, "networks");
+	const struct json_node *pools = get(r, n, "pools"), *nets = get(r, n, "networks");
 	char **pv, **nv;
 	size_t np, nn;
 
-	if (!pools || pools->type != J_ARR || !nets || nets->type != J_ARR)
+	if (!pools || pools->type != JSON_ARR || !nets || nets->type != JSON_ARR)
 		return;
 	pv = read_names(r, pools, &np);
 	nv = read_names(r, nets, &nn);
 	obs_host_set_resources(h, pv, np, nv, nn);
 }
 
-static void read_host(struct rd *r, const struct jnode *n, struct obs_host *h)
+static void read_host(struct rd *r, const struct json_node *n, struct obs_host *h)
 {
-	const struct jnode *cap = get(r, n, "capacity"), *labels = get(r, n, "labels"), *hv = get(r, n, "hv");
+	const struct json_node *cap = get(r, n, "capacity"), *labels = get(r, n, "labels"), *hv = get(r, n, "hv");
 
 	need(r, n, "name", "host");
 	h->name = xstrdup(str(r, n, "name") ? str(r, n, "name") : "?");
@@ -443,21 +228,21 @@ static void read_host(struct rd *r, const struct jnode *n, struct obs_host *h)
 	h->maintenance = boolean(r, n, "maintenance", false);
 	if (str(r, n, "host_uuid"))
 		snprintf(h->host_uuid, sizeof(h->host_uuid), "%s", str(r, n, "host_uuid"));
-	if (labels && labels->type == J_OBJ) {
+	if (labels && labels->type == JSON_OBJ) {
 		h->labels.items = xcalloc(labels->n + 1, sizeof(*h->labels.items));
 		for (size_t i = 0; i < labels->n; i++) {
-			const struct jnode *k, *v = member(r, labels, i, &k);
-			if (v->type == J_ARR || v->type == J_OBJ || v->type == J_NULL)
+			const struct json_node *k, *v = member(r, labels, i, &k);
+			if (v->type == JSON_ARR || v->type == JSON_OBJ || v->type == JSON_NULL)
 				continue;
 			h->labels.items[h->labels.nr].key = xstrdup(k->s);
 			h->labels.items[h->labels.nr++].value = xstrdup(v->s);
 		}
 	}
-	if (hv && hv->type == J_ARR) {
+	if (hv && hv->type == JSON_ARR) {
 		for (size_t i = 0; i < hv->n; i++) {
-			const struct jnode *v = member(r, hv, i, NULL);
+			const struct json_node *v = member(r, hv, i, NULL);
 			enum hv_type t;
-			if (v->type == J_STR && !hv_type_parse(v->s, &t))
+			if (v->type == JSON_STR && !hv_type_parse(v->s, &t))
 				h->hv_caps |= 1u << t;
 		}
 	} else {
@@ -467,13 +252,13 @@ static void read_host(struct rd *r, const struct jnode *n, struct obs_host *h)
 }
 
 /* An owned domain's volumes (what removing it would delete). */
-static void read_volumes(struct rd *r, const struct jnode *arr, struct vem_meta *m)
+static void read_volumes(struct rd *r, const struct json_node *arr, struct vem_meta *m)
 {
-	if (!arr || arr->type != J_ARR)
+	if (!arr || arr->type != JSON_ARR)
 		return;
 	for (size_t i = 0; i < arr->n && i < SNAP_MAX_VOLUMES; i++) {
-		const struct jnode *v = member(r, arr, i, NULL);
-		if (v->type != J_STR)
+		const struct json_node *v = member(r, arr, i, NULL);
+		if (v->type != JSON_STR)
 			continue;
 		m->volumes = xrealloc(m->volumes, (m->n_volumes + 1) * sizeof(*m->volumes));
 		m->volumes[m->n_volumes++] = xstrdup(v->s);
@@ -507,8 +292,8 @@ int observed_read_json(const char *path, struct observed *o, struct errbuf *err)
 int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 			      struct observed *o, struct errbuf *err)
 {
-	struct jparser j;
-	const struct jnode *root, *hosts, *doms;
+	struct json_doc j;
+	const struct json_node *root, *hosts, *doms;
 	struct rd r = { &j, path, err };
 	size_t before = err->nr;
 	int rc = -1;
@@ -516,15 +301,15 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 	memset(o, 0, sizeof(*o));
 	if (len > SNAPSHOT_MAX_BYTES)
 		return err_set(err, "cannot read snapshot '%s': larger than 512MiB", path);
-	if (json_parse(&j, buf, len)) {
-		err_at(err, path, j.prob_line, j.prob_col, "invalid snapshot: %s", j.problem);
-		json_release(&j);
+	if (json_doc_parse(&j, buf, len, SNAPSHOT_MAX_NODES)) {
+		err_at(err, path, j.problem_line, j.problem_col, "invalid snapshot: %s", j.problem);
+		json_doc_release(&j);
 		return -1;
 	}
-	root = &j.nodes[0];
+	root = json_doc_root(&j);
 	hosts = get(&r, root, "hosts");
 	doms = get(&r, root, "domains");
-	if (root->type != J_OBJ || !hosts || hosts->type != J_ARR) {
+	if (root->type != JSON_OBJ || !hosts || hosts->type != JSON_ARR) {
 		err_at(err, path, 1, 1, "not a vem snapshot: expected an object with 'hosts' and 'domains'");
 		goto out;
 	}
@@ -536,7 +321,7 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 	o->hosts = xcalloc(o->n_hosts + 1, sizeof(*o->hosts));
 	for (size_t i = 0; i < o->n_hosts; i++)
 		read_host(&r, member(&r, hosts, i, NULL), &o->hosts[i]);
-	if (doms && doms->type == J_ARR) {
+	if (doms && doms->type == JSON_ARR) {
 		long last = -1;
 		size_t n = doms->n;
 		int64_t total_vcpus = 0;
@@ -544,7 +329,7 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 		bool over = false;
 		o->domains = xcalloc(n + 1, sizeof(*o->domains));
 		for (size_t i = 0; i < n; i++) {
-			const struct jnode *dn = member(&r, doms, i, NULL);
+			const struct json_node *dn = member(&r, doms, i, NULL);
 			struct obs_domain *d = &o->domains[o->n_domains];
 			const char *hn = str(&r, dn, "host");
 			long h;
@@ -583,7 +368,7 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 				double v;
 				d->cpu_load = cl && !parse_double(cl, &v) ? v : -1;
 				if (d->cpu_load != -1 && !(d->cpu_load >= 0 && d->cpu_load <= SNAP_MAX_LOAD)) {
-					const struct jnode *ln = get(&r, dn, "cpu_load");
+					const struct json_node *ln = get(&r, dn, "cpu_load");
 					err_at(err, path, ln->line, ln->col, "'cpu_load': %s is out of range "
 					       "(-1 or 0..1000000)", cl);
 					d->cpu_load = -1;
@@ -604,7 +389,7 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 	}
 	rc = err->nr > before ? -1 : 0;
 out:
-	json_release(&j);
+	json_doc_release(&j);
 	if (rc)
 		observed_release(o);
 	return rc;
@@ -628,29 +413,11 @@ void observed_apply_cluster(struct observed *o, const struct cluster *c)
 			*h = o->hosts[j];
 			memset(&o->hosts[j], 0, sizeof(o->hosts[j]));
 			map[j] = (long)i;
-			for (size_t k = 0; k < h->labels.nr; k++) {
-				free(h->labels.items[k].key);
-				free(h->labels.items[k].value);
-			}
-			free(h->labels.items);
 		} else {
-			h->name = xstrdup(hs->name);
-			h->uri = xstrdup(hs->uri);
 			h->online = false;
 			h->error = xstrdup("not in the snapshot");
 		}
-		if (hs->cpus)
-			h->cpus = hs->cpus;
-		if (hs->memory)
-			h->memory = hs->memory;
-		h->reserve = hs->reserve;
-		h->maintenance = hs->maintenance;
-		h->labels.nr = hs->labels.nr;
-		h->labels.items = xcalloc(hs->labels.nr + 1, sizeof(*h->labels.items));
-		for (size_t k = 0; k < hs->labels.nr; k++) {
-			h->labels.items[k].key = xstrdup(hs->labels.items[k].key);
-			h->labels.items[k].value = xstrdup(hs->labels.items[k].value);
-		}
+		obs_host_apply_spec(h, hs);
 	}
 	/* domains of hosts the cluster does not list are dropped */
 	for (size_t i = 0; i < o->n_domains; i++) {

@@ -693,6 +693,20 @@ static const struct image_spec *image_by_volume(const struct cluster *c, const c
 	return NULL;
 }
 
+/* libvirt moves a disk by its path: the counterpart on dst of src's volume
+ * at spath (what: "image" or "volume", named name) must be at that path
+ * too. 0, or HV_ERR_DETERMINISTIC with err saying where each host keeps it. */
+static int same_path(struct hv_session *s, size_t src, size_t dst, const char *what,
+		     const char *name, const char *dpath, const char *spath, struct errbuf *err)
+{
+	if (str_eq(dpath, spath))
+		return 0;
+	err_set(err, "host '%s' would keep %s '%s' at '%s', host '%s' keeps it at '%s': "
+		"the pools must have the same target path", host_name(s, dst), what, name, dpath,
+		host_name(s, src), spath);
+	return HV_ERR_DETERMINISTIC;
+}
+
 /* Make the backing image at path `backing` of host src present on dst. */
 static int move_backing(struct hv_session *s, size_t src, size_t dst, virStoragePoolPtr dpool,
 			const char *backing, struct errbuf *err)
@@ -729,14 +743,7 @@ static int move_backing(struct hv_session *s, size_t src, size_t dst, virStorage
 	}
 	if (!path)
 		goto out;
-	if (!str_eq(path, backing)) {
-		err_set(err, "host '%s' keeps image '%s' at '%s', host '%s' at '%s': the pools must "
-			"have the same target path", host_name(s, dst), base, path,
-			host_name(s, src), backing);
-		rc = HV_ERR_DETERMINISTIC;
-		goto out;
-	}
-	rc = 0;
+	rc = same_path(s, src, dst, "image", base, path, backing, err);
 out:
 	if (sv)
 		virStorageVolFree(sv);
@@ -837,14 +844,7 @@ static int move_volume(struct hv_session *s, size_t src, size_t dst, virStorageP
 		strv_push(&mv->copy, &mv->n_copy, xstrdup(dk->target));
 		mv->copy_bytes += info.allocation;
 	}
-	if (!str_eq(path, spath)) {
-		err_set(err, "host '%s' would keep volume '%s' at '%s', host '%s' keeps it at '%s': "
-			"the pools must have the same target path", host_name(s, dst), name, path,
-			host_name(s, src), spath);
-		rc = HV_ERR_DETERMINISTIC;
-		goto out;
-	}
-	rc = 0;
+	rc = same_path(s, src, dst, "volume", name, path, spath, err);
 out:
 	if (sv)
 		virStorageVolFree(sv);

@@ -1,6 +1,7 @@
 /*
  * fixtures.h - clusters from YAML text and observed states built in code,
- * for unit tests of planning without hosts.
+ * for unit tests of planning without hosts; sessions on libvirt's test
+ * driver for tests of the hv layer and what uses it (no root).
  */
 #ifndef VEM_FIXTURES_H
 #define VEM_FIXTURES_H
@@ -9,8 +10,10 @@
 #include "hv/hv.h"
 #include "reconciler/plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static inline struct cluster *load_yaml(const char *yaml)
 {
@@ -109,6 +112,73 @@ static inline struct obs_domain *obs_add(struct observed *o, const struct cluste
 		d->meta.spec_hash = xstrdup(hash ? hash : vm ? vm->spec_hash : "0000");
 	}
 	return d;
+}
+
+/* ---- sessions on the test driver ----
+ * test:///default is one state that all connections of a process share;
+ * test://FILE gives each connection a state of its own, read from FILE, so
+ * hosts "test://FILE" stand for separate hosts. */
+
+/* A node file with no domains, for test://FILE hosts (caller unlinks, frees). */
+static inline char *test_node_file(void)
+{
+	char *path = xstrdup("/tmp/vem-test-node.XXXXXX");
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, "<node/>\n", 8) != 8) {
+		perror(path);
+		abort();
+	}
+	close(fd);
+	return path;
+}
+
+/* "cluster: NAME" and hosts h1..hn at test://node, then extra (YAML). */
+static inline char *test_hosts_yaml(const char *name, const char *node, size_t n,
+				    const char *extra)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "cluster: %s\nhosts:\n", name);
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(&sb, "  - {name: h%zu, uri: 'test://%s'}\n", i + 1, node);
+	strbuf_adds(&sb, extra ? extra : "");
+	return strbuf_detach(&sb, NULL);
+}
+
+struct hv_fixture {
+	struct cluster *c;
+	struct hv_session *s;
+};
+
+/* The cluster of yaml and a session on it (opt NULL: the defaults, with
+ * the observation cache under /tmp/vem-test-cache); aborts unless every
+ * host is online. */
+static inline void hv_fixture_open(struct hv_fixture *f, const char *yaml,
+				   const struct hv_options *opt)
+{
+	struct hv_options def;
+
+	if (!opt) {
+		hv_options_default(&def);
+		def.cache_dir = "/tmp/vem-test-cache";
+		opt = &def;
+	}
+	f->c = load_yaml(yaml);
+	f->s = hv_session_open(f->c, opt);
+	for (size_t i = 0; i < f->c->n_hosts; i++)
+		if (!hv_host_online(f->s, i)) {
+			fprintf(stderr, "fixture: host '%s' did not open: %s\n",
+				f->c->hosts[i].name, hv_host_error(f->s, i));
+			abort();
+		}
+}
+
+static inline void hv_fixture_close(struct hv_fixture *f)
+{
+	hv_session_free(f->s);
+	cluster_free(f->c);
+	memset(f, 0, sizeof(*f));
 }
 
 static inline char *plan_text(const struct plan *p, const struct observed *o)

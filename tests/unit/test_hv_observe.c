@@ -113,10 +113,78 @@ TEST(pools_and_networks_observed)
 	cluster_free(c);
 }
 
+static const struct obs_host *host_named(const struct observed *o, const char *name)
+{
+	long i = observed_host_index(o, name);
+	return i < 0 ? NULL : &o->hosts[i];
+}
+
+/* The cluster file's host settings reach observed hosts one way, whether
+ * observed live or read from a snapshot: the URI's password masked, the
+ * capacity overrides, reserve, maintenance and labels. */
+TEST(host_settings_applied_one_way)
+{
+	struct cluster *c = load_yaml(
+		"cluster: sbx\nhosts:\n"
+		"  - {name: t1, uri: 'test:///default', capacity: {cpus: 3, memory: 3GiB},\n"
+		"     labels: {rack: a}, maintenance: true}\n"
+		"  - {name: h2, uri: 'qemu+tcp://admin:s3cr3t@127.0.0.1:1/system', reserve: 1GiB,\n"
+		"     labels: {rack: b, disk: ssd}}\n");
+	struct hv_options opt;
+	struct hv_session *s;
+	struct errbuf err = ERRBUF_INIT;
+	struct strbuf json = STRBUF_INIT;
+	struct observed live, snap, partial;
+
+	hv_options_default(&opt);
+	opt.connect_timeout = 2000;
+	opt.cache_dir = "/nonexistent/vem-test-cache";
+	s = hv_session_open(c, &opt);
+	CHECK(hv_host_online(s, 0) && !hv_host_online(s, 1));
+	CHECK(hv_observe(s, &live, &err) == 0);
+	/* the same snapshot read back, and one that lacks h2 */
+	observed_write_json(&live, &json);
+	CHECK(observed_read_json_buffer("s.json", json.buf, json.len, &snap, &err) == 0);
+	observed_apply_cluster(&snap, c);
+	CHECK(observed_read_json_buffer("s.json", json.buf, json.len, &partial, &err) == 0);
+	free(partial.hosts[1].name);
+	partial.hosts[1].name = xstrdup("gone");
+	observed_apply_cluster(&partial, c);
+	for (int k = 0; k < 3; k++) {
+		const struct observed *o = k == 0 ? &live : k == 1 ? &snap : &partial;
+		const struct obs_host *t1 = host_named(o, "t1"), *h2 = host_named(o, "h2");
+		CHECK(t1 && h2);
+		if (!t1 || !h2)
+			continue;
+		CHECK_STR(t1->uri, "test:///default");
+		CHECK(h2->uri && !strstr(h2->uri, "s3cr3t") && strstr(h2->uri, "admin"));
+		CHECK(!h2->online && h2->error && !strstr(h2->error, "s3cr3t"));
+		CHECK_INT(t1->cpus, 3);
+		CHECK(t1->memory == 3 * GiB);
+		CHECK(t1->maintenance && !h2->maintenance);
+		CHECK(h2->reserve == 1 * GiB && t1->reserve == 0);
+		CHECK_STR(labels_get(&t1->labels, "rack"), "a");
+		CHECK_INT(h2->labels.nr, 2);
+		CHECK_STR(labels_get(&h2->labels, "disk"), "ssd");
+	}
+	CHECK_STR(host_named(&live, "h2")->uri, host_named(&partial, "h2")->uri);
+	CHECK_STR(host_named(&partial, "h2")->error, "not in the snapshot");
+	if (err.nr)
+		err_print(&err, stderr, "observe");
+	observed_release(&live);
+	observed_release(&snap);
+	observed_release(&partial);
+	strbuf_release(&json);
+	errbuf_release(&err);
+	hv_session_free(s);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	virSetErrorFunc(NULL, quiet);
 	RUN(test_driver_host_observed_both_ways);
 	RUN(pools_and_networks_observed);
+	RUN(host_settings_applied_one_way);
 	return test_done();
 }

@@ -168,10 +168,8 @@ TEST(volume_format_and_backing)
 	CHECK(!fmt && !backing && !bfmt);
 }
 
-/* ---- storage_move_prepare on two test:/// "hosts" ----
- * test:///default shares one state in a process; a node file gives each
- * connection its own. */
-static char node_file[] = "/tmp/vem-test-node.XXXXXX";
+/* ---- storage_move_prepare on two test:/// "hosts" (fixtures.h) ---- */
+static char *node_file;
 
 static const char *web_xml =
 	"<domain type='qemu'><name>web</name><memory>65536</memory><os><type>hvm</type></os><devices>"
@@ -179,29 +177,48 @@ static const char *web_xml =
 	"<source file='/vt/vem-lab-web-disk0.qcow2'/><target dev='vda' bus='virtio'/></disk>"
 	"</devices></domain>";
 
-static struct hv_session *two_hosts(struct cluster **c, const char *storage)
-{
-	struct hv_options opt;
-	char *yaml = xasprintf("cluster: lab\nhosts:\n  - {name: h1, uri: 'test://%s'}\n"
-			       "  - {name: h2, uri: 'test://%s'}\n%s", node_file, node_file, storage);
-	struct hv_session *s;
+static struct vem_meta web_meta(const char *path);
 
-	*c = load_yaml(yaml);
+/* One move of web, whose disk is at path, from h1 to h2, each host with a
+ * running pool "default" at /vt. */
+struct move_test {
+	struct hv_fixture f;
+	struct hv_session *s;
+	const char *path;
+	struct vem_meta m;
+	struct errbuf err;
+	struct storage_move mv;
+};
+
+static void move_open(struct move_test *t, const char *storage, const char *path)
+{
+	char *yaml = test_hosts_yaml("lab", node_file, 2, storage);
+
+	memset(t, 0, sizeof(*t));
+	hv_fixture_open(&t->f, yaml, NULL);
 	free(yaml);
-	hv_options_default(&opt);
-	s = hv_session_open(*c, &opt);
+	t->s = t->f.s;
+	t->path = path;
+	t->m = web_meta(path);
+	errbuf_init(&t->err);
 	for (size_t h = 0; h < 2; h++) {
-		virConnectPtr conn = hv_conn(s, h);
-		virStoragePoolPtr p = conn ? virStoragePoolDefineXML(conn,
+		virStoragePoolPtr p = virStoragePoolDefineXML(hv_conn(t->s, h),
 			"<pool type='dir'><name>default</name><target><path>/vt</path></target></pool>",
-			0) : NULL;
+			0);
 		CHECK(p != NULL);
 		if (p) {
 			CHECK(virStoragePoolCreate(p, 0) == 0);
 			virStoragePoolFree(p);
 		}
 	}
-	return s;
+}
+
+static void move_close(struct move_test *t)
+{
+	storage_move_release(&t->mv);
+	vem_meta_release(&t->m);
+	errbuf_release(&t->err);
+	hv_fixture_close(&t->f);
 }
 
 /* A volume named name in pool (by name) of host h. */
@@ -244,141 +261,137 @@ static struct vem_meta web_meta(const char *path)
  * dropped from dst again by the undo of a failed move. */
 TEST(move_local_disk)
 {
-	struct cluster *c;
-	struct hv_session *s = two_hosts(&c, "");
-	const char *path = "/vt/vem-lab-web-disk0.qcow2";
-	struct vem_meta m = web_meta(path);
-	struct errbuf err = ERRBUF_INIT;
-	struct storage_move mv;
+	struct move_test t;
 
-	CHECK(hv_host_online(s, 0) && hv_host_online(s, 1));
-	CHECK(make_vol(s, 0, "default", "vem-lab-web-disk0.qcow2"));
-	CHECK(!has_vol(s, 1, path));
-	CHECK(storage_move_prepare(s, 0, 1, "web", web_xml, &m, &mv, &err) == 0);
-	if (err.nr)
-		err_print(&err, stderr, "prepare");
-	CHECK_INT(mv.n_copy, 1);
-	CHECK(mv.n_copy == 1 && !strcmp(mv.copy[0], "vda"));
-	CHECK_INT(mv.n_created, 1);
-	CHECK_INT(mv.n_local, 1);
-	CHECK(has_vol(s, 1, path));
-	CHECK(storage_move_undo(s, 1, "web", &mv, &err) == 0);
-	CHECK(!has_vol(s, 1, path));
-	CHECK(has_vol(s, 0, path));
-	storage_move_release(&mv);
-	vem_meta_release(&m);
-	errbuf_release(&err);
-	hv_session_free(s);
-	cluster_free(c);
+	move_open(&t, "", "/vt/vem-lab-web-disk0.qcow2");
+	CHECK(make_vol(t.s, 0, "default", "vem-lab-web-disk0.qcow2"));
+	CHECK(!has_vol(t.s, 1, t.path));
+	CHECK(storage_move_prepare(t.s, 0, 1, "web", web_xml, &t.m, &t.mv, &t.err) == 0);
+	if (t.err.nr)
+		err_print(&t.err, stderr, "prepare");
+	CHECK_INT(t.mv.n_copy, 1);
+	CHECK(t.mv.n_copy == 1 && !strcmp(t.mv.copy[0], "vda"));
+	CHECK_INT(t.mv.n_created, 1);
+	CHECK_INT(t.mv.n_local, 1);
+	CHECK(has_vol(t.s, 1, t.path));
+	CHECK(storage_move_undo(t.s, 1, "web", &t.mv, &t.err) == 0);
+	CHECK(!has_vol(t.s, 1, t.path));
+	CHECK(has_vol(t.s, 0, t.path));
+	move_close(&t);
 }
 
 /* A leftover of an unfinished move on dst is replaced; a domain of that
  * name on dst stops the move before anything is made. */
 TEST(move_refuses_a_domain_on_dst)
 {
-	struct cluster *c;
-	struct hv_session *s = two_hosts(&c, "");
-	const char *path = "/vt/vem-lab-web-disk0.qcow2";
-	struct vem_meta m = web_meta(path);
-	struct errbuf err = ERRBUF_INIT;
-	struct storage_move mv;
+	struct move_test t;
 	virDomainPtr d;
 
-	CHECK(make_vol(s, 0, "default", "vem-lab-web-disk0.qcow2"));
-	CHECK(make_vol(s, 1, "default", "vem-lab-web-disk0.qcow2"));
-	CHECK(storage_move_prepare(s, 0, 1, "web", web_xml, &m, &mv, &err) == 0);
-	CHECK_INT(mv.n_created, 1);
-	storage_move_release(&mv);
-	d = virDomainDefineXML(hv_conn(s, 1), web_xml);
+	move_open(&t, "", "/vt/vem-lab-web-disk0.qcow2");
+	CHECK(make_vol(t.s, 0, "default", "vem-lab-web-disk0.qcow2"));
+	CHECK(make_vol(t.s, 1, "default", "vem-lab-web-disk0.qcow2"));
+	CHECK(storage_move_prepare(t.s, 0, 1, "web", web_xml, &t.m, &t.mv, &t.err) == 0);
+	CHECK_INT(t.mv.n_created, 1);
+	storage_move_release(&t.mv);
+	d = virDomainDefineXML(hv_conn(t.s, 1), web_xml);
 	CHECK(d != NULL);
-	CHECK(storage_move_prepare(s, 0, 1, "web", web_xml, &m, &mv, &err) == -1);
-	CHECK(strstr(err_msg(&err), "host 'h2' already has a domain 'web'") != NULL);
-	CHECK_INT(mv.n_created, 0);
+	CHECK(storage_move_prepare(t.s, 0, 1, "web", web_xml, &t.m, &t.mv, &t.err) == -1);
+	CHECK(strstr(err_msg(&t.err), "host 'h2' already has a domain 'web'") != NULL);
+	CHECK_INT(t.mv.n_created, 0);
 	/* and the undo keeps what a domain there may use */
-	mv.created = xcalloc(1, sizeof(char *));
-	mv.created[0] = xstrdup(path);
-	mv.n_created = 1;
-	CHECK(storage_move_undo(s, 1, "web", &mv, &err) == -1);
-	CHECK(has_vol(s, 1, path));
+	t.mv.created = xcalloc(1, sizeof(char *));
+	t.mv.created[0] = xstrdup(t.path);
+	t.mv.n_created = 1;
+	CHECK(storage_move_undo(t.s, 1, "web", &t.mv, &t.err) == -1);
+	CHECK(has_vol(t.s, 1, t.path));
 	if (d)
 		virDomainFree(d);
-	storage_move_release(&mv);
-	vem_meta_release(&m);
-	errbuf_release(&err);
-	hv_session_free(s);
-	cluster_free(c);
+	move_close(&t);
 }
 
 /* Declared shared: nothing made, copied or dropped; dst must see it. */
 TEST(move_shared_pool)
 {
-	struct cluster *c;
-	struct hv_session *s = two_hosts(&c, "storage: {shared-pools: [default]}\n");
-	const char *path = "/vt/vem-lab-web-disk0.qcow2";
-	struct vem_meta m = web_meta(path);
-	struct errbuf err = ERRBUF_INIT;
-	struct storage_move mv;
+	struct move_test t;
 
-	CHECK(make_vol(s, 0, "default", "vem-lab-web-disk0.qcow2"));
-	CHECK(storage_move_prepare(s, 0, 1, "web", web_xml, &m, &mv, &err) == HV_ERR_DETERMINISTIC);
-	CHECK(strstr(err_msg(&err), "pool 'default' is declared shared, but host 'h2' has no "
+	move_open(&t, "storage: {shared-pools: [default]}\n", "/vt/vem-lab-web-disk0.qcow2");
+	CHECK(make_vol(t.s, 0, "default", "vem-lab-web-disk0.qcow2"));
+	CHECK(storage_move_prepare(t.s, 0, 1, "web", web_xml, &t.m, &t.mv, &t.err) ==
+	      HV_ERR_DETERMINISTIC);
+	CHECK(strstr(err_msg(&t.err), "pool 'default' is declared shared, but host 'h2' has no "
 		     "volume '/vt/vem-lab-web-disk0.qcow2'") != NULL);
-	CHECK(!has_vol(s, 1, path));
-	storage_move_release(&mv);
-	errbuf_release(&err);
-	errbuf_init(&err);
-	CHECK(make_vol(s, 1, "default", "vem-lab-web-disk0.qcow2"));
-	CHECK(storage_move_prepare(s, 0, 1, "web", web_xml, &m, &mv, &err) == 0);
-	CHECK_INT(mv.n_copy, 0);
-	CHECK_INT(mv.n_created, 0);
-	CHECK_INT(mv.n_local, 0);
-	storage_move_release(&mv);
-	vem_meta_release(&m);
-	errbuf_release(&err);
-	hv_session_free(s);
-	cluster_free(c);
+	CHECK(!has_vol(t.s, 1, t.path));
+	storage_move_release(&t.mv);
+	errbuf_release(&t.err);
+	errbuf_init(&t.err);
+	CHECK(make_vol(t.s, 1, "default", "vem-lab-web-disk0.qcow2"));
+	CHECK(storage_move_prepare(t.s, 0, 1, "web", web_xml, &t.m, &t.mv, &t.err) == 0);
+	CHECK_INT(t.mv.n_copy, 0);
+	CHECK_INT(t.mv.n_created, 0);
+	CHECK_INT(t.mv.n_local, 0);
+	move_close(&t);
 }
 
 /* A host-local volume is never copied onto a pool declared shared. */
 TEST(move_never_onto_shared)
 {
-	struct cluster *c;
-	struct hv_session *s = two_hosts(&c, "storage: {shared-pools: [default]}\n");
-	const char *path = "/vl/vem-lab-web-disk0.qcow2";
-	struct vem_meta m = web_meta(path);
-	struct errbuf err = ERRBUF_INIT;
-	struct storage_move mv;
+	struct move_test t;
 	char *xml = xstrdup(web_xml);
-	virStoragePoolPtr p = virStoragePoolCreateXML(hv_conn(s, 0),
-		"<pool type='dir'><name>local</name><target><path>/vl</path></target></pool>", 0);
+	virStoragePoolPtr p;
 
+	move_open(&t, "storage: {shared-pools: [default]}\n", "/vl/vem-lab-web-disk0.qcow2");
+	p = virStoragePoolCreateXML(hv_conn(t.s, 0),
+		"<pool type='dir'><name>local</name><target><path>/vl</path></target></pool>", 0);
 	memcpy(strstr(xml, "/vt/"), "/vl/", 4);
 	CHECK(p != NULL);
-	CHECK(make_vol(s, 0, "local", "vem-lab-web-disk0.qcow2"));
-	CHECK(storage_move_prepare(s, 0, 1, "web", xml, &m, &mv, &err) == HV_ERR_DETERMINISTIC);
-	CHECK(strstr(err_msg(&err), "is host-local (pool 'local') and is never copied onto "
+	CHECK(make_vol(t.s, 0, "local", "vem-lab-web-disk0.qcow2"));
+	CHECK(storage_move_prepare(t.s, 0, 1, "web", xml, &t.m, &t.mv, &t.err) ==
+	      HV_ERR_DETERMINISTIC);
+	CHECK(strstr(err_msg(&t.err), "is host-local (pool 'local') and is never copied onto "
 		     "pool 'default', declared shared") != NULL);
-	CHECK_INT(mv.n_created, 0);
+	CHECK_INT(t.mv.n_created, 0);
 	if (p)
 		virStoragePoolFree(p);
 	free(xml);
-	storage_move_release(&mv);
-	vem_meta_release(&m);
-	errbuf_release(&err);
-	hv_session_free(s);
-	cluster_free(c);
+	move_close(&t);
+}
+
+/* A disk volume on src at a path that dst's pool cannot give: refused, with
+ * where each host keeps it (the one same-target-path check). */
+TEST(move_needs_the_same_target_path)
+{
+	struct move_test t;
+	char *xml = xstrdup(web_xml);
+	virStoragePoolPtr p;
+
+	move_open(&t, "", "/vl/vem-lab-web-disk0.qcow2");
+	/* h1 keeps the disk in pool "default" at /vl; h2's "default" is at /vt */
+	p = virStoragePoolLookupByName(hv_conn(t.s, 0), "default");
+	CHECK(p && virStoragePoolDestroy(p) == 0 && virStoragePoolUndefine(p) == 0);
+	if (p)
+		virStoragePoolFree(p);
+	p = virStoragePoolCreateXML(hv_conn(t.s, 0),
+		"<pool type='dir'><name>default</name><target><path>/vl</path></target></pool>", 0);
+	CHECK(p != NULL);
+	memcpy(strstr(xml, "/vt/"), "/vl/", 4);
+	CHECK(make_vol(t.s, 0, "default", "vem-lab-web-disk0.qcow2"));
+	CHECK(storage_move_prepare(t.s, 0, 1, "web", xml, &t.m, &t.mv, &t.err) ==
+	      HV_ERR_DETERMINISTIC);
+	CHECK_STR(err_msg(&t.err), "moving the volumes of 'web' to host 'h2': "
+		  "host 'h2' would keep volume 'vem-lab-web-disk0.qcow2' at "
+		  "'/vt/vem-lab-web-disk0.qcow2', host 'h1' keeps it at "
+		  "'/vl/vem-lab-web-disk0.qcow2': the pools must have the same target path");
+	if (p)
+		virStoragePoolFree(p);
+	free(xml);
+	move_close(&t);
 }
 
 int main(void)
 {
-	int fd = mkstemp(node_file);
 	int rc;
 
-	if (fd < 0 || write(fd, "<node/>\n", 8) != 8) {
-		perror(node_file);
-		return 1;
-	}
-	close(fd);
+	node_file = test_node_file();
 	virSetErrorFunc(NULL, quiet);
 	RUN(disks_of_a_domain);
 	RUN(disks_of_a_domain_libvirt_wrote);
@@ -387,7 +400,9 @@ int main(void)
 	RUN(move_refuses_a_domain_on_dst);
 	RUN(move_shared_pool);
 	RUN(move_never_onto_shared);
+	RUN(move_needs_the_same_target_path);
 	rc = test_done();
 	unlink(node_file);
+	free(node_file);
 	return rc;
 }

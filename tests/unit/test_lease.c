@@ -12,7 +12,7 @@
  */
 #include "test.h"
 #include "reconciler/lease_priv.h"
-#include "schema/load.h"
+#include "fixtures.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -46,50 +46,22 @@ static const char cluster_yaml[] =
 	"  - name: h1\n"
 	"    uri: test:///default\n";
 
-/* Three hosts: test:///default is one state shared by all connections of a
- * process, a node file gives each connection a state of its own. */
-static char node_file[] = "/tmp/vem-test-lease.XXXXXX";
-
-static char *cluster3_yaml(void)
-{
-	int fd = mkstemp(node_file);
-	if (fd < 0 || write(fd, "<node>\n</node>\n", 15) != 15) {
-		perror(node_file);
-		abort();
-	}
-	close(fd);
-	return xasprintf("cluster: lt\nhosts:\n"
-			 "  - name: h1\n    uri: test://%s\n"
-			 "  - name: h2\n    uri: test://%s\n"
-			 "  - name: h3\n    uri: test://%s\n", node_file, node_file, node_file);
-}
-
 static const char other_uuid[] = "0badc0de-0000-4000-8000-000000000001";
 
 struct fixture {
 	struct cluster *c;
 	struct hv_session *s;
-	virConnectPtr conn;
+	virConnectPtr conn;           /* of the first host */
 };
 
 static void fixture_open_yaml(struct fixture *f, const char *yaml)
 {
-	struct errbuf err = ERRBUF_INIT;
-	struct hv_options ho;
+	struct hv_fixture hf;
 
-	f->c = cfg_load_buffer("lt.yaml", yaml, strlen(yaml), &err);
-	if (!f->c) {
-		err_print(&err, stderr, "fixture");
-		abort();
-	}
-	errbuf_release(&err);
-	hv_options_default(&ho);
-	f->s = hv_session_open(f->c, &ho);
+	hv_fixture_open(&hf, yaml, NULL);
+	f->c = hf.c;
+	f->s = hf.s;
 	f->conn = hv_conn(f->s, 0);
-	if (!f->conn) {
-		fprintf(stderr, "test:///default did not open: %s\n", hv_host_error(f->s, 0));
-		abort();
-	}
 }
 
 static void fixture_open(struct fixture *f)
@@ -99,8 +71,8 @@ static void fixture_open(struct fixture *f)
 
 static void fixture_close(struct fixture *f)
 {
-	hv_session_free(f->s);
-	cluster_free(f->c);
+	struct hv_fixture hf = { f->c, f->s };
+	hv_fixture_close(&hf);
 }
 
 static void opts(struct lease_options *o, int64_t ttl, int64_t wait)
@@ -143,6 +115,20 @@ static void define_foreign(virConnectPtr conn, const char *uuid, const struct le
 	}
 	virDomainFree(d);
 	free(xml);
+}
+
+/* A holder on another machine (alive until its lease expires). */
+static void identity_other_machine(struct lease_identity *id)
+{
+	lease_identity_self(id);
+	snprintf(id->machine, sizeof(id->machine), "%s", "00000000000000000000000000000001");
+}
+
+/* A holder on this machine, boot and pid namespace whose process is gone. */
+static void identity_dead_here(struct lease_identity *id)
+{
+	lease_identity_self(id);
+	id->pid = dead_pid();
 }
 
 static void undefine_lease(virConnectPtr conn)
@@ -246,8 +232,7 @@ TEST(foreign_holder_with_our_hostname_waits_for_ttl)
 	int64_t t0;
 
 	fixture_open(&f);
-	lease_identity_self(&other);
-	snprintf(other.machine, sizeof(other.machine), "%s", "00000000000000000000000000000001");
+	identity_other_machine(&other);
 	other.pid = dead_pid();
 	define_foreign(f.conn, other_uuid, &other, hn, 7);
 
@@ -274,8 +259,7 @@ TEST(foreign_holder_with_our_hostname_waits_for_ttl)
 	CHECK_INT(lease_holder_read(f.conn, "lt", &h), 1);
 
 	/* the same dead pid of this machine, boot and pid namespace: dead at once */
-	lease_identity_self(&other);
-	other.pid = dead_pid();
+	identity_dead_here(&other);
 	define_foreign(f.conn, other_uuid, &other, hn, 7);
 	opts(&o, 800, 0);
 	t0 = time_mono_ms();
@@ -299,6 +283,38 @@ TEST(foreign_holder_with_our_hostname_waits_for_ttl)
 	fixture_close(&f);
 }
 
+/* A holder's name is XML text in the lease: its entities are read back
+ * decoded, in lease_holder_read() and in the "busy" error. */
+TEST(holder_name_with_entities)
+{
+	struct fixture f;
+	struct errbuf err = ERRBUF_INIT;
+	struct lease_options o;
+	struct lease_identity other;
+	struct lease_holder h;
+	struct lease *l;
+	char *want;
+
+	fixture_open(&f);
+	identity_other_machine(&other);
+	define_foreign(f.conn, other_uuid, &other, "a&amp;b&lt;c&gt;&quot;d&apos;", 1);
+	want = xasprintf("root@a&b<c>\"d' pid %ld", other.pid);
+	CHECK_INT(lease_holder_read(f.conn, "lt", &h), 0);
+	CHECK_STR(h.holder, want);
+	CHECK_STR(h.id.machine, other.machine);
+	CHECK_INT(h.counter, 1);
+	lease_holder_release(&h);
+	opts(&o, 5000, 0);
+	l = lease_acquire(f.s, f.c, &o, &err);
+	CHECK(!l);
+	CHECK(strstr(err_msg(&err), want));
+	lease_release(l);
+	undefine_lease(f.conn);
+	free(want);
+	errbuf_release(&err);
+	fixture_close(&f);
+}
+
 /* Three hosts (three connections, three separate states): a dead foreign
  * holder's leases all expire one ttl after the waiter started to watch, not
  * one ttl per host; a lease replaced on one host of three is lost. */
@@ -311,13 +327,12 @@ TEST(three_hosts)
 	struct lease_holder h;
 	struct lease *l;
 	char *hn = hostname_now();
-	char *yaml;
+	char *node = test_node_file();
+	char *yaml = test_hosts_yaml("lt", node, 3, NULL);
 	int64_t t0, took;
 
-	yaml = cluster3_yaml();
 	fixture_open_yaml(&f, yaml);
-	lease_identity_self(&other);
-	snprintf(other.machine, sizeof(other.machine), "%s", "00000000000000000000000000000001");
+	identity_other_machine(&other);
 	for (size_t i = 0; i < 3; i++)
 		define_foreign(hv_conn(f.s, i), other_uuid, &other, hn, 1);
 	opts(&o, 1000, 5000);
@@ -347,7 +362,8 @@ TEST(three_hosts)
 	free(hn);
 	errbuf_release(&err);
 	fixture_close(&f);
-	unlink(node_file);
+	unlink(node);
+	free(node);
 	free(yaml);
 }
 
@@ -425,8 +441,7 @@ TEST(replaced_lease_is_lost_and_left_alone)
 	CHECK(!lease_lost(l));
 
 	undefine_lease(f.conn);
-	lease_identity_self(&other);
-	snprintf(other.machine, sizeof(other.machine), "%s", "00000000000000000000000000000001");
+	identity_other_machine(&other);
 	define_foreign(f.conn, other_uuid, &other, hn, 3);
 
 	CHECK_INT(lease_check(l, &err), -1);
@@ -607,6 +622,7 @@ int main(void)
 	virSetErrorFunc(NULL, quiet);
 	RUN(identity_of_this_process);
 	RUN(foreign_holder_with_our_hostname_waits_for_ttl);
+	RUN(holder_name_with_entities);
 	RUN(three_hosts);
 	RUN(renewing_holder_keeps_its_lease);
 	RUN(waiter_uses_the_longer_ttl);
