@@ -106,7 +106,7 @@ TEST(detection_needs_grace_and_confirmations)
 	ha_observe(&st, c, &o, t0 + 3000);
 	ha_observe(&st, c, &o, t0 + 4000);
 	CHECK_INT(st.hosts[1].state, HA_SUSPECT);
-	CHECK_INT(st.hosts[1].misses, 4);
+	CHECK_INT(st.hosts[1].misses, 3);     /* counted up to confirmations */
 	/* the grace has passed */
 	ha_observe(&st, c, &o, t0 + 31000);
 	CHECK_INT(st.hosts[1].state, HA_DOWN);
@@ -453,6 +453,69 @@ TEST(fence_agent_protocol)
 	cluster_free(c);
 }
 
+/* Item 1 of issue 14: a run writes the records only when they differ
+ * from what it read; a host that stays away or a fence that keeps failing
+ * the same way is no news. */
+TEST(records_change_only_when_they_differ)
+{
+	struct cluster *c;
+	struct observed o;
+	struct ha_state st;
+	int64_t t0 = 1000000;
+	const char *tpl = strstr(base, "templates:");
+	char *yaml = xasprintf("%.*s  - {name: h4, uri: 'qemu+tcp://d/system', fence: {agent: fence_broken}}\n"
+			       "%svms:\n  - {name: a, template: small}\n", (int)(tpl - base), base, tpl);
+
+	c = load_yaml(yaml);
+	free(yaml);
+	free(c->source);
+	c->source = xstrdup("/etc/vem/cluster.yaml");
+	setenv("VEM_FENCE_AGENT_DIR", agent_dir, 1);
+	obs_init(&o, c);
+	obs_add(&o, c, 1, "a", true, NULL, DOM_RUNNING, 0);
+	ha_state_init(&st, c);
+	ha_observe(&st, c, &o, t0);
+	CHECK(st.changed);                       /* the first VMs seen */
+	st.changed = false;
+	ha_observe(&st, c, &o, t0 + 1000);
+	CHECK(!st.changed);                      /* the same cluster again */
+	/* h4 goes away: each observation counts until confirmations (3) */
+	o.hosts[3].online = false;
+	for (int i = 1; i <= 3; i++) {
+		st.changed = false;
+		ha_observe(&st, c, &o, t0 + 1000 * (i + 1));
+		CHECK(st.changed);
+		CHECK_INT(st.hosts[3].misses, i);
+	}
+	CHECK_INT(st.hosts[3].state, HA_SUSPECT);
+	st.changed = false;
+	ha_observe(&st, c, &o, t0 + 10000);      /* within the grace: no news */
+	CHECK(!st.changed);
+	CHECK_INT(st.hosts[3].misses, 3);
+	ha_observe(&st, c, &o, t0 + 40000);      /* the grace has passed: down */
+	CHECK(st.changed);
+	CHECK_INT(st.hosts[3].state, HA_DOWN);
+	st.changed = false;
+	ha_observe(&st, c, &o, t0 + 41000);      /* still away: no news */
+	CHECK(!st.changed);
+	/* its fence fails: news once, the same failure again is not */
+	CHECK_INT(ha_fence_down(&st, c, 5000, NULL), -1);
+	CHECK(st.changed);
+	CHECK(st.hosts[3].why && strstr(st.hosts[3].why, "unable to connect"));
+	st.changed = false;
+	CHECK_INT(ha_fence_down(&st, c, 5000, NULL), -1);
+	CHECK(!st.changed);
+	/* back: news */
+	o.hosts[3].online = true;
+	ha_observe(&st, c, &o, t0 + 50000);
+	CHECK(st.changed);
+	CHECK_INT(st.hosts[3].state, HA_UP);
+	unsetenv("VEM_FENCE_AGENT_DIR");
+	ha_state_release(&st);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 TEST(fence_names_checked_by_loader)
 {
 	const char *bad[] = {
@@ -528,6 +591,7 @@ int main(void)
 	RUN(stale_copy_never_started);
 	RUN(stale_local_disks_need_consent);
 	RUN(fence_agent_protocol);
+	RUN(records_change_only_when_they_differ);
 	RUN(fence_names_checked_by_loader);
 	RUN(records_on_hosts);
 	{
