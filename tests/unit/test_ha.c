@@ -7,9 +7,13 @@
 #include "test.h"
 #include "reconciler/ha.h"
 #include "hv/fence.h"
+#include "hv/hv_priv.h"
 #include "fixtures.h"
 
 #include <libvirt/libvirt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -541,6 +545,49 @@ TEST(fence_names_checked_by_loader)
 
 /* ---- the records on libvirt (test driver) ---- */
 
+/* Item 2 of issue 14: libvirt's TCP connections get a kernel bound
+ * (TCP_USER_TIMEOUT and keepalive probes) so that a call on a host that
+ * died fails instead of waiting on TCP for minutes; other sockets are left
+ * alone and a socket is bound once. */
+TEST(transport_bound_on_tcp_sockets)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0);
+	int afd = -1, u[2] = { -1, -1 }, v = 0, ka = 0;
+	socklen_t vl = sizeof(v);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(lfd >= 0 && cfd >= 0);
+	CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(lfd, 1) == 0);
+	CHECK(getsockname(lfd, (struct sockaddr *)&sa, &len) == 0);
+	CHECK(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	afd = accept(lfd, NULL, NULL);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, u) == 0);
+	/* the client and the accepted end; not the listener, not the unix pair */
+	CHECK_INT(hv_transport_bound(3000), 2);
+	CHECK(getsockopt(cfd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &vl) == 0);
+	CHECK_INT(v, 3000);
+	vl = sizeof(ka);
+	CHECK(getsockopt(cfd, SOL_SOCKET, SO_KEEPALIVE, &ka, &vl) == 0);
+	CHECK_INT(ka, 1);
+	vl = sizeof(v);
+	CHECK(getsockopt(cfd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &vl) == 0);
+	CHECK_INT(v, 3);
+	/* once is enough: a second call finds nothing to do */
+	CHECK_INT(hv_transport_bound(9000), 0);
+	CHECK(getsockopt(cfd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &vl) == 0);
+	CHECK_INT(v, 3000);
+	close(u[0]);
+	close(u[1]);
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
 TEST(records_on_hosts)
 {
 	struct cluster *c = load_yaml("cluster: rt\nhosts:\n  - {name: h1, uri: 'test:///default'}\n"
@@ -593,6 +640,7 @@ int main(void)
 	RUN(fence_agent_protocol);
 	RUN(records_change_only_when_they_differ);
 	RUN(fence_names_checked_by_loader);
+	RUN(transport_bound_on_tcp_sockets);
 	RUN(records_on_hosts);
 	{
 		char *cmd = xasprintf("rm -rf %s", agent_dir);
