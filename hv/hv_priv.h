@@ -35,6 +35,13 @@ struct hv_session {
 	struct meta_cache *cache;   /* cache.h; loaded by the first observation */
 };
 
+/* transport.c: every TCP socket of the process without a user timeout gets
+ * TCP_USER_TIMEOUT ms and keepalive probes, so a call on a host that died
+ * fails within about ms instead of waiting on TCP for minutes (libvirt's
+ * own keepalive does not end every such wait). Returns how many it set. */
+size_t hv_transport_bound(int64_t ms);
+#define HV_TRANSPORT_MIN_MS 2000
+
 /* UUIDs of vem's domains: the cluster mark, then a hash of the VM name. */
 void hv_uuid_for(const char *cluster, const char *vm, char out[37]);
 bool hv_uuid_marked(const char *cluster, const char *uuid);

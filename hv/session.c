@@ -6,6 +6,7 @@
 #include "cache.h"
 #include "../util/uri.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -111,6 +112,7 @@ struct connect_group {
 	int refs;
 	size_t n;
 	struct attempt *att;
+	int64_t transport_ms;        /* hv_transport_bound */
 };
 
 static void group_put(struct connect_group *g)
@@ -178,6 +180,7 @@ static void *connect_thread(void *arg)
 		error = hv_error_scrub(uri, hv_last_error());
 	} else {
 		virConnectSetKeepAlive(conn, 5, 3);
+		hv_transport_bound(g->transport_ms);
 		if (virNodeGetInfo(conn, &info) < 0)
 			memset(&info, 0, sizeof(info));
 		caps = virConnectGetCapabilities(conn);
@@ -240,6 +243,9 @@ static void event_loop_stop(void)
 
 static void event_loop_start(void)
 {
+	/* a libvirt client ignores SIGPIPE: a write on a connection the kernel
+	 * reset (hv_transport_bound) must fail the call, not end vem */
+	signal(SIGPIPE, SIG_IGN);
 	if (virEventRegisterDefaultImpl() < 0)
 		return;
 	if (pthread_create(&events.thread, NULL, event_loop, NULL))
@@ -271,6 +277,8 @@ struct hv_session *hv_session_open(const struct cluster *c, const struct hv_opti
 	g->n = s->n;
 	g->att = xcalloc(s->n + 1, sizeof(*g->att));
 	g->refs = 1;
+	g->transport_ms = opt->connect_timeout > HV_TRANSPORT_MIN_MS ? opt->connect_timeout :
+			  HV_TRANSPORT_MIN_MS;
 
 	for (size_t i = 0; i < s->n; i++) {
 		pthread_t th;

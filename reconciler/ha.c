@@ -308,6 +308,8 @@ int ha_state_write(struct hv_session *s, const struct cluster *c, struct ha_stat
 void ha_observe(struct ha_state *st, const struct cluster *c, const struct observed *o,
 		int64_t now)
 {
+	int miss_cap = c->ha.confirmations > 1 ? c->ha.confirmations : 1;
+
 	for (size_t i = 0; i < st->n && i < o->n_hosts; i++) {
 		struct ha_host *h = &st->hosts[i];
 		const struct obs_host *oh = &o->hosts[i];
@@ -348,16 +350,23 @@ void ha_observe(struct ha_state *st, const struct cluster *c, const struct obser
 			h->n_vms = n_seen;
 			continue;
 		}
-		st->changed = true;
 		if (h->state == HA_UP) {
 			h->state = HA_SUSPECT;
 			h->since = now;
 			h->misses = 0;
+			st->changed = true;
 		}
-		h->misses++;
+		/* counted up to what detection needs: a host that stays away
+		 * does not change its record on every run */
+		if (h->misses < miss_cap) {
+			h->misses++;
+			st->changed = true;
+		}
 		if (h->state == HA_SUSPECT && now - h->since >= c->ha.host_down_after &&
-		    h->misses >= c->ha.confirmations)
+		    h->misses >= c->ha.confirmations) {
 			h->state = HA_DOWN;
+			st->changed = true;
+		}
 	}
 }
 
@@ -373,19 +382,23 @@ int ha_fence_down(struct ha_state *st, const struct cluster *c, int64_t timeout,
 
 		if (h->state != HA_DOWN)
 			continue;
-		st->changed = true;
 		if (progress)
 			fprintf(progress, "host '%s' is down (unreachable since %s, %d observations): "
 				"fencing it\n", h->name, format_time_utc(h->since, b), h->misses);
 		if (fence_off(c, &c->hosts[i], timeout, &err)) {
-			free(h->why);
-			h->why = xstrdup(err_msg(&err));
+			/* the same failure again is no news for the records */
+			if (!str_eq(h->why, err_msg(&err))) {
+				free(h->why);
+				h->why = xstrdup(err_msg(&err));
+				st->changed = true;
+			}
 			fprintf(stderr, "vem: host '%s' is down and could not be fenced; its VMs are "
 				"not recovered: %s\n", h->name, h->why);
 			ret = -1;
 		} else {
 			h->state = HA_FENCED;
 			h->fenced_at = time_now_ms();
+			st->changed = true;
 			free(h->why);
 			h->why = NULL;
 			if (progress)

@@ -6,7 +6,8 @@
  * updates one record per host: up; suspect from the first observation in
  * which it did not answer (since, misses); down once it has been
  * unreachable for the cluster's ha.host-down-after and in at least
- * ha.confirmations observations in a row; fenced once its fence agent
+ * ha.confirmations observations in a row (misses counts up to that, so a
+ * host that stays away does not change the records on every run); fenced once its fence agent
  * powered it off and a status said off (hv/fence.h). A host that answers
  * again is up. The records live on the cluster's hosts, through libvirt,
  * like the lease: an inactive domain "vem-hoststate-CLUSTER" (never
@@ -82,13 +83,15 @@ int ha_state_read(struct hv_session *s, const struct cluster *c, struct ha_state
 int ha_state_write(struct hv_session *s, const struct cluster *c, struct ha_state *st,
 		   struct errbuf *err);
 
-/* One observation at wall time now: updates states, misses and the VMs
- * seen; drops stale entries whose host answers and has no copy left. Pure. */
+/* One observation at wall time now: updates states, misses (up to
+ * ha.confirmations) and the VMs seen; drops stale entries whose host answers
+ * and has no copy left; sets changed only when the records differ. Pure. */
 void ha_observe(struct ha_state *st, const struct cluster *c, const struct observed *o,
 		int64_t now);
 
 /* Fence every down host that is not fenced yet: 0 when all are, -1 when some
- * could not be (their why says so; progress gets a line per host). */
+ * could not be (their why says so; progress gets a line per host). Sets
+ * changed when a host is fenced or its failure differs from the last one. */
 int ha_fence_down(struct ha_state *st, const struct cluster *c, int64_t timeout,
 		  FILE *progress);
 

@@ -7,9 +7,13 @@
 #include "test.h"
 #include "reconciler/ha.h"
 #include "hv/fence.h"
+#include "hv/hv_priv.h"
 #include "fixtures.h"
 
 #include <libvirt/libvirt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,7 +110,7 @@ TEST(detection_needs_grace_and_confirmations)
 	ha_observe(&st, c, &o, t0 + 3000);
 	ha_observe(&st, c, &o, t0 + 4000);
 	CHECK_INT(st.hosts[1].state, HA_SUSPECT);
-	CHECK_INT(st.hosts[1].misses, 4);
+	CHECK_INT(st.hosts[1].misses, 3);     /* counted up to confirmations */
 	/* the grace has passed */
 	ha_observe(&st, c, &o, t0 + 31000);
 	CHECK_INT(st.hosts[1].state, HA_DOWN);
@@ -453,6 +457,69 @@ TEST(fence_agent_protocol)
 	cluster_free(c);
 }
 
+/* Item 1 of issue 14: a run writes the records only when they differ
+ * from what it read; a host that stays away or a fence that keeps failing
+ * the same way is no news. */
+TEST(records_change_only_when_they_differ)
+{
+	struct cluster *c;
+	struct observed o;
+	struct ha_state st;
+	int64_t t0 = 1000000;
+	const char *tpl = strstr(base, "templates:");
+	char *yaml = xasprintf("%.*s  - {name: h4, uri: 'qemu+tcp://d/system', fence: {agent: fence_broken}}\n"
+			       "%svms:\n  - {name: a, template: small}\n", (int)(tpl - base), base, tpl);
+
+	c = load_yaml(yaml);
+	free(yaml);
+	free(c->source);
+	c->source = xstrdup("/etc/vem/cluster.yaml");
+	setenv("VEM_FENCE_AGENT_DIR", agent_dir, 1);
+	obs_init(&o, c);
+	obs_add(&o, c, 1, "a", true, NULL, DOM_RUNNING, 0);
+	ha_state_init(&st, c);
+	ha_observe(&st, c, &o, t0);
+	CHECK(st.changed);                       /* the first VMs seen */
+	st.changed = false;
+	ha_observe(&st, c, &o, t0 + 1000);
+	CHECK(!st.changed);                      /* the same cluster again */
+	/* h4 goes away: each observation counts until confirmations (3) */
+	o.hosts[3].online = false;
+	for (int i = 1; i <= 3; i++) {
+		st.changed = false;
+		ha_observe(&st, c, &o, t0 + 1000 * (i + 1));
+		CHECK(st.changed);
+		CHECK_INT(st.hosts[3].misses, i);
+	}
+	CHECK_INT(st.hosts[3].state, HA_SUSPECT);
+	st.changed = false;
+	ha_observe(&st, c, &o, t0 + 10000);      /* within the grace: no news */
+	CHECK(!st.changed);
+	CHECK_INT(st.hosts[3].misses, 3);
+	ha_observe(&st, c, &o, t0 + 40000);      /* the grace has passed: down */
+	CHECK(st.changed);
+	CHECK_INT(st.hosts[3].state, HA_DOWN);
+	st.changed = false;
+	ha_observe(&st, c, &o, t0 + 41000);      /* still away: no news */
+	CHECK(!st.changed);
+	/* its fence fails: news once, the same failure again is not */
+	CHECK_INT(ha_fence_down(&st, c, 5000, NULL), -1);
+	CHECK(st.changed);
+	CHECK(st.hosts[3].why && strstr(st.hosts[3].why, "unable to connect"));
+	st.changed = false;
+	CHECK_INT(ha_fence_down(&st, c, 5000, NULL), -1);
+	CHECK(!st.changed);
+	/* back: news */
+	o.hosts[3].online = true;
+	ha_observe(&st, c, &o, t0 + 50000);
+	CHECK(st.changed);
+	CHECK_INT(st.hosts[3].state, HA_UP);
+	unsetenv("VEM_FENCE_AGENT_DIR");
+	ha_state_release(&st);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 TEST(fence_names_checked_by_loader)
 {
 	const char *bad[] = {
@@ -477,6 +544,49 @@ TEST(fence_names_checked_by_loader)
 }
 
 /* ---- the records on libvirt (test driver) ---- */
+
+/* Item 2 of issue 14: libvirt's TCP connections get a kernel bound
+ * (TCP_USER_TIMEOUT and keepalive probes) so that a call on a host that
+ * died fails instead of waiting on TCP for minutes; other sockets are left
+ * alone and a socket is bound once. */
+TEST(transport_bound_on_tcp_sockets)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0);
+	int afd = -1, u[2] = { -1, -1 }, v = 0, ka = 0;
+	socklen_t vl = sizeof(v);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(lfd >= 0 && cfd >= 0);
+	CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(lfd, 1) == 0);
+	CHECK(getsockname(lfd, (struct sockaddr *)&sa, &len) == 0);
+	CHECK(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	afd = accept(lfd, NULL, NULL);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, u) == 0);
+	/* the client and the accepted end; not the listener, not the unix pair */
+	CHECK_INT(hv_transport_bound(3000), 2);
+	CHECK(getsockopt(cfd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &vl) == 0);
+	CHECK_INT(v, 3000);
+	vl = sizeof(ka);
+	CHECK(getsockopt(cfd, SOL_SOCKET, SO_KEEPALIVE, &ka, &vl) == 0);
+	CHECK_INT(ka, 1);
+	vl = sizeof(v);
+	CHECK(getsockopt(cfd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &vl) == 0);
+	CHECK_INT(v, 3);
+	/* once is enough: a second call finds nothing to do */
+	CHECK_INT(hv_transport_bound(9000), 0);
+	CHECK(getsockopt(cfd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &vl) == 0);
+	CHECK_INT(v, 3000);
+	close(u[0]);
+	close(u[1]);
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
 
 TEST(records_on_hosts)
 {
@@ -528,7 +638,9 @@ int main(void)
 	RUN(stale_copy_never_started);
 	RUN(stale_local_disks_need_consent);
 	RUN(fence_agent_protocol);
+	RUN(records_change_only_when_they_differ);
 	RUN(fence_names_checked_by_loader);
+	RUN(transport_bound_on_tcp_sockets);
 	RUN(records_on_hosts);
 	{
 		char *cmd = xasprintf("rm -rf %s", agent_dir);
