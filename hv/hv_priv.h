@@ -43,6 +43,9 @@ void hv_meta_xml(struct strbuf *sb, const struct vem_meta *m, const char *indent
 /* The same without prefix and namespace declaration, the form
  * virDomainSetMetadata takes (it adds the namespace itself). */
 void hv_meta_xml_bare(struct strbuf *sb, const struct vem_meta *m);
+/* The target dev vem gives the file's disk i (d) in a domain of type t:
+ * "vda", "sdb", "xvdc"... written into buf, which is returned. */
+const char *hv_disk_target(enum hv_type t, const struct disk_spec *d, size_t i, char buf[16]);
 /* Replace the vem metadata of d (flags: VIR_DOMAIN_AFFECT_*); 0 / -1. */
 int hv_meta_set(virDomainPtr d, const struct vem_meta *m, unsigned flags);
 int hv_meta_parse(const char *xml, struct vem_meta *m);
