@@ -71,6 +71,10 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 /* 0 when a TCP connection to addr:port (IPv4 or IPv6 literal) opens
  * within timeout_ms (probe.c). */
 int hv_tcp_probe(const char *addr, int port, int timeout_ms);
+/* Whether a guest address is worth a TCP probe from the machine vem runs
+ * on: not loopback (127/8, ::1), link-local (169.254/16, fe80::/10) or
+ * unspecified; false for what is no IP literal (probe.c). */
+bool hv_probe_addr_usable(const char *addr);
 
 /* Metadata and CPU-sample cache (observe.c). */
 struct meta_cache;

@@ -15,13 +15,10 @@
 # the apply's time.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vem-lib.sh"
+. "$(dirname "$0")/linux-lib.sh"
 
-LG=$GUESTS/linux
 lab_up
-[ -f "$LG/vmlinuz" ] && [ -f "$LG/initrd.img" ] ||
-	skip_all "the lab's Linux guest is not built ($LG; contrib/lab/guests/linux/build needs apt-get download of a Debian kernel)"
-gzip -dc "$LG/initrd.img" | cpio -t --quiet 2>/dev/null | grep -qx "usr/sbin/qemu-ga" ||
-	skip_all "the lab's Linux guest has no guest agent (rebuild it: contrib/lab/guests/linux/build with qemu-guest-agent installed)"
+linux_guest_need usr/sbin/qemu-ga
 clean_lab_domains
 W=$(mktemp -d)
 export VEM_CACHE_DIR=$W/cache
@@ -39,12 +36,7 @@ trap 'stop_loops; clean_lab_domains; rm -rf "$W"' EXIT
 # group MEMORY TIMEOUT [EXTRA-CMDLINE]
 group() {
 	write_cluster "$F" <<YAML
-  - name: linux
-    hypervisor: qemu
-    vcpus: 1
-    memory: 128MiB
-    kernel: $LG/vmlinuz
-    initrd: $LG/initrd.img
+$(linux_template)
 vms:
   - name: api
     template: linux
@@ -86,7 +78,7 @@ ping_agent() {
 # start_loops: one loop per replica, "TIME VM ok|down" every ~0.2 s into $W/probes
 start_loops() {
 	local v h
-	rm -f "$W/stop" "$W/probes"
+	rm -f "$W/stop" "$W"/probes*
 	for v in api-0 api-1 api-2 api-3; do
 		h=$(host_of "$v")
 		(
