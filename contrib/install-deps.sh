@@ -19,8 +19,9 @@ pkgs=(
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	iproute2 binutils procps util-linux
 	# LXC containers in the lab hosts; the lab's real Linux guest (its kernel
-	# is fetched with `apt-get download`, not installed: contrib/lab/guests/linux)
-	libvirt-daemon-driver-lxc busybox-static cpio kmod
+	# is fetched with `apt-get download`, not installed; its initramfs carries
+	# this machine's qemu-ga and the libraries it loads: contrib/lab/guests/linux)
+	libvirt-daemon-driver-lxc busybox-static cpio kmod qemu-guest-agent
 	# sources, images and cloud-init tests
 	gnupg gpgv python3 python3-jsonschema python3-yaml genisoimage ca-certificates curl
 	openssh-client openssh-server netcat-openbsd

@@ -50,6 +50,9 @@ void hv_meta_xml(struct strbuf *sb, const struct vem_meta *m, const char *indent
 /* The same without prefix and namespace declaration, the form
  * virDomainSetMetadata takes (it adds the namespace itself). */
 void hv_meta_xml_bare(struct strbuf *sb, const struct vem_meta *m);
+/* The target dev vem gives the file's disk i (d) in a domain of type t:
+ * "vda", "sdb", "xvdc"... written into buf, which is returned. */
+const char *hv_disk_target(enum hv_type t, const struct disk_spec *d, size_t i, char buf[16]);
 /* Replace the vem metadata of d (flags: VIR_DOMAIN_AFFECT_*); 0 / -1. */
 int hv_meta_set(virDomainPtr d, const struct vem_meta *m, unsigned flags);
 int hv_meta_parse(const char *xml, struct vem_meta *m);
@@ -86,5 +89,9 @@ void obs_host_set_resources(struct obs_host *h, char **pools, size_t n_pools, ch
 /* 0 when a TCP connection to addr:port (IPv4 or IPv6 literal) opens
  * within timeout_ms (probe.c). */
 int hv_tcp_probe(const char *addr, int port, int timeout_ms);
+/* Whether a guest address is worth a TCP probe from the machine vem runs
+ * on: not loopback (127/8, ::1), link-local (169.254/16, fe80::/10) or
+ * unspecified; false for what is no IP literal (probe.c). */
+bool hv_probe_addr_usable(const char *addr);
 
 #endif

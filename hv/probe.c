@@ -62,6 +62,21 @@ out:
 	return rc;
 }
 
+bool hv_probe_addr_usable(const char *addr)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, addr, &a4) == 1) {
+		uint32_t a = ntohl(a4.s_addr);
+		return (a >> 24) != 127 && (a >> 16) != 0xa9fe && a != 0;   /* 127/8, 169.254/16 */
+	}
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return !IN6_IS_ADDR_LOOPBACK(&a6) && !IN6_IS_ADDR_LINKLOCAL(&a6) &&
+		       !IN6_IS_ADDR_UNSPECIFIED(&a6);
+	return false;
+}
+
 /* The guest agent answers (a hostname query goes through it). */
 static bool agent_answers(virDomainPtr d, struct strbuf *why)
 {
@@ -77,7 +92,8 @@ static bool agent_answers(virDomainPtr d, struct strbuf *why)
 }
 
 /* A TCP connection to port on one of the guest's IP addresses (DHCP lease
- * of a libvirt network first, then the guest agent). */
+ * of a libvirt network first, then the guest agent), loopback and
+ * link-local addresses left out. */
 static bool tcp_open(virDomainPtr d, int port, struct strbuf *why)
 {
 	static const unsigned sources[] = { VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
@@ -91,7 +107,9 @@ static bool tcp_open(virDomainPtr d, int port, struct strbuf *why)
 		for (int i = 0; i < n; i++) {
 			for (unsigned j = 0; !ok && j < ifs[i]->naddrs; j++) {
 				const char *a = ifs[i]->addrs[j].addr;
-				if (!a)
+				/* the agent lists the guest's loopback too: probing
+				 * 127.0.0.1 would ask the machine vem runs on */
+				if (!a || !hv_probe_addr_usable(a))
 					continue;
 				tried++;
 				ok = hv_tcp_probe(a, port, PROBE_CONNECT_MS) == 0;

@@ -398,9 +398,10 @@ int storage_delete_volumes(struct hv_session *s, size_t host, char *const *paths
 		const char *slash = strrchr(paths[i], '/');
 		virStorageVolPtr v;
 
-		/* vem deletes only what it names */
-		if (!str_starts_with(slash ? slash + 1 : paths[i], "vem-") ||
-		    str_starts_with(slash ? slash + 1 : paths[i], "vem-image-"))
+		/* the callers pass a VM's own volumes (its metadata: made by vem,
+		 * or recorded when it was adopted, hv/adopt.c) or what a move
+		 * made; an image is shared by every VM using it: never deleted */
+		if (str_starts_with(slash ? slash + 1 : paths[i], "vem-image-"))
 			continue;
 		v = virStorageVolLookupByPath(s->hosts[host].conn, paths[i]);
 		if (!v) {

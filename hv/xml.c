@@ -306,6 +306,11 @@ static const char *disk_dev(enum hv_type t, const char *bus, size_t i, char buf[
 	return buf;
 }
 
+const char *hv_disk_target(enum hv_type t, const struct disk_spec *d, size_t i, char buf[16])
+{
+	return disk_dev(t, t == HV_XEN ? "xen" : d->bus ? d->bus : "virtio", i, buf);
+}
+
 static void os_section(struct strbuf *sb, const struct vm_config *c, enum hv_type t)
 {
 	strbuf_adds(sb, "  <os>\n");

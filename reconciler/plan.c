@@ -722,6 +722,9 @@ static void diff_adopt(const struct vm_spec *vm, const struct obs_domain *d, str
 
 	same.meta.template = vm->template;
 	same.meta.spec_hash = (char *)vm->spec_hash;
+	/* the adoption records the domain's disks as the file's volumes, or
+	 * is refused (hv/adopt.c): they are no difference */
+	same.meta.n_volumes = vm->cfg.n_disks;
 	classify(&a, vm, &same);
 	/* classify names the hash when it sees no field change: none here */
 	if (a.n_changes == 1 && str_eq(a.changes[0].field, "spec")) {
@@ -833,11 +836,12 @@ int plan_build(const struct cluster *c, const struct observed *o, const struct p
 					  "run a domain of that name", vm->name, nf);
 				continue;
 			}
-			if (nf == 1 && (vm->cfg.n_disks || vm->cfg.user_data || vm->cfg.meta_data ||
+			/* disks are matched to the file's at adoption (hv/adopt.c) */
+			if (nf == 1 && (vm->cfg.user_data || vm->cfg.meta_data ||
 					vm->cfg.network_config)) {
 				plan_hold(out, HELD_BLOCKED, vm->name, true, "not adopting '%s' on '%s': "
-					  "adopting a VM with disks or cloud-init is not supported (vem "
-					  "cannot tell which volumes are its)", vm->name, o->hosts[fd->host].name);
+					  "adopting a VM with cloud-init is not supported (its seed is "
+					  "vem's to make)", vm->name, o->hosts[fd->host].name);
 				continue;
 			}
 			if (o->hosts[fd->host].online)

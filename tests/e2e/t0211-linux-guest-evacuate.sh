@@ -12,6 +12,7 @@
 # -U` in the host's mount namespace (nsenter -m).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vem-lib.sh"
+. "$(dirname "$0")/image-lib.sh"
 
 T0=$(date +%s)
 LG=$GUESTS/linux
@@ -24,30 +25,13 @@ export VEM_CACHE_DIR=$W/cache
 F=$W/cluster.yaml
 C=e2e$LAB_ID
 
-mkdir -p "$W/www"
-qemu-img create -q -f qcow2 "$W/www/base.qcow2" 32M
-SHA=$(sha256sum "$W/www/base.qcow2" | cut -c1-64)
-IMGVOL=vem-image-$(echo "$SHA" | cut -c1-16).qcow2
-(cd "$W/www" && exec python3 -c '
-import http.server, os
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-open("port.tmp", "w").write(str(s.server_address[1])); os.rename("port.tmp", "port")
-s.serve_forever()' >/dev/null 2>&1) &
-SRV=$!
 cleanup() {
-	kill $SRV 2>/dev/null
 	clean_lab_domains
-	for i in 1 2 3; do
-		for v in $(virsh_h $i vol-list default 2>/dev/null | awk '{print $1}' |
-			   grep -E "^vem-$C-lin|^$IMGVOL\$"); do
-			virsh_h $i vol-delete --pool default "$v" >/dev/null 2>&1
-		done
-	done
+	image_cleanup "vem-$C-lin"
 	rm -rf "$W"
 }
 trap cleanup EXIT
-wait_for "[ -s '$W/www/port' ]" 10 || { echo "http server did not start"; exit 1; }
-PORT=$(cat "$W/www/port")
+image_serve || exit 1
 printf '#cloud-config\nruncmd: [echo from-user-data]\n' >"$W/user-data"
 
 # lin_cluster [MAINT-HOST]: the guest, on h1 unless h1 is in maintenance
@@ -60,11 +44,7 @@ lin_cluster() {
     kernel: $LG/vmlinuz
     initrd: $LG/initrd.img
     cmdline: console=ttyS0 quiet panic=-1 vem.data=/dev/vdb
-images:
-  - name: base
-    url: http://127.0.0.1:$PORT/base.qcow2
-    sha256: "$SHA"
-    format: qcow2
+$(image_yaml)
 vms:
   - name: lin
     template: linux

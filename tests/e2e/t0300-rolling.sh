@@ -8,8 +8,8 @@
 #    guests run no agent) halts the rollout: the other replicas are untouched
 #    (QEMU pid unchanged), plan and status say where and why, the run ends
 #    not converged; once the probe is dropped the next run finishes.
-# The tiny guests have no network, so the TCP probe is not exercised here
-# (tests/unit/test_rollout.c checks the connect; docs/rolling.md says so).
+# The tiny guests have no network and no agent: t0301 rolls real Linux
+# guests that answer the agent probe, t0302 covers the TCP probe.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vem-lib.sh"
 

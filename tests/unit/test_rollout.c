@@ -261,6 +261,22 @@ TEST(tcp_probe)
 	CHECK_INT(hv_tcp_probe("not-an-address", port, 1000), -1);
 }
 
+/* The guest agent lists the guest's loopback: never probed (it would be
+ * the machine vem runs on), nor link-local addresses. */
+TEST(probe_addr_usable)
+{
+	CHECK(hv_probe_addr_usable("10.98.21.75"));
+	CHECK(hv_probe_addr_usable("192.168.122.10"));
+	CHECK(hv_probe_addr_usable("2001:db8::5"));
+	CHECK(!hv_probe_addr_usable("127.0.0.1"));
+	CHECK(!hv_probe_addr_usable("127.1.2.3"));
+	CHECK(!hv_probe_addr_usable("::1"));
+	CHECK(!hv_probe_addr_usable("fe80::5054:ff:fe12:3456"));
+	CHECK(!hv_probe_addr_usable("169.254.1.1"));
+	CHECK(!hv_probe_addr_usable("0.0.0.0"));
+	CHECK(!hv_probe_addr_usable("eth0"));
+}
+
 /* On libvirt's test driver: a running domain with only a settle time is
  * ready after it; a stopped one never is (and the wait says why). */
 TEST(wait_ready_on_test_driver)
@@ -314,6 +330,7 @@ int main(void)
 	RUN(agent_channel_and_hash);
 	RUN(bad_max_unavailable);
 	RUN(tcp_probe);
+	RUN(probe_addr_usable);
 	RUN(wait_ready_on_test_driver);
 	return test_done();
 }
