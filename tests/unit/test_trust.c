@@ -7,7 +7,7 @@
  */
 #include "test.h"
 #include "schema/load.h"
-#include "schema/source.h"
+#include "source/source.h"
 #include "hv/hv_priv.h"
 #include "util/uri.h"
 
