@@ -5,6 +5,7 @@
  * libgit2's last error in words.
  */
 #include "source_priv.h"
+#include "../util/proc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -119,9 +120,10 @@ static bool known_hosts_has(const char *file, const char *name, const char *key)
 	char *argv[] = { "ssh-keygen", "-F", (char *)name, "-f", (char *)file, NULL };
 	struct strbuf out = STRBUF_INIT;
 	bool found = false;
+	struct proc_result pr;
 	char *line, *next;
 
-	if (access(file, R_OK) || source_run_capture(argv, &out) != 0)
+	if (access(file, R_OK) || proc_run(argv, NULL, &out, &pr, NULL) || pr.status != 0)
 		goto out;
 	for (line = out.buf; line && *line && !found; line = next) {
 		char *k;

@@ -25,8 +25,6 @@ int source_https_resolve(const char *spec, const struct source_options *opt,
 void source_rm_tree(const char *path);
 /* Finish md (sha256) into 64 hex digits and a NUL at out. */
 void source_digest_hex(EVP_MD_CTX *md, char *out);
-/* Run argv, collect stdout+stderr into out; returns the exit status or -1. */
-int source_run_capture(char *const argv[], struct strbuf *out);
 
 /* libgit2's last error message (never NULL). */
 const char *source_git_why(int code);

@@ -2,6 +2,7 @@
  * verify.c - a git commit's signature checked with gpgv against a keyring.
  */
 #include "source_priv.h"
+#include "../util/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +63,8 @@ int source_git_verify_signed(git_repository *repo, git_oid *oid, const char *key
 	}
 	{
 		char *argv[] = { "gpgv", "--status-fd", "1", "--keyring", kr, sigf, dataf, NULL };
-		status = source_run_capture(argv, &out);
+		struct proc_result pr;
+		status = proc_run(argv, NULL, &out, &pr, NULL) ? -1 : pr.status;
 	}
 	if (status == 127 || status < 0) {
 		err_set(err, "source '%s': cannot run gpgv to check commit %s (install gpgv)",
