@@ -7,7 +7,6 @@
 #include "source_priv.h"
 #include "../util/uri.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,43 +17,6 @@
 #include <curl/curl.h>
 
 #define SOURCE_MAX_HTTPS_BYTES (16ULL * 1024 * 1024)
-
-/* Whether the URL's host is a loopback address (http:// is allowed there). */
-static bool url_host_is_loopback(const char *url)
-{
-	const char *h = strstr(url, "://");
-	char host[256];
-	size_t n;
-
-	if (!h)
-		return false;
-	h += 3;
-	if (strchr(h, '@') && (!strchr(h, '/') || strchr(h, '@') < strchr(h, '/')))
-		h = strchr(h, '@') + 1;
-	if (*h == '[') {
-		n = strcspn(h + 1, "]");
-		return n == 3 && !strncmp(h + 1, "::1", 3);
-	}
-	n = strcspn(h, ":/?#");
-	if (n == 0 || n >= sizeof(host))
-		return false;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	if (!strcmp(host, "localhost"))
-		return true;
-	/* 127.0.0.0/8 written as a dotted quad */
-	if (str_starts_with(host, "127.")) {
-		int dots = 0;
-		for (const char *p = host; *p; p++) {
-			if (*p == '.')
-				dots++;
-			else if (!isdigit((unsigned char)*p))
-				return false;
-		}
-		return dots == 3;
-	}
-	return false;
-}
 
 struct https_sink {
 	FILE *f;
@@ -111,7 +73,7 @@ int source_https_resolve(const char *spec, const struct source_options *opt,
 	long status = 0;
 	int rc = -1;
 
-	if (http && !url_host_is_loopback(spec) && !(opt && opt->allow_http)) {
+	if (http && !uri_host_is_loopback(spec) && !(opt && opt->allow_http)) {
 		err_set(err, "source '%s': plain http:// is refused (only loopback addresses); "
 			"use https://", display);
 		goto out;
