@@ -47,7 +47,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) \
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 LIBS = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRCS := $(sort $(wildcard util/*.c schema/*.c hv/*.c reconciler/*.c))
+LIB_SRCS := $(sort $(wildcard util/*.c schema/*.c source/*.c hv/*.c reconciler/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))

@@ -10,7 +10,7 @@
 #include "../schema/load.h"
 #include "../util/json.h"
 #include "../util/uri.h"
-#include "../schema/source.h"
+#include "../source/source.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -2,13 +2,13 @@
  * cloudinit.c - build the NoCloud seed ISO of a VM (see cloudinit.h).
  */
 #include "cloudinit.h"
+#include "../util/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define CLOUDINIT_MAX_FILE (1024 * 1024)   /* NoCloud files are small */
@@ -87,44 +87,6 @@ static int put_file(const char *dir, const char *file, const struct strbuf *sb,
 	return rc;
 }
 
-/* Run argv in dir with output captured; exit status, 127 when not found. */
-static int run_in(const char *dir, char *const argv[], struct strbuf *out)
-{
-	int fds[2], status;
-	char buf[1024];
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		if (chdir(dir))
-			_exit(126);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while ((n = read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && out->len < 8192)
-			strbuf_add(out, buf, (size_t)n);
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static const char *const seed_files[] = { "user-data", "meta-data", "network-config",
 					   "seed.iso" };
 
@@ -193,9 +155,11 @@ int cloudinit_build_seed(const char *cluster, const struct vm_spec *vm,
 				    has_net ? "user-data" : "meta-data", has_net ? "meta-data" : NULL,
 				    NULL };
 		char *const *tools[] = { geniso, xorriso, localds };
+		struct proc_opts po = { .dir = dir, .output_max = 8192 };
+		struct proc_result pr;
 		for (size_t i = 0; i < ARRAY_SIZE(tools) && status == 127; i++) {
 			strbuf_reset(&out);
-			status = run_in(dir, tools[i], &out);
+			status = proc_run(tools[i], &po, &out, &pr, NULL) ? -1 : pr.status;
 		}
 	}
 	if (status == 127) {

@@ -266,41 +266,6 @@ static void mark_verified(const char *path)
 	pthread_mutex_unlock(&verified_lock);
 }
 
-/* The same rule as sources: http:// only to loopback literals. */
-static bool url_loopback(const char *url)
-{
-	const char *h = strstr(url, "://");
-	size_t n;
-
-	if (!h)
-		return false;
-	h += 3;
-	if (strchr(h, '@') && (!strchr(h, '/') || strchr(h, '@') < strchr(h, '/')))
-		h = strchr(h, '@') + 1;
-	if (!strncmp(h, "[::1]", 5))
-		return true;
-	n = strcspn(h, ":/?#");
-	if (n == 9 && !strncmp(h, "localhost", 9))
-		return true;
-	if (n >= 7 && !strncmp(h, "127.", 4)) {
-		int dots = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (h[i] == '.')
-				dots++;
-			else if (!isdigit((unsigned char)h[i]))
-				return false;
-		}
-		return dots == 3;
-	}
-	return false;
-}
-
-/* A URL for messages: its credentials masked (util/uri.h, the one rule). */
-static char *url_display(const char *url)
-{
-	return uri_mask(url);
-}
-
 /* ---- one download attempt ---- */
 
 struct dl {
@@ -647,9 +612,9 @@ int image_fetch(const struct image_spec *img, const struct image_options *opt_in
 		return err_set(err, "image '%s': sha256 must be 64 lowercase hex digits", img->name);
 	if (!img->url)
 		return err_set(err, "image '%s' has no url", img->name);
-	display = url_display(img->url);
+	display = uri_mask(img->url);
 	if (!str_starts_with(img->url, "https://") && !str_starts_with(img->url, "file://") &&
-	    !(str_starts_with(img->url, "http://") && (opt.allow_http || url_loopback(img->url)))) {
+	    !(str_starts_with(img->url, "http://") && (opt.allow_http || uri_host_is_loopback(img->url)))) {
 		err_set(err, "image '%s': url '%s' must be https:// or file:// (http:// only to "
 			"loopback addresses)", img->name, display);
 		goto out;

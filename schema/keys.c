@@ -5,6 +5,7 @@
  * read.
  */
 #include "keys.h"
+#include "model_priv.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -58,15 +59,7 @@ static void *add_disk(void *base)
 
 static void clear_disks(void *base)
 {
-	struct vm_config *c = base;
-	for (size_t i = 0; i < c->n_disks; i++) {
-		free(c->disks[i].image);
-		free(c->disks[i].bus);
-		free(c->disks[i].pool);
-	}
-	free(c->disks);
-	c->disks = NULL;
-	c->n_disks = 0;
+	vm_config_release_disks(base);
 }
 
 static void *add_net(void *base)
@@ -79,16 +72,7 @@ static void *add_net(void *base)
 
 static void clear_nets(void *base)
 {
-	struct vm_config *c = base;
-	for (size_t i = 0; i < c->n_nets; i++) {
-		free(c->nets[i].network);
-		free(c->nets[i].bridge);
-		free(c->nets[i].mac);
-		free(c->nets[i].model);
-	}
-	free(c->nets);
-	c->nets = NULL;
-	c->n_nets = 0;
+	vm_config_release_nets(base);
 }
 
 /* ---- hosts ---- */

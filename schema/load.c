@@ -638,17 +638,6 @@ static void set_scalar(struct ctx *x, const yaml_node_t *n, const struct key *k,
 			node_what(n, b, sizeof(b)));
 }
 
-static void labels_clear(struct labels *l)
-{
-	for (size_t i = 0; i < l->nr; i++) {
-		free(l->items[i].key);
-		free(l->items[i].value);
-	}
-	free(l->items);
-	l->items = NULL;
-	l->nr = 0;
-}
-
 /* A label while a mapping is read: sorted once at the end (n log n). */
 struct label_at {
 	const char *key, *value;
@@ -674,7 +663,7 @@ static void set_labels(struct ctx *x, const yaml_node_t *n, const struct key *k,
 			k->name, node_what(n, b, sizeof(b)));
 		return;
 	}
-	labels_clear(l);
+	labels_release(l);
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *kn = node(x, p->key), *vn = node(x, p->value);
 		if (!kn || !vn || !visit(x, vn))

@@ -1,8 +1,7 @@
 /*
  * model.c - the desired-state model: names, lookups, hashing, freeing.
  */
-#include "model.h"
-#include "../util/json.h"
+#include "model_priv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +34,7 @@ const char *labels_get(const struct labels *l, const char *key)
 	return NULL;
 }
 
-static void labels_release(struct labels *l)
+void labels_release(struct labels *l)
 {
 	for (size_t i = 0; i < l->nr; i++) {
 		free(l->items[i].key);
@@ -51,7 +50,7 @@ const char *disk_pool(const struct disk_spec *d)
 	return d->pool ? d->pool : "default";
 }
 
-void vm_config_release(struct vm_config *c)
+void vm_config_release_disks(struct vm_config *c)
 {
 	for (size_t i = 0; i < c->n_disks; i++) {
 		free(c->disks[i].image);
@@ -59,6 +58,12 @@ void vm_config_release(struct vm_config *c)
 		free(c->disks[i].pool);
 	}
 	free(c->disks);
+	c->disks = NULL;
+	c->n_disks = 0;
+}
+
+void vm_config_release_nets(struct vm_config *c)
+{
 	for (size_t i = 0; i < c->n_nets; i++) {
 		free(c->nets[i].network);
 		free(c->nets[i].bridge);
@@ -66,6 +71,14 @@ void vm_config_release(struct vm_config *c)
 		free(c->nets[i].model);
 	}
 	free(c->nets);
+	c->nets = NULL;
+	c->n_nets = 0;
+}
+
+void vm_config_release(struct vm_config *c)
+{
+	vm_config_release_disks(c);
+	vm_config_release_nets(c);
 	free(c->cpu_mode);
 	free(c->kernel);
 	free(c->initrd);

@@ -4,6 +4,7 @@
  */
 #include "eventlog.h"
 #include "json.h"
+#include "uri.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -63,47 +64,7 @@ void eventlog_json(struct strbuf *out, int64_t now_ms, int priority, const char 
 
 char *eventlog_mask_url(const char *url)
 {
-	struct strbuf sb = STRBUF_INIT;
-	const char *p = strstr(url, "://"), *auth_end, *q;
-
-	if (!p)
-		return xstrdup("****");
-	p += 3;
-	auth_end = p + strcspn(p, "/?#");
-	q = memchr(p, '@', (size_t)(auth_end - p));
-	if (q) {
-		const char *colon = memchr(p, ':', (size_t)(q - p));
-		strbuf_add(&sb, url, (size_t)((colon ? colon : q) - url));
-		if (colon)
-			strbuf_adds(&sb, ":****");
-		p = q;
-	} else {
-		strbuf_add(&sb, url, (size_t)(p - url));
-	}
-	/* p: the host and the rest; mask query values */
-	q = strchr(p, '?');
-	if (!q) {
-		strbuf_adds(&sb, p);
-		return strbuf_detach(&sb, NULL);
-	}
-	strbuf_add(&sb, p, (size_t)(q + 1 - p));
-	for (q++; *q && *q != '#';) {
-		size_t len = strcspn(q, "&#");
-		const char *eq = memchr(q, '=', len);
-		if (eq) {
-			strbuf_add(&sb, q, (size_t)(eq + 1 - q));
-			strbuf_adds(&sb, "****");
-		} else {
-			strbuf_add(&sb, q, len);
-		}
-		q += len;
-		if (*q == '&') {
-			strbuf_addc(&sb, '&');
-			q++;
-		}
-	}
-	strbuf_adds(&sb, q);     /* the fragment, if any */
-	return strbuf_detach(&sb, NULL);
+	return strstr(url, "://") ? uri_mask_all_params(url) : xstrdup("****");
 }
 
 static void *webhook_thread(void *arg)

@@ -1,5 +1,5 @@
 /*
- * uri.c - URI pieces and credential masking (see uri.h for the rule).
+ * uri.c - URI pieces, credential masking and the loopback rule (see uri.h).
  */
 #include "uri.h"
 
@@ -173,8 +173,9 @@ bool uri_param_is_secret(const char *name)
 	return false;
 }
 
-/* Append s[0..len) (one URL) with its secrets masked. */
-static void mask_url_into(struct strbuf *sb, const char *s, size_t len)
+/* Append s[0..len) (one URL) with its secrets masked; all_params: every
+ * query value, whatever its name. */
+static void mask_url_into(struct strbuf *sb, const char *s, size_t len, bool all_params)
 {
 	const char *end = s + len, *auth, *auth_end, *at, *colon, *p, *frag;
 
@@ -211,7 +212,7 @@ static void mask_url_into(struct strbuf *sb, const char *s, size_t len)
 			n = (size_t)(frag - p);
 		eq = memchr(p, '=', n);
 		name = pct_decode(p, eq ? (size_t)(eq - p) : n);
-		if (eq && uri_param_is_secret(name)) {
+		if (eq && (all_params || uri_param_is_secret(name))) {
 			strbuf_add(sb, p, (size_t)(eq + 1 - p));
 			strbuf_adds(sb, MASK);
 		} else {
@@ -225,14 +226,61 @@ static void mask_url_into(struct strbuf *sb, const char *s, size_t len)
 	strbuf_add(sb, frag, (size_t)(end - frag));
 }
 
-char *uri_mask(const char *uri)
+static char *mask_url(const char *uri, bool all_params)
 {
 	struct strbuf sb = STRBUF_INIT;
 
 	if (!uri)
 		return NULL;
-	mask_url_into(&sb, uri, strlen(uri));
+	mask_url_into(&sb, uri, strlen(uri), all_params);
 	return strbuf_detach(&sb, NULL);
+}
+
+char *uri_mask(const char *uri)
+{
+	return mask_url(uri, false);
+}
+
+char *uri_mask_all_params(const char *uri)
+{
+	return mask_url(uri, true);
+}
+
+/* a.b.c.d, each part 1 to 3 digits up to 255 */
+static bool dotted_quad(const char *h, unsigned *first)
+{
+	unsigned part[4];
+	int n = 0;
+
+	for (const char *p = h; n < 4; n++) {
+		size_t d = 0;
+		part[n] = 0;
+		while (isdigit((unsigned char)p[d]) && d < 4)
+			part[n] = part[n] * 10 + (unsigned)(p[d++] - '0');
+		if (d == 0 || d > 3 || part[n] > 255)
+			return false;
+		p += d;
+		if (n == 3)
+			return *p == '\0' && ((*first = part[0]), true);
+		if (*p++ != '.')
+			return false;
+	}
+	return false;
+}
+
+bool uri_host_is_loopback(const char *url)
+{
+	struct uri u = { 0 };
+	unsigned first = 0;
+	bool r = false;
+
+	if (!url || uri_parse(url, &u))
+		goto out;
+	r = !strcmp(u.host, "localhost") || !strcmp(u.host, "::1") ||
+	    (dotted_quad(u.host, &first) && first == 127);
+out:
+	uri_release(&u);
+	return r;
 }
 
 static bool scheme_char(char c)
@@ -258,7 +306,7 @@ static char *mask_urls(const char *text)
 		if (start == m)
 			strbuf_add(&sb, m, (size_t)(end - m));   /* no scheme: not a URL */
 		else
-			mask_url_into(&sb, start, (size_t)(end - start));
+			mask_url_into(&sb, start, (size_t)(end - start), false);
 		p = end;
 	}
 	strbuf_adds(&sb, p);

@@ -1,5 +1,6 @@
 /*
- * uri.h - the pieces of a URI, and the one rule for masking its secrets.
+ * uri.h - the pieces of a URI, the one rule for masking its secrets, and
+ * the one rule for a loopback host.
  *
  * Masking: wherever vem shows a URI or a message that may quote one
  * (validate -o json, plan, status, snapshots, errors), two spans become
@@ -44,11 +45,23 @@ bool uri_param_is_secret(const char *name);
 
 /* uri with its password and secret parameter values as "****". */
 char *uri_mask(const char *uri);
+/* uri_mask(), and every query value too, whatever its name (a webhook URL
+ * often carries its secret in a parameter with a plain name). */
+char *uri_mask_all_params(const char *uri);
 /*
  * text with every URL in it masked as uri_mask() does, and, when uri is
  * given, each secret of uri (raw or percent-decoded) that appears in text
  * as a whole token (not inside a longer word: "p" does not touch "parse").
  */
 char *uri_mask_text(const char *text, const char *uri);
+
+/*
+ * Whether url's host is a loopback address, where plain http:// is allowed
+ * (sources, images): "localhost", "[::1]" or 127.0.0.0/8 as a dotted quad.
+ * The host is the one uri_parse() finds (after the LAST '@' of the
+ * userinfo, brackets removed); "localhost." and other spellings are not
+ * loopback.
+ */
+bool uri_host_is_loopback(const char *url);
 
 #endif

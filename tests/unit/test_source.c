@@ -5,7 +5,7 @@
  * directories; http:// refused off loopback.
  */
 #include "test.h"
-#include "schema/source.h"
+#include "source/source.h"
 
 #include <stdarg.h>
 #include <sys/stat.h>

@@ -7,7 +7,7 @@
  */
 #include "test.h"
 #include "schema/load.h"
-#include "schema/source.h"
+#include "source/source.h"
 #include "hv/hv_priv.h"
 #include "util/uri.h"
 
@@ -182,6 +182,66 @@ TEST(uri_pieces)
 	uri_release(&u);
 	CHECK(uri_parse("no scheme", &u) == -1);
 	uri_release(&u);
+}
+
+/* The one loopback rule (util/uri.c) that sources and images both use for
+ * plain http://; the host is the one after the LAST '@', like masking. */
+TEST(loopback_hosts)
+{
+	static const struct { const char *url; bool loop; } cases[] = {
+		{ "http://127.0.0.1/c.yaml", true },
+		{ "http://127.0.0.2:8080/c.yaml", true },
+		{ "http://127.255.255.254", true },
+		{ "http://localhost/c.yaml", true },
+		{ "http://localhost:80/c.yaml", true },
+		{ "http://[::1]/c.yaml", true },
+		{ "http://[::1]:8000/img.qcow2", true },
+		{ "http://user:pass@127.0.0.1/c.yaml", true },
+		{ "http://user:p@ss@[::1]:81/c.yaml", true },
+		/* not loopback */
+		{ "http://localhost./c.yaml", false },
+		{ "http://localhost.example.org/c.yaml", false },
+		{ "http://[::1/c.yaml", false },
+		{ "http://[0::2]/c.yaml", false },
+		{ "http://[::ffff:127.0.0.1]/c.yaml", false },
+		{ "http://127.0.0.1.evil.example/c.yaml", false },
+		{ "http://127.0.0/c.yaml", false },
+		{ "http://127.0.0.256/c.yaml", false },
+		{ "http://127.../c.yaml", false },
+		{ "http://128.0.0.1/c.yaml", false },
+		{ "http://0x7f.0.0.1/c.yaml", false },
+		{ "http://127.0.0.1@evil.example/c.yaml", false },
+		{ "http://user:pass@evil.example/?h=127.0.0.1", false },
+		{ "http://127.0.0.1:pass@evil.example/c.yaml", false },
+		{ "http://evil.example/127.0.0.1", false },
+		{ "127.0.0.1/c.yaml", false },
+		{ "", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		bool got = uri_host_is_loopback(hostile(cases[i].url));
+		if (got != cases[i].loop)
+			fprintf(stderr, "  loopback('%s') = %d\n", cases[i].url, got);
+		CHECK(got == cases[i].loop);
+	}
+	CHECK(!uri_host_is_loopback(NULL));
+}
+
+/* The strict mask (webhooks): every query value, and the userinfo password
+ * up to the last '@'. */
+TEST(mask_all_params)
+{
+	static const char *const cases[][2] = {
+		{ "https://user:pass@h/p?a=1&token=t", "https://user:****@h/p?a=****&token=****" },
+		{ "https://u:p@ss@h/p?k=v;x=y#f", "https://u:****@h/p?k=****;x=****#f" },
+		{ "https://h/p?flag", "https://h/p?flag" },
+		{ "https://user@h/p", "https://user@h/p" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *m = uri_mask_all_params(hostile(cases[i][0]));
+		CHECK_STR(m, cases[i][1]);
+		free(m);
+	}
+	CHECK(uri_mask_all_params(NULL) == NULL);
 }
 
 TEST(json_never_shows_secrets)
@@ -541,6 +601,8 @@ int main(void)
 	RUN(mask_nasty_uris);
 	RUN(mask_text_keeps_other_words);
 	RUN(uri_pieces);
+	RUN(loopback_hosts);
+	RUN(mask_all_params);
 	RUN(json_never_shows_secrets);
 	RUN(untrusted_files_stay_in_the_tree);
 	RUN(untrusted_kernel_and_images);
