@@ -37,7 +37,8 @@ endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
-WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow=local -Wformat=2 -Wstrict-prototypes
+WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow=local -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wmissing-declarations
 ifneq ($(DEVELOPER),)
 WARN += -Werror
 endif

@@ -3,14 +3,14 @@
  */
 #include "cli.h"
 #include "saved_plan.h"
-#include "../schema/check.h"
-#include "../reconciler/rollout.h"
-#include "../reconciler/ha.h"
-#include "../hv/image.h"
-#include "../schema/load.h"
-#include "../util/json.h"
-#include "../util/uri.h"
-#include "../source/source.h"
+#include "schema/check.h"
+#include "reconciler/rollout.h"
+#include "reconciler/ha.h"
+#include "hv/image.h"
+#include "schema/load.h"
+#include "util/json.h"
+#include "util/uri.h"
+#include "source/source.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -13,8 +13,8 @@
 #ifndef VEM_APPLY_H
 #define VEM_APPLY_H
 
-#include "../reconciler/exec.h"
-#include "../reconciler/lease.h"
+#include "reconciler/exec.h"
+#include "reconciler/lease.h"
 
 struct saved_plan;
 

@@ -2,7 +2,7 @@
  * saved_plan.c - write and read saved plans (see saved_plan.h).
  */
 #include "saved_plan.h"
-#include "../util/json.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <fcntl.h>

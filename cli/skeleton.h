@@ -5,7 +5,7 @@
 #ifndef VEM_SKELETON_H
 #define VEM_SKELETON_H
 
-#include "../hv/hv.h"
+#include "hv/hv.h"
 
 void observe_skeleton(const struct cluster *c, const struct observed *o, struct strbuf *out);
 

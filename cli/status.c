@@ -3,10 +3,10 @@
  * JSON, or a snapshot for offline planning.
  */
 #include "cli.h"
-#include "../util/json.h"
-#include "../reconciler/loadmodel.h"
-#include "../reconciler/rollout.h"
-#include "../reconciler/ha.h"
+#include "util/json.h"
+#include "reconciler/loadmodel.h"
+#include "reconciler/rollout.h"
+#include "reconciler/ha.h"
 #include "skeleton.h"
 
 #include <errno.h>

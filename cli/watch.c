@@ -4,7 +4,7 @@
  */
 #include "cli.h"
 #include "watch.h"
-#include "../hv/events.h"
+#include "hv/events.h"
 
 #include <pthread.h>
 #include <stdlib.h>

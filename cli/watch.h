@@ -29,8 +29,8 @@
 #ifndef VEM_CLI_WATCH_H
 #define VEM_CLI_WATCH_H
 
-#include "../util/eventlog.h"
-#include "../reconciler/metrics.h"
+#include "util/eventlog.h"
+#include "reconciler/metrics.h"
 
 #define WATCH_DEBOUNCE_MS 300
 #define WATCH_DEBOUNCE_MAX_MS 2000

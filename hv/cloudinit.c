@@ -2,7 +2,7 @@
  * cloudinit.c - build the NoCloud seed ISO of a VM (see cloudinit.h).
  */
 #include "cloudinit.h"
-#include "../util/proc.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

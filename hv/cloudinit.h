@@ -12,7 +12,7 @@
 #ifndef VEM_CLOUDINIT_H
 #define VEM_CLOUDINIT_H
 
-#include "../schema/model.h"
+#include "schema/model.h"
 
 /* Whether vm has any cloud-init file. */
 bool cloudinit_wanted(const struct vm_config *cfg);

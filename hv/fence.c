@@ -2,7 +2,7 @@
  * fence.c - run a fence agent (see fence.h).
  */
 #include "fence.h"
-#include "../util/proc.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <stdlib.h>

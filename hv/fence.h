@@ -18,7 +18,7 @@
 #ifndef VEM_FENCE_H
 #define VEM_FENCE_H
 
-#include "../schema/model.h"
+#include "schema/model.h"
 
 enum fence_power {
 	FENCE_ON,

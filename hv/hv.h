@@ -22,7 +22,7 @@
 #ifndef VEM_HV_H
 #define VEM_HV_H
 
-#include "../schema/model.h"
+#include "schema/model.h"
 
 #define VEM_META_NS "https://vem.dev/xmlns/vem/1"
 #define VEM_META_PREFIX "vem"

@@ -2,7 +2,7 @@
  * image.c - download, verify and cache disk images (see image.h).
  */
 #include "image.h"
-#include "../util/uri.h"
+#include "util/uri.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -803,7 +803,7 @@ static void *head_one(void *arg)
 	CURLcode cc;
 
 	if (!str_starts_with(url, "https://") && !file &&
-	    !(http && (j->allow_http || url_loopback(url)))) {
+	    !(http && (j->allow_http || uri_host_is_loopback(url)))) {
 		j->why = xstrdup("its url must be https:// or file:// (http:// only to loopback "
 				 "addresses)");
 		return NULL;
@@ -891,7 +891,7 @@ void image_check(const struct image_spec *const *imgs, size_t n, const struct im
 		}
 	}
 	for (size_t k = 0; k < nj; k++) {
-		char *shown = url_display(jobs[k].img->url);
+		char *shown = uri_mask(jobs[k].img->url);
 		char *msg = jobs[k].why ? xasprintf("not in the cache and not reachable: %s (%s)",
 						   jobs[k].why, shown) : NULL;
 		seen_put(jobs[k].img->url, msg);

@@ -35,7 +35,7 @@
 #ifndef VEM_IMAGE_H
 #define VEM_IMAGE_H
 
-#include "../schema/model.h"
+#include "schema/model.h"
 
 struct image_options {
 	const char *cache_dir;   /* NULL: cache_dir(NULL, "images") */

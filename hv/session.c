@@ -4,7 +4,7 @@
  */
 #include "hv_priv.h"
 #include "cache.h"
-#include "../util/uri.h"
+#include "util/uri.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * (vem plan --observed FILE).
  */
 #include "hv_priv.h"
-#include "../util/json.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,8 +3,8 @@
  * and the recovery decisions the plan makes from them.
  */
 #include "ha.h"
-#include "../hv/fence.h"
-#include "../hv/storage.h"
+#include "hv/fence.h"
+#include "hv/storage.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>

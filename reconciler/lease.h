@@ -28,7 +28,7 @@
 #ifndef VEM_LEASE_H
 #define VEM_LEASE_H
 
-#include "../hv/hv.h"
+#include "hv/hv.h"
 
 struct lease;
 

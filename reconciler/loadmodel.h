@@ -15,7 +15,7 @@
 #ifndef VEM_LOADMODEL_H
 #define VEM_LOADMODEL_H
 
-#include "../hv/hv.h"
+#include "hv/hv.h"
 
 struct host_load {
 	uint64_t mem_used;        /* bytes committed (max of current/defined memory) */

@@ -6,7 +6,7 @@
 #include "balance.h"
 #include "rollout.h"
 #include "ha.h"
-#include "../util/json.h"
+#include "util/json.h"
 
 #include <fnmatch.h>
 #include <math.h>

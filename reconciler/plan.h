@@ -9,7 +9,7 @@
 #ifndef VEM_PLAN_H
 #define VEM_PLAN_H
 
-#include "../hv/hv.h"
+#include "hv/hv.h"
 
 enum act_kind {
 	ACT_CREATE,     /* define + start (if running) on host */

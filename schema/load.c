@@ -15,7 +15,7 @@
 #include "keys.h"
 #include "load_priv.h"
 #include "model_priv.h"
-#include "../util/uri.h"
+#include "util/uri.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -11,7 +11,7 @@
 #ifndef VEM_MODEL_H
 #define VEM_MODEL_H
 
-#include "../util/util.h"
+#include "util/util.h"
 
 enum hv_type {
 	HV_AUTO = 0,    /* kvm where the host offers it, else qemu (TCG) */

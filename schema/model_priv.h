@@ -3,7 +3,7 @@
 #define VEM_MODEL_PRIV_H
 
 #include "model.h"
-#include "../util/json.h"
+#include "util/json.h"
 
 /* Free the labels and empty the list (the struct stays). */
 void labels_release(struct labels *l);

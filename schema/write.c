@@ -6,7 +6,7 @@
 #include "load.h"
 #include "keys.h"
 #include "model_priv.h"
-#include "../util/uri.h"
+#include "util/uri.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * credentials and host keys in git_auth.c.
  */
 #include "source_priv.h"
-#include "../util/uri.h"
+#include "util/uri.h"
 
 #include <errno.h>
 #include <dirent.h>

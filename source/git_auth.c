@@ -5,7 +5,7 @@
  * libgit2's last error in words.
  */
 #include "source_priv.h"
-#include "../util/proc.h"
+#include "util/proc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * (tests) or with source_options.allow_http.
  */
 #include "source_priv.h"
-#include "../util/uri.h"
+#include "util/uri.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * the cache directory and removing trees from it.
  */
 #include "source_priv.h"
-#include "../schema/load.h"
+#include "schema/load.h"
 
 #include <dirent.h>
 #include <errno.h>

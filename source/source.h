@@ -20,7 +20,7 @@
 #ifndef VEM_SOURCE_H
 #define VEM_SOURCE_H
 
-#include "../util/util.h"
+#include "util/util.h"
 
 struct source_options {
 	const char *require_signed_by;   /* keyring: git commits must be signed by it */

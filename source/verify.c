@@ -2,7 +2,7 @@
  * verify.c - a git commit's signature checked with gpgv against a keyring.
  */
 #include "source_priv.h"
-#include "../util/proc.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
