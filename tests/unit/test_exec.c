@@ -20,12 +20,6 @@
 
 static char node_file[] = "/tmp/vem-test-exec.XXXXXX";
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 /* cluster 'ex' on one empty test-driver host, then vms. */
 static struct cluster *cl(const char *vms)
 {
@@ -285,7 +279,7 @@ int main(void)
 		return 1;
 	}
 	close(fd);
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(loop_creates_then_converges);
 	RUN(hook_ends_run_before_acting);
 	RUN(removal_budget_holds_across_rounds);

@@ -14,12 +14,6 @@ static const char H[] = "11111111-1111-4111-8111-111111111111";
 static const char D1[] = "22222222-2222-4222-8222-222222222222";
 static const char D2[] = "33333333-3333-4333-8333-333333333333";
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 /* A fresh cache directory of this test run. */
 static char *tmp_dir(void)
 {
@@ -266,7 +260,7 @@ TEST(observation_uses_the_cache)
 
 int main(void)
 {
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(cache_round_trip);
 	RUN(cache_forget_and_unsafe_fields);
 	RUN(cache_of_another_version_is_ignored);

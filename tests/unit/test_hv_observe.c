@@ -10,12 +10,6 @@
 #include "hv/hv_priv.h"
 #include "fixtures.h"
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 static const struct obs_domain *find(const struct observed *o, const char *name)
 {
 	for (size_t i = 0; i < o->n_domains; i++)
@@ -182,7 +176,7 @@ TEST(host_settings_applied_one_way)
 
 int main(void)
 {
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(test_driver_host_observed_both_ways);
 	RUN(pools_and_networks_observed);
 	RUN(host_settings_applied_one_way);

@@ -13,12 +13,6 @@
 
 static char *node_file;
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 /* A host (h1) with pool "default" at /vt, a cluster of VMs web (diskless)
  * and db (two disks). */
 static void ops_open(struct hv_fixture *f)
@@ -248,7 +242,7 @@ int main(void)
 	int rc;
 
 	node_file = test_node_file();
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(lifecycle);
 	RUN(foreign_domain_left_alone);
 	RUN(remove_keeps_disks);

@@ -13,12 +13,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 TEST(open_reports_each_host)
 {
 	struct cluster *c = load_yaml(
@@ -160,7 +154,7 @@ TEST(capabilities_parsed)
 
 int main(void)
 {
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(open_reports_each_host);
 	RUN(silent_host_given_up_in_time);
 	RUN(rebind_needs_the_same_hosts);

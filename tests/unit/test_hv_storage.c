@@ -13,12 +13,6 @@
 #include <libvirt/libvirt.h>
 #include <unistd.h>
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 static const char *dom =
 	"<domain type='qemu'>\n  <name>web</name>\n  <devices>\n"
 	"    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
@@ -392,7 +386,7 @@ int main(void)
 	int rc;
 
 	node_file = test_node_file();
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(disks_of_a_domain);
 	RUN(disks_of_a_domain_libvirt_wrote);
 	RUN(volume_format_and_backing);

@@ -329,11 +329,10 @@ TEST(metadata_round_trip)
 	CHECK(hv_meta_parse("<other/>", &back) == -1);
 }
 
-static void quiet(void *o, virErrorPtr e) { (void)o; (void)e; }
 
 int main(void)
 {
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(expected_xml_per_hypervisor);
 	RUN(libvirt_schema_accepts_every_domain);
 	RUN(disks_need_volumes);

@@ -611,15 +611,9 @@ TEST(wall_clock_steps_change_nothing)
 	fixture_close(&f);
 }
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 int main(void)
 {
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(identity_of_this_process);
 	RUN(foreign_holder_with_our_hostname_waits_for_ttl);
 	RUN(holder_name_with_entities);

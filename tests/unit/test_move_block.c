@@ -190,15 +190,9 @@ TEST(blocked_destination_skipped)
 	cluster_free(c);
 }
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 int main(void)
 {
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	RUN(libvirt_errors_classified);
 	RUN(blocks_round_trip_in_metadata);
 	RUN(metadata_set_on_a_domain);

@@ -365,12 +365,6 @@ static bool wait_seen(struct seen *s, const char *what)
 	return false;
 }
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 TEST(events_of_the_test_driver)
 {
 	struct cluster *c = load_yaml(
@@ -385,7 +379,7 @@ TEST(events_of_the_test_driver)
 	virConnectPtr conn;
 	virDomainPtr d;
 
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	memset(&seen, 0, sizeof(seen));
 	pthread_mutex_init(&seen.lock, NULL);
 	hv_options_default(&opt);
@@ -450,7 +444,7 @@ TEST(light_observation)
 	const struct obs_domain *f, *l;
 	virDomainPtr d;
 
-	virSetErrorFunc(NULL, quiet);
+	virSetErrorFunc(NULL, libvirt_errors_quiet);
 	hv_options_default(&opt);
 	opt.cache_dir = "/nonexistent/vem-test-cache";
 	s = hv_session_open(c, &opt);
