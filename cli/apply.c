@@ -518,81 +518,72 @@ out:
 	return rc;
 }
 
-int cmd_plan(int argc, char **argv)
+int cmd_plan(struct apply_args *a, struct cli_opts *o)
 {
-	struct apply_args a;
-	struct cli_opts o;
 	struct apply_report rep;
-	int rc = cli_parse(argc, argv, cli_find("plan"), &a, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	a.execute = false;
-	a.save_to = o.out;
-	if (a.save_to && a.observed) {
+	int rc = 0;
+
+	a->execute = false;
+	a->save_to = o->out;
+	if (a->save_to && a->observed) {
 		fprintf(stderr, "vem plan: --out saves a plan of live hosts; it cannot be used with "
 			"--observed\n");
 		return VEM_EXIT_USAGE;
 	}
-	rc = apply_run(&a, &rep);
+	rc = apply_run(a, &rep);
 	free(rep.revision);
 	return rc;
 }
 
-int cmd_apply(int argc, char **argv)
+int cmd_apply(struct apply_args *a, struct cli_opts *o)
 {
-	struct apply_args a;
-	struct cli_opts o;
 	struct apply_report rep;
 	struct saved_plan sp;
 	struct errbuf err = ERRBUF_INIT;
 	bool source_given;
-	int rc = cli_parse(argc, argv, cli_find("apply"), &a, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	a.execute = true;
-	if (o.argc > 1) {
-		fprintf(stderr, "vem apply: one saved plan at most, found '%s'\n", o.argv[1]);
+	int rc = 0;
+
+	a->execute = true;
+	if (o->argc > 1) {
+		fprintf(stderr, "vem apply: one saved plan at most, found '%s'\n", o->argv[1]);
 		return VEM_EXIT_USAGE;
 	}
-	if (o.argc == 1) {
-		source_given = o.source_given;
-		if (o.plan_given) {
+	if (o->argc == 1) {
+		source_given = o->source_given;
+		if (o->plan_given) {
 			fprintf(stderr, "vem apply: a saved plan carries its own planning options; "
 				"give them to 'vem plan --out' instead\n");
 			return VEM_EXIT_USAGE;
 		}
-		if (saved_plan_read(o.argv[0], &sp, &err)) {
+		if (saved_plan_read(o->argv[0], &sp, &err)) {
 			err_print(&err, stderr, "vem");
 			errbuf_release(&err);
 			return VEM_EXIT_ERROR;
 		}
 		if (!source_given)
-			a.source = sp.source;
-		saved_plan_options(&sp, &a);
-		a.saved = &sp;
-		a.exec.max_rounds = 1;
-		rc = apply_run(&a, &rep);
+			a->source = sp.source;
+		saved_plan_options(&sp, a);
+		a->saved = &sp;
+		a->exec.max_rounds = 1;
+		rc = apply_run(a, &rep);
 		saved_plan_release(&sp);
 		free(rep.revision);
 		return rc;
 	}
-	rc = apply_run(&a, &rep);
+	rc = apply_run(a, &rep);
 	free(rep.revision);
 	return rc;
 }
 
-int cmd_validate(int argc, char **argv)
+int cmd_validate(struct apply_args *a, struct cli_opts *o)
 {
-	struct apply_args a;
-	struct cli_opts o;
 	struct cluster *c;
 	struct errbuf warnings = ERRBUF_INIT;
 	struct errbuf errors = ERRBUF_INIT;
-	int rc = cli_parse(argc, argv, cli_find("validate"), &a, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	c = cli_load_cluster_err(&a, a.json ? &errors : NULL);
-	if (!c && a.json) {
+	int rc = 0;
+
+	c = cli_load_cluster_err(a, a->json ? &errors : NULL);
+	if (!c && a->json) {
 		/* machine output on bad input too: the problems, as data */
 		struct strbuf sb = STRBUF_INIT;
 		struct json_writer w;
@@ -601,7 +592,7 @@ int cmd_validate(int argc, char **argv)
 		jw_kv_int(&w, "format", VEM_JSON_FORMAT);
 		jw_kv_bool(&w, "valid", false);
 		{
-			char *src = uri_mask(a.source);
+			char *src = uri_mask(a->source);
 			jw_kv_string(&w, "source", src);
 			free(src);
 		}
@@ -612,7 +603,7 @@ int cmd_validate(int argc, char **argv)
 		fputs(sb.buf, stdout);
 		strbuf_release(&sb);
 		fprintf(stderr, "vem: %zu problem%s in '%s'; see the JSON on standard output\n",
-			errors.nr, errors.nr == 1 ? "" : "s", a.source);
+			errors.nr, errors.nr == 1 ? "" : "s", a->source);
 		errbuf_release(&errors);
 		return VEM_EXIT_ERROR;
 	}
@@ -620,7 +611,7 @@ int cmd_validate(int argc, char **argv)
 		return VEM_EXIT_ERROR;
 	if (check_cluster(c, &warnings)) {
 		err_print(&warnings, stderr, "vem");
-		if (o.strict) {
+		if (o->strict) {
 			fprintf(stderr, "vem: %zu warning%s with --strict\n", warnings.nr,
 				warnings.nr == 1 ? "" : "s");
 			rc = VEM_EXIT_ERROR;
@@ -628,7 +619,7 @@ int cmd_validate(int argc, char **argv)
 	}
 	if (rc) {
 		/* --strict: no summary, no JSON for a file that will not run */
-	} else if (a.json) {
+	} else if (a->json) {
 		struct strbuf sb = STRBUF_INIT;
 		cluster_write_json(c, &warnings, &sb);
 		fputs(sb.buf, stdout);
@@ -645,14 +636,10 @@ int cmd_validate(int argc, char **argv)
 	return rc;
 }
 
-int cmd_schema(int argc, char **argv)
+int cmd_schema(struct apply_args *a, struct cli_opts *o)
 {
-	struct apply_args a;
-	struct cli_opts o;
 	struct strbuf sb = STRBUF_INIT;
-	int rc = cli_parse(argc, argv, cli_find("schema"), &a, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+
 	cfg_write_json_schema(&sb);
 	fputs(sb.buf, stdout);
 	strbuf_release(&sb);

@@ -47,7 +47,7 @@ struct cli_opts {
 
 struct cli_command {
 	const char *name;
-	int (*run)(int argc, char **argv);
+	int (*run)(struct apply_args *a, struct cli_opts *o);
 	const char *summary;
 	unsigned groups;             /* OPT_* the command accepts */
 	const char *args;            /* positional arguments for the usage line, or NULL */
@@ -55,24 +55,17 @@ struct cli_command {
 	const char *description;     /* --help text between usage and options */
 };
 
-/*
- * Parse argv (argv[0] is the command name) accepting cmd's option groups;
- * fills a (defaults first) and o. Prints the error (with a did-you-mean for
- * an unknown option) and returns VEM_EXIT_USAGE on bad input, 0 on
- * success, -1 when --help was printed.
- */
-int cli_parse(int argc, char **argv, const struct cli_command *cmd,
-	      struct apply_args *a, struct cli_opts *o);
-const struct cli_command *cli_find(const char *name);
 
-/* The commands, one handler each (the rows of commands[] in main.c). */
-int cmd_validate(int argc, char **argv);     /* apply.c */
-int cmd_plan(int argc, char **argv);         /* apply.c */
-int cmd_apply(int argc, char **argv);        /* apply.c */
-int cmd_schema(int argc, char **argv);       /* apply.c */
-int cmd_status(int argc, char **argv);       /* status.c */
-int cmd_observe(int argc, char **argv);      /* status.c */
-int cmd_reconcile(int argc, char **argv);    /* reconcile.c */
+/* The commands, one handler each (the rows of commands[] in main.c).
+ * main.c parses the command's options from the one option table first
+ * (defaults, then argv) and hands the handler the result. */
+int cmd_validate(struct apply_args *a, struct cli_opts *o);     /* apply.c */
+int cmd_plan(struct apply_args *a, struct cli_opts *o);         /* apply.c */
+int cmd_apply(struct apply_args *a, struct cli_opts *o);        /* apply.c */
+int cmd_schema(struct apply_args *a, struct cli_opts *o);       /* apply.c */
+int cmd_status(struct apply_args *a, struct cli_opts *o);       /* status.c */
+int cmd_observe(struct apply_args *a, struct cli_opts *o);      /* status.c */
+int cmd_reconcile(struct apply_args *a, struct cli_opts *o);    /* reconcile.c */
 
 /* Load the cluster named by a->source (resolving git/https sources);
  * prints errors. NULL on failure. */

@@ -26,8 +26,8 @@
 
 #define OPT_GLOBAL (~0u)         /* accepted by every command */
 
-static int cmd_help(int argc, char **argv);
-static int cmd_version(int argc, char **argv);
+static int cmd_help(struct apply_args *a, struct cli_opts *o);
+static int cmd_version(struct apply_args *a, struct cli_opts *o);
 static int cmd_complete(int argc, char **argv);
 
 static const struct cli_command commands[] = {
@@ -81,7 +81,7 @@ static const struct cli_command commands[] = {
 
 /* hidden: not listed by --help; used by the shell completions */
 static const struct cli_command cmd_complete_def = {
-	"__complete", cmd_complete, NULL, 0, "[COMMAND]", 1, NULL,
+	"__complete", NULL, NULL, 0, "[COMMAND]", 1, NULL,   /* raw argv: cmd_complete */
 };
 
 /* ---- the option table ---- */
@@ -285,7 +285,7 @@ static const struct cli_option *option_by_name(const char *name)
 	return NULL;
 }
 
-const struct cli_command *cli_find(const char *name)
+static const struct cli_command *cli_find(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(commands[i].name, name))
@@ -466,8 +466,14 @@ static int set_option(const struct cli_option *op, const char *v, const struct c
 	return VEM_EXIT_USAGE;
 }
 
-int cli_parse(int argc, char **argv, const struct cli_command *cmd,
-	      struct apply_args *a, struct cli_opts *o)
+/*
+ * Parse argv (argv[0] is the command name) accepting cmd's option groups;
+ * fills a (defaults first) and o. Prints the error (with a did-you-mean for
+ * an unknown option) and returns VEM_EXIT_USAGE on bad input, 0 on
+ * success, -1 when --help was printed.
+ */
+static int cli_parse(int argc, char **argv, const struct cli_command *cmd,
+		     struct apply_args *a, struct cli_opts *o)
 {
 	struct option longopts[ARRAY_SIZE(options) + 1];
 	const struct cli_option *byval[ARRAY_SIZE(options)];
@@ -578,41 +584,35 @@ int cli_parse(int argc, char **argv, const struct cli_command *cmd,
 
 /* ---- the small commands ---- */
 
-static int cmd_help(int argc, char **argv)
+static int cmd_help(struct apply_args *a, struct cli_opts *o)
 {
 	const struct cli_command *c;
-	struct apply_args a;
-	struct cli_opts o;
-	int rc = cli_parse(argc, argv, cli_find("help"), &a, &o);
 
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if (o.argc < 1) {
+	if (o->argc < 1) {
 		usage_main(stdout);
 		return 0;
 	}
-	c = cli_find(o.argv[0]);
+	c = cli_find(o->argv[0]);
 	if (!c || !c->summary) {
-		fprintf(stderr, "vem: unknown command '%s'\nsee 'vem --help'\n", o.argv[0]);
+		fprintf(stderr, "vem: unknown command '%s'\nsee 'vem --help'\n", o->argv[0]);
 		return VEM_EXIT_USAGE;
 	}
 	cmd_usage(c, stdout);
 	return 0;
 }
 
-static int cmd_version(int argc, char **argv)
+static void print_version(void)
 {
 	unsigned long lv = 0;
-	if (argc > 0) {
-		struct apply_args a;
-		struct cli_opts o;
-		int rc = cli_parse(argc, argv, cli_find("version"), &a, &o);
-		if (rc)
-			return rc < 0 ? 0 : rc;
-	}
+
 	virGetVersion(&lv, NULL, NULL);
 	printf("vem %s (libvirt %lu.%lu.%lu)\n", VEM_VERSION, lv / 1000000,
 	       lv / 1000 % 1000, lv % 1000);
+}
+
+static int cmd_version(struct apply_args *a, struct cli_opts *o)
+{
+	print_version();
 	return 0;
 }
 
@@ -667,8 +667,10 @@ static void libvirt_quiet(void *opaque, virErrorPtr e)
 
 int main(int argc, char **argv)
 {
-	int i = 1;
+	int i = 1, rc;
 	const struct cli_command *c;
+	struct apply_args args;
+	struct cli_opts opts;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
@@ -676,8 +678,10 @@ int main(int argc, char **argv)
 			vem_verbosity++;
 		else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
 			vem_verbosity = 0;
-		else if (!strcmp(a, "--version"))
-			return cmd_version(0, NULL);
+		else if (!strcmp(a, "--version")) {
+			print_version();
+			return 0;
+		}
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage_main(stdout);
 			return 0;
@@ -709,12 +713,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "\nsee 'vem --help'\n");
 		return VEM_EXIT_USAGE;
 	}
-	if (c->run == cmd_complete || c->run == cmd_help)
-		return c->run(argc - i, argv + i);
-	virSetErrorFunc(NULL, libvirt_quiet);
-	if (virInitialize() < 0) {
-		fprintf(stderr, "vem: cannot initialise libvirt\n");
-		return VEM_EXIT_ERROR;
+	if (c == &cmd_complete_def)
+		return cmd_complete(argc - i, argv + i);
+	/* every command's options are parsed here, from the one option table */
+	rc = cli_parse(argc - i, argv + i, c, &args, &opts);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (c->run != cmd_help) {
+		virSetErrorFunc(NULL, libvirt_quiet);
+		if (virInitialize() < 0) {
+			fprintf(stderr, "vem: cannot initialise libvirt\n");
+			return VEM_EXIT_ERROR;
+		}
 	}
-	return c->run(argc - i, argv + i);
+	return c->run(&args, &opts);
 }

@@ -74,43 +74,40 @@ static int64_t next_wait(int64_t every, int jitter_pct)
 	return every + (int64_t)((double)every * jitter_pct / 100.0 * r);
 }
 
-int cmd_reconcile(int argc, char **argv)
+int cmd_reconcile(struct apply_args *a, struct cli_opts *o)
 {
-	struct apply_args a;
-	struct cli_opts o;
 	struct sigaction sa;
 	struct watch_options wo;
 	struct watch *w;
 	struct errbuf err = ERRBUF_INIT;
 	enum watch_trigger why = WATCH_START;
-	int rc = cli_parse(argc, argv, cli_find("reconcile"), &a, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if (o.argc > 0) {
-		fprintf(stderr, "vem reconcile: unexpected argument '%s'\n", o.argv[0]);
+	int rc = 0;
+
+	if (o->argc > 0) {
+		fprintf(stderr, "vem reconcile: unexpected argument '%s'\n", o->argv[0]);
 		return VEM_EXIT_USAGE;
 	}
-	if (o.every < 1000 && !o.once) {
+	if (o->every < 1000 && !o->once) {
 		fprintf(stderr, "vem reconcile: --every must be at least 1s\n");
 		return VEM_EXIT_USAGE;
 	}
-	if (o.once && (o.watch || o.metrics_listen)) {
+	if (o->once && (o->watch || o->metrics_listen)) {
 		fprintf(stderr, "vem reconcile: --%s needs the long-running mode; it cannot be "
 			"used with --once (--metrics-file writes metrics for a timer)\n",
-			o.watch ? "watch" : "metrics-listen");
+			o->watch ? "watch" : "metrics-listen");
 		return VEM_EXIT_USAGE;
 	}
-	if (o.log_format && strcmp(o.log_format, "json") && strcmp(o.log_format, "text")) {
+	if (o->log_format && strcmp(o->log_format, "json") && strcmp(o->log_format, "text")) {
 		fprintf(stderr, "vem reconcile: option '--log-format': expected 'text' or 'json', "
-			"found '%s'\n", o.log_format);
+			"found '%s'\n", o->log_format);
 		return VEM_EXIT_USAGE;
 	}
 	memset(&wo, 0, sizeof(wo));
-	wo.events = o.watch;
-	wo.metrics_listen = o.metrics_listen;
-	wo.metrics_file = o.metrics_file;
-	wo.log_format = o.log_format && !strcmp(o.log_format, "json") ? LOG_JSON : LOG_TEXT;
-	wo.webhook = o.webhook;
+	wo.events = o->watch;
+	wo.metrics_listen = o->metrics_listen;
+	wo.metrics_file = o->metrics_file;
+	wo.log_format = o->log_format && !strcmp(o->log_format, "json") ? LOG_JSON : LOG_TEXT;
+	wo.webhook = o->webhook;
 	w = watch_new(&wo, &err);
 	if (!w) {
 		err_print(&err, stderr, "vem reconcile");
@@ -124,10 +121,10 @@ int cmd_reconcile(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
-	a.execute = true;
-	a.yes = true;
-	a.exec.stop = &stop_flag;
-	watch_attach(w, &a);
+	a->execute = true;
+	a->yes = true;
+	a->exec.stop = &stop_flag;
+	watch_attach(w, a);
 	srand((unsigned)(time_now_ms() ^ getpid()));
 
 	for (int round = 1; !stop_flag; round++) {
@@ -139,15 +136,15 @@ int cmd_reconcile(int argc, char **argv)
 		memset(&rep, 0, sizeof(rep));
 		if (vem_verbosity < 2)
 			vem_verbosity = 0;   /* one line per round unless -v */
-		watch_round_start(w, &a, why);
-		rc = apply_run(&a, &rep);
+		watch_round_start(w, a, why);
+		rc = apply_run(a, &rep);
 		vem_verbosity = saved;
 		ms = time_mono_ms() - t0;
 		if (rep.failed)
 			snprintf(fb, sizeof(fb), " (%zu failed)", rep.failed);
-		if (o.watch)
+		if (o->watch)
 			snprintf(trig, sizeof(trig), " [%s%s]", watch_trigger_name(why),
-				 a.precheck_light ? ", light" : "");
+				 a->precheck_light ? ", light" : "");
 		watch_round_done(w, round, why, rc, &rep, ms, round_result(rc, &rep));
 		if (wo.log_format == LOG_TEXT) {
 			printf("%s round %d: %s%.*s: %s, %zu action%s%s, %s%s\n",
@@ -159,11 +156,11 @@ int cmd_reconcile(int argc, char **argv)
 			fflush(stdout);
 		}
 		free(rep.revision);
-		if (o.once) {
+		if (o->once) {
 			watch_free(w);
 			return rc;
 		}
-		why = watch_wait(w, next_wait(o.every, o.jitter_pct), &stop_flag, &reload_flag);
+		why = watch_wait(w, next_wait(o->every, o->jitter_pct), &stop_flag, &reload_flag);
 	}
 	watch_free(w);
 	{

@@ -352,10 +352,8 @@ static void status_text(const struct cluster *c, const struct observed *o,
 	}
 }
 
-int cmd_status(int argc, char **argv)
+int cmd_status(struct apply_args *a, struct cli_opts *o)
 {
-	struct apply_args a;
-	struct cli_opts o;
 	struct observed obs;
 	struct cluster *c;
 	struct vm_row *rows = NULL;
@@ -366,27 +364,26 @@ int cmd_status(int argc, char **argv)
 	struct plan_unready *unready = NULL;
 	struct ha_state ha;
 	size_t n, n_unready = 0;
-	int rc = cli_parse(argc, argv, cli_find("status"), &a, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	int rc = 0;
+
 	memset(&obs, 0, sizeof(obs));
 	memset(&plan, 0, sizeof(plan));
 	memset(&ha, 0, sizeof(ha));
-	c = observe_cluster(&a, &obs, 1000, &s, &ha);
+	c = observe_cluster(a, &obs, 1000, &s, &ha);
 	if (!c)
 		return VEM_EXIT_ERROR;
 	n = collect_rows(c, &obs, &rows);
 	load_init(&l, c, &obs);
-	a.plan.balance = false;
+	a->plan.balance = false;
 	/* readiness: every VM with probes is asked */
 	n_unready = rollout_probe(s, c, &obs, NULL, 0, &unready);
-	a.plan.unready = unready;
-	a.plan.n_unready = n_unready;
-	a.plan.ha = &ha;
-	if (!plan_build(c, &obs, &a.plan, &plan, &err))
+	a->plan.unready = unready;
+	a->plan.n_unready = n_unready;
+	a->plan.ha = &ha;
+	if (!plan_build(c, &obs, &a->plan, &plan, &err))
 		explain_held(rows, n, &plan);
 	mark_ready(rows, n, unready, n_unready);
-	if (a.json)
+	if (a->json)
 		status_json(c, &obs, &l, rows, n, &ha);
 	else
 		status_text(c, &obs, &l, rows, n, &ha);
@@ -406,41 +403,38 @@ int cmd_status(int argc, char **argv)
 	return rc;
 }
 
-int cmd_observe(int argc, char **argv)
+int cmd_observe(struct apply_args *a, struct cli_opts *o)
 {
-	struct apply_args a;
-	struct cli_opts o;
 	struct observed obs;
 	struct cluster *c;
 	struct strbuf sb = STRBUF_INIT;
-	int rc = cli_parse(argc, argv, cli_find("observe"), &a, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if (o.output && strcmp(o.output, "json")) {
+	int rc = 0;
+
+	if (o->output && strcmp(o->output, "json")) {
 		fprintf(stderr, "vem observe: a snapshot is JSON; '-o %s' is not available\n",
-			o.output);
+			o->output);
 		return VEM_EXIT_USAGE;
 	}
 	memset(&obs, 0, sizeof(obs));
-	c = observe_cluster(&a, &obs, -1, NULL, NULL);
+	c = observe_cluster(a, &obs, -1, NULL, NULL);
 	if (!c)
 		return VEM_EXIT_ERROR;
-	if (o.skeleton)
+	if (o->skeleton)
 		observe_skeleton(c, &obs, &sb);
 	else
 		observed_write_json(&obs, &sb);
 	rc = VEM_EXIT_OK;
-	if (!o.out || !strcmp(o.out, "-")) {
+	if (!o->out || !strcmp(o->out, "-")) {
 		fputs(sb.buf, stdout);
 	} else {
-		FILE *f = fopen(o.out, "w");
+		FILE *f = fopen(o->out, "w");
 		if (!f || fwrite(sb.buf, 1, sb.len, f) != sb.len || fclose(f)) {
-			fprintf(stderr, "vem: cannot write '%s': %s\n", o.out, strerror(errno));
+			fprintf(stderr, "vem: cannot write '%s': %s\n", o->out, strerror(errno));
 			rc = VEM_EXIT_ERROR;
 		} else if (vem_verbosity > 0) {
 			fprintf(stderr, "observed %zu host%s, %zu domain%s -> %s\n", obs.n_hosts,
 				obs.n_hosts == 1 ? "" : "s", obs.n_domains,
-				obs.n_domains == 1 ? "" : "s", o.out);
+				obs.n_domains == 1 ? "" : "s", o->out);
 		}
 	}
 	for (size_t h = 0; rc == VEM_EXIT_OK && h < obs.n_hosts; h++)
