@@ -82,6 +82,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBVEM)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBVEM) $(LIBS)
 
+# unit tests of a CLI module link that module's object too
+$(BUILD)/tests/test_saved_plan: tests/unit/test_saved_plan.c $(BUILD)/cli/saved_plan.o $(LIBVEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/cli/saved_plan.o $(LIBVEM) $(LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(LIBVEM)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBVEM) $(LIBS)

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 static void write_list(struct json_writer *w, const char *key, const char *const *v, size_t n)
 {
@@ -93,86 +92,92 @@ out:
 	return rc;
 }
 
-/* ---- reading (JSON is YAML's flow style: libyaml's document model) ---- */
+/* ---- reading ---- */
 
-static const char *scalar(yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
+/* A saved plan holds a few values per action; this bounds the tree built
+ * for a file of the largest size read. */
+#define SAVED_PLAN_MAX_VALUES (8u << 20)
 
-static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+static char *get_str(const struct json_doc *doc, const struct json_node *obj, const char *key,
+		     const char *path, struct errbuf *err)
 {
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
-		if (str_eq(scalar(yaml_document_get_node(doc, p->key)), key))
-			return yaml_document_get_node(doc, p->value);
-	return NULL;
-}
+	const struct json_node *n = json_get(doc, obj, key);
 
-static char *get_str(yaml_document_t *doc, yaml_node_t *map, const char *key, const char *path,
-		     struct errbuf *err)
-{
-	const char *v = scalar(map_get(doc, map, key));
-	if (!v || !*v) {
-		err_set(err, "'%s': not a saved plan: '%s' is missing", path, key);
+	if (!n || n->type != JSON_STR || !*n->s) {
+		err_set(err, "'%s': not a saved plan: '%s' is missing or not a string", path, key);
 		return NULL;
 	}
-	return xstrdup(v);
+	return xstrdup(n->s);
 }
 
-static bool get_bool(yaml_document_t *doc, yaml_node_t *map, const char *key, bool def)
+static int get_bool(const struct json_doc *doc, const struct json_node *obj, const char *key,
+		    bool def, bool *out, const char *path, struct errbuf *err)
 {
-	const char *v = scalar(map_get(doc, map, key));
-	return v ? !strcmp(v, "true") : def;
+	const struct json_node *n = json_get(doc, obj, key);
+
+	if (!n) {
+		*out = def;
+		return 0;
+	}
+	if (n->type != JSON_BOOL)
+		return err_set(err, "'%s': not a saved plan: 'options.%s' is not true or false", path,
+			       key);
+	*out = !strcmp(n->s, "true");
+	return 0;
 }
 
-static void get_list(yaml_document_t *doc, yaml_node_t *map, const char *key, char ***out,
-		     size_t *n)
+static int get_list(const struct json_doc *doc, const struct json_node *obj, const char *key,
+		    char ***out, size_t *n, const char *path, struct errbuf *err)
 {
-	yaml_node_t *l = map_get(doc, map, key);
-	if (!l || l->type != YAML_SEQUENCE_NODE)
-		return;
-	for (yaml_node_item_t *it = l->data.sequence.items.start; it < l->data.sequence.items.top; it++) {
-		const char *v = scalar(yaml_document_get_node(doc, *it));
-		if (!v)
-			continue;
+	const struct json_node *l = json_get(doc, obj, key);
+
+	if (!l)
+		return 0;
+	if (l->type != JSON_ARR)
+		return err_set(err, "'%s': not a saved plan: 'options.%s' is not a list", path, key);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct json_node *v = json_member(doc, l, i, NULL);
+		if (v->type != JSON_STR)
+			return err_set(err, "'%s': not a saved plan: 'options.%s' holds a %s", path, key,
+				       "value that is not a string");
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		(*out)[(*n)++] = xstrdup(v);
+		(*out)[(*n)++] = xstrdup(v->s);
 	}
+	return 0;
 }
 
 int saved_plan_read(const char *path, struct saved_plan *sp, struct errbuf *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root, *opts, *plan;
+	struct json_doc doc;
+	const struct json_node *root, *opts, *plan;
+	const char *format, *text;
 	int64_t v;
 	int rc = -1;
-	bool have_doc = false;
 
 	memset(sp, 0, sizeof(*sp));
+	memset(&doc, 0, sizeof(doc));
 	if (strbuf_read_file(&sb, path, SAVED_PLAN_MAX_BYTES)) {
 		err_set(err, "cannot read saved plan '%s': %s", path,
 			errno == EFBIG ? "larger than 64 MiB" : strerror(errno));
 		goto out;
 	}
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)sb.buf, sb.len);
-	have_doc = yaml_parser_load(&parser, &doc) != 0;
-	yaml_parser_delete(&parser);
-	if (!have_doc || !(root = yaml_document_get_root_node(&doc)) ||
-	    root->type != YAML_MAPPING_NODE ||
-	    !str_eq(scalar(map_get(&doc, root, "kind")), "vem-saved-plan")) {
+	if (json_doc_parse(&doc, sb.buf, sb.len, SAVED_PLAN_MAX_VALUES)) {
+		err_set(err, "'%s' is not a saved plan (make one with 'vem plan --out FILE'): "
+			"line %d column %d: %s", path, doc.problem_line, doc.problem_col,
+			doc.problem);
+		goto out;
+	}
+	root = json_doc_root(&doc);
+	text = json_get_text(&doc, root, "kind");
+	if (!root || root->type != JSON_OBJ || !text || strcmp(text, "vem-saved-plan")) {
 		err_set(err, "'%s' is not a saved plan (make one with 'vem plan --out FILE')", path);
 		goto out;
 	}
-	if (parse_int64(scalar(map_get(&doc, root, "format")) ? scalar(map_get(&doc, root, "format")) : "",
-			&v) || v != SAVED_PLAN_FORMAT) {
+	format = json_get_text(&doc, root, "format");
+	if (!format || parse_int64(format, &v) || v != SAVED_PLAN_FORMAT) {
 		err_set(err, "'%s': saved plan format %s is not supported (this vem reads format %d)",
-			path, scalar(map_get(&doc, root, "format")) ? scalar(map_get(&doc, root, "format")) : "?",
-			SAVED_PLAN_FORMAT);
+			path, format ? format : "?", SAVED_PLAN_FORMAT);
 		goto out;
 	}
 	if (!(sp->cluster = get_str(&doc, root, "cluster", path, err)) ||
@@ -181,27 +186,33 @@ int saved_plan_read(const char *path, struct saved_plan *sp, struct errbuf *err)
 	    !(sp->observed_digest = get_str(&doc, root, "observed_digest", path, err)) ||
 	    !(sp->actions_digest = get_str(&doc, root, "actions_digest", path, err)))
 		goto out;
-	opts = map_get(&doc, root, "options");
-	sp->prune = get_bool(&doc, opts, "prune", true);
-	sp->allow_empty = get_bool(&doc, opts, "allow_empty", false);
-	sp->balance = get_bool(&doc, opts, "balance", true);
-	if (!scalar(map_get(&doc, opts, "max_removals")) ||
-	    parse_int64(scalar(map_get(&doc, opts, "max_removals")), &v) || v < -1 || v > 1000000) {
+	opts = json_get(&doc, root, "options");
+	if (!opts || opts->type != JSON_OBJ) {
+		err_set(err, "'%s': not a saved plan: 'options' is missing or not an object", path);
+		goto out;
+	}
+	if (get_bool(&doc, opts, "prune", true, &sp->prune, path, err) ||
+	    get_bool(&doc, opts, "allow_empty", false, &sp->allow_empty, path, err) ||
+	    get_bool(&doc, opts, "balance", true, &sp->balance, path, err))
+		goto out;
+	text = json_get_text(&doc, opts, "max_removals");
+	if (!text || parse_int64(text, &v) || v < -1 || v > 1000000) {
 		err_set(err, "'%s': not a saved plan: bad 'options.max_removals'", path);
 		goto out;
 	}
 	sp->max_removals = (int)v;
-	get_list(&doc, opts, "targets", &sp->targets, &sp->n_targets);
-	get_list(&doc, opts, "allow_destroy", &sp->allow_destroy, &sp->n_allow_destroy);
-	get_list(&doc, opts, "adopt", &sp->adopt, &sp->n_adopt);
-	plan = map_get(&doc, root, "plan");
-	if (scalar(map_get(&doc, plan, "changes")) &&
-	    !parse_int64(scalar(map_get(&doc, plan, "changes")), &v) && v >= 0)
+	if (get_list(&doc, opts, "targets", &sp->targets, &sp->n_targets, path, err) ||
+	    get_list(&doc, opts, "allow_destroy", &sp->allow_destroy, &sp->n_allow_destroy, path,
+		     err) ||
+	    get_list(&doc, opts, "adopt", &sp->adopt, &sp->n_adopt, path, err))
+		goto out;
+	plan = json_get(&doc, root, "plan");
+	text = json_get_text(&doc, plan, "changes");
+	if (text && !parse_int64(text, &v) && v >= 0)
 		sp->changes = (size_t)v;
 	rc = 0;
 out:
-	if (have_doc)
-		yaml_document_delete(&doc);
+	json_doc_release(&doc);
 	strbuf_release(&sb);
 	if (rc)
 		saved_plan_release(sp);
