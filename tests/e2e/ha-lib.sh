@@ -7,7 +7,10 @@ LABDIR=/var/lib/vem-lab/$LAB_ID
 # ha_lab: the lab with shared storage and virtlockd (restarts hosts once)
 ha_lab() {
 	lab_up
-	if [ ! -d "$LABDIR/shared" ]; then
+	# the shared directory, mounted through FUSE as fuse.glusterfs so that
+	# libvirt allows live migration on it (vem-lab shared-storage)
+	if [ ! -d "$LABDIR/shared.data" ] ||
+	   ! awk -v m="$LABDIR/shared" '$2 == m && $3 == "fuse.glusterfs" { f = 1 } END { exit !f }' /proc/mounts; then
 		"$VEM_LAB" --id "$LAB_ID" shared-storage >/dev/null 2>&1 ||
 			{ echo "vem-lab shared-storage failed"; exit 1; }
 	fi
