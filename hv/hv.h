@@ -256,7 +256,8 @@ typedef void (*hv_progress_fn)(void *opaque, const struct hv_migrate_progress *p
 /*
  * Live-migrate name from host src to host dst: persistent on dst, undefined
  * on src. bandwidth in bytes/s (0 = unlimited), timeout in ms (0 = none): on
- * timeout the job is aborted and the VM keeps running on src.
+ * timeout the job is aborted and the VM keeps running on src; so it is when
+ * dst stops answering during the copy (probed every second).
  * Disks in host-local pools move with it (storage.h: storage_move_prepare);
  * the source's copies are deleted once dst runs it.
  * A deterministic failure returns HV_ERR_DETERMINISTIC and records a block
