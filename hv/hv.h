@@ -165,7 +165,6 @@ void observed_apply_cluster(struct observed *o, const struct cluster *c);
 
 struct hv_options {
 	int64_t connect_timeout;     /* ms; an unreachable host is given up after this */
-	int64_t op_timeout;          /* ms; keepalive-based bound on one call */
 	int64_t shutdown_timeout;    /* ms of graceful shutdown before destroy */
 	int64_t sample_window;       /* ms between the two CPU samples (0 = one sample) */
 	const char *cache_dir;       /* metadata cache (NULL = default) */

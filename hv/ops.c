@@ -566,7 +566,7 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 		virErrorPtr e = virGetLastError();
 		bool fixed = !w.timed_out && !w.dst_lost && e && hv_error_deterministic(e->code);
 		char *why = w.timed_out ? xstrdup("timed out, aborted") :
-			    w.dst_lost ? xasprintf("host '%s' stopped answering during the copy, aborted",
+			    w.dst_lost ? xasprintf("host '%s' stopped answering during the migration, aborted",
 						   s->c->hosts[dst].name) :
 			    xstrdup(hv_last_error());
 		bool still = virDomainGetState(d, &st, &reason, 0) == 0 && st == VIR_DOMAIN_RUNNING;

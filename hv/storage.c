@@ -57,6 +57,17 @@ static virStoragePoolPtr pool_open(struct hv_session *s, size_t host, const char
 		return NULL;
 	}
 	pool = virStoragePoolLookupByName(s->hosts[host].conn, name);
+	if (!pool && virGetLastErrorCode() != VIR_ERR_NO_STORAGE_POOL) {
+		/* read before IsAlive resets libvirt's error (hv_last_error's
+		 * buffer is vem's): a host that died under this run is not a
+		 * host without the pool */
+		const char *why = hv_last_error();
+		bool dead = virConnectIsAlive(s->hosts[host].conn) != 1;
+
+		err_set(err, dead ? "host '%s' stopped answering (looking up storage pool '%s'): %s" :
+			"host '%s': cannot look up storage pool '%s': %s", host_name(s, host), name, why);
+		return NULL;
+	}
 	if (!pool) {
 		err_set(err, "host '%s' has no storage pool '%s' (create one, e.g. "
 			"'virsh pool-define-as %s dir --target /var/lib/libvirt/images; "

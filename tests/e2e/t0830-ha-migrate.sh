@@ -83,7 +83,7 @@ test_expect_success 'the destination loses power during the copy: aborted in sec
 	echo "# f was copied from h$S to h$D; apply ended $(( $(now_ms) - t1 )) ms after the kill"
 	cat "$W/cut"
 	# the copy alone would take ~16 s: the failed attempt ended well before
-	secs=$(sed -n "s/.*migrate f h$S -> h$D .*stopped answering during the copy.*(\([0-9]*\)\.[0-9]s)\$/\1/p" "$W/cut")
+	secs=$(sed -n "s/.*migrate f h$S -> h$D .*stopped answering during the migration.*(\([0-9]*\)\.[0-9]s)\$/\1/p" "$W/cut")
 	[ -n "$secs" ] && [ "$secs" -lt 10 ] &&
 	C=$(host_of f) && [ "$(echo "$C" | wc -w)" = 1 ] && [ "$C" != "h$D" ] &&
 	[ "$(virsh_h "${C#h}" domstate f)" = running ] &&
