@@ -15,9 +15,11 @@ pkgs=(
 	libyaml-dev libvirt-dev libcurl4-openssl-dev libgit2-dev libssl-dev
 	# sanitizers and fuzzing
 	clang libclang-rt-14-dev
-	# the local lab: libvirt daemons, QEMU, namespaces, guest kernels
+	# the local lab: libvirt daemons, QEMU, namespaces, guest kernels; bindfs
+	# mounts its shared directory through FUSE as fuse.glusterfs, which libvirt
+	# counts as shared storage (live migration on it: contrib/lab/vem-lab)
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
-	iproute2 binutils procps util-linux
+	iproute2 binutils procps util-linux bindfs
 	# LXC containers in the lab hosts; the lab's real Linux guest (its kernel
 	# is fetched with `apt-get download`, not installed; its initramfs carries
 	# this machine's qemu-ga and the libraries it loads: contrib/lab/guests/linux)

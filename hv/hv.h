@@ -165,7 +165,6 @@ void observed_apply_cluster(struct observed *o, const struct cluster *c);
 
 struct hv_options {
 	int64_t connect_timeout;     /* ms; an unreachable host is given up after this */
-	int64_t op_timeout;          /* ms; keepalive-based bound on one call */
 	int64_t shutdown_timeout;    /* ms of graceful shutdown before destroy */
 	int64_t sample_window;       /* ms between the two CPU samples (0 = one sample) */
 	const char *cache_dir;       /* metadata cache (NULL = default) */
@@ -256,7 +255,8 @@ typedef void (*hv_progress_fn)(void *opaque, const struct hv_migrate_progress *p
 /*
  * Live-migrate name from host src to host dst: persistent on dst, undefined
  * on src. bandwidth in bytes/s (0 = unlimited), timeout in ms (0 = none): on
- * timeout the job is aborted and the VM keeps running on src.
+ * timeout the job is aborted and the VM keeps running on src; so it is when
+ * dst stops answering during the copy (probed every second).
  * Disks in host-local pools move with it (storage.h: storage_move_prepare);
  * the source's copies are deleted once dst runs it.
  * A deterministic failure returns HV_ERR_DETERMINISTIC and records a block

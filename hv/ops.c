@@ -399,17 +399,46 @@ static void migrate_block(struct hv_session *s, size_t src, size_t dst, virDomai
 
 struct migrate_watch {
 	virDomainPtr dom;
+	virConnectPtr dconn;         /* the destination, probed while the copy runs */
 	int64_t timeout;
 	hv_progress_fn progress;
 	void *opaque;
 	volatile bool done;
 	bool timed_out;
+	bool dst_lost;
 };
 
+/* How often the watcher asks the destination whether it still answers. */
+#define MIGRATE_PROBE_MS 1000
+
+/*
+ * The destination stopped answering: its connection failed a call and is
+ * closed (the call is bounded by hv_transport_bound, the connection by
+ * libvirt's keepalive). A plain error on a live connection is not a loss.
+ */
+static bool migrate_dst_lost(virConnectPtr dconn)
+{
+	unsigned long v;
+
+	if (virConnectIsAlive(dconn) == 1 && virConnectGetLibVersion(dconn, &v) == 0)
+		return false;
+	return virConnectIsAlive(dconn) != 1;
+}
+
+/*
+ * Runs beside virDomainMigrate3: aborts the job on timeout, or when the
+ * destination stops answering. Without the second, a destination that
+ * dies or is cut off in the middle of the copy leaves the source's QEMU
+ * sending into a TCP connection nobody acknowledges (its migration socket
+ * has no user timeout), and the call waits for the timeout (minutes) while
+ * this run holds the lease; libvirt on the source does not talk to the
+ * destination in a client-driven migration, so nothing else ends it.
+ * After the abort QEMU cancels the migration and the source resumes the VM.
+ */
 static void *watch_migration(void *arg)
 {
 	struct migrate_watch *w = arg;
-	int64_t start = time_mono_ms();
+	int64_t start = time_mono_ms(), probed = start;
 
 	while (!w->done) {
 		virDomainJobInfo info;
@@ -420,6 +449,14 @@ static void *watch_migration(void *arg)
 			w->timed_out = true;
 			virDomainAbortJob(w->dom);
 			break;
+		}
+		if (w->dconn && time_mono_ms() - probed >= MIGRATE_PROBE_MS) {
+			probed = time_mono_ms();
+			if (!w->done && migrate_dst_lost(w->dconn)) {
+				w->dst_lost = true;
+				virDomainAbortJob(w->dom);
+				break;
+			}
 		}
 		if (w->progress && virDomainGetJobInfo(w->dom, &info) == 0 &&
 		    info.type != VIR_DOMAIN_JOB_NONE) {
@@ -515,6 +552,7 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 	}
 	memset(&w, 0, sizeof(w));
 	w.dom = d;
+	w.dconn = s->hosts[dst].conn;
 	w.timeout = timeout;
 	w.progress = progress;
 	w.opaque = opaque;
@@ -526,8 +564,11 @@ int hv_domain_migrate(struct hv_session *s, size_t src, size_t dst, const char *
 	if (!nd) {
 		int st = 0, reason;
 		virErrorPtr e = virGetLastError();
-		bool fixed = !w.timed_out && e && hv_error_deterministic(e->code);
-		char *why = xstrdup(w.timed_out ? "timed out, aborted" : hv_last_error());
+		bool fixed = !w.timed_out && !w.dst_lost && e && hv_error_deterministic(e->code);
+		char *why = w.timed_out ? xstrdup("timed out, aborted") :
+			    w.dst_lost ? xasprintf("host '%s' stopped answering during the migration, aborted",
+						   s->c->hosts[dst].name) :
+			    xstrdup(hv_last_error());
 		bool still = virDomainGetState(d, &st, &reason, 0) == 0 && st == VIR_DOMAIN_RUNNING;
 		err_set(err, "migration of '%s' from '%s' to '%s' failed: %s; %s%s", name,
 			s->c->hosts[src].name, s->c->hosts[dst].name, why,

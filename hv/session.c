@@ -16,7 +16,6 @@ void hv_options_default(struct hv_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->connect_timeout = 5000;
-	o->op_timeout = 30000;
 	o->shutdown_timeout = 30000;
 	o->sample_window = 0;
 }

@@ -57,6 +57,17 @@ static virStoragePoolPtr pool_open(struct hv_session *s, size_t host, const char
 		return NULL;
 	}
 	pool = virStoragePoolLookupByName(s->hosts[host].conn, name);
+	if (!pool && virGetLastErrorCode() != VIR_ERR_NO_STORAGE_POOL) {
+		/* read before IsAlive resets libvirt's error (hv_last_error's
+		 * buffer is vem's): a host that died under this run is not a
+		 * host without the pool */
+		const char *why = hv_last_error();
+		bool dead = virConnectIsAlive(s->hosts[host].conn) != 1;
+
+		err_set(err, dead ? "host '%s' stopped answering (looking up storage pool '%s'): %s" :
+			"host '%s': cannot look up storage pool '%s': %s", host_name(s, host), name, why);
+		return NULL;
+	}
 	if (!pool) {
 		err_set(err, "host '%s' has no storage pool '%s' (create one, e.g. "
 			"'virsh pool-define-as %s dir --target /var/lib/libvirt/images; "
@@ -782,12 +793,36 @@ static int move_shared(struct hv_session *s, size_t src, size_t dst, const char 
 	return 0;
 }
 
+/*
+ * The volume at path on host, its active pools refreshed when it is not
+ * listed: a VM that came to the host by a migration vem did not make, or a
+ * recovery, runs from a volume of a shared pool that another host created,
+ * which this host's pool lists only after a refresh.
+ */
+static virStorageVolPtr vol_lookup_fresh(struct hv_session *s, size_t host, const char *path)
+{
+	virStorageVolPtr v = virStorageVolLookupByPath(s->hosts[host].conn, path);
+	virStoragePoolPtr *pools = NULL;
+	int n;
+
+	if (v)
+		return v;
+	n = virConnectListAllStoragePools(s->hosts[host].conn, &pools,
+					  VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+	for (int i = 0; i < n; i++) {
+		virStoragePoolRefresh(pools[i], 0);
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
+	return n > 0 ? virStorageVolLookupByPath(s->hosts[host].conn, path) : NULL;
+}
+
 /* Make on dst the counterpart of vem volume spath of src used as disk dk. */
 static int move_volume(struct hv_session *s, size_t src, size_t dst, virStoragePoolPtr dpool,
 		       const char *spath, const struct storage_disk *dk,
 		       struct storage_move *mv, struct errbuf *err)
 {
-	virStorageVolPtr sv = virStorageVolLookupByPath(s->hosts[src].conn, spath), dv = NULL;
+	virStorageVolPtr sv = vol_lookup_fresh(s, src, spath), dv = NULL;
 	const char *name = NULL;
 	char *xml = NULL, *fmt = NULL, *backing = NULL, *bfmt = NULL;
 	char *path = NULL, *pool = NULL;

@@ -7,7 +7,10 @@ LABDIR=/var/lib/vem-lab/$LAB_ID
 # ha_lab: the lab with shared storage and virtlockd (restarts hosts once)
 ha_lab() {
 	lab_up
-	if [ ! -d "$LABDIR/shared" ]; then
+	# the shared directory, mounted through FUSE as fuse.glusterfs so that
+	# libvirt allows live migration on it (vem-lab shared-storage)
+	if [ ! -d "$LABDIR/shared.data" ] ||
+	   ! awk -v m="$LABDIR/shared" '$2 == m && $3 == "fuse.glusterfs" { f = 1 } END { exit !f }' /proc/mounts; then
 		"$VEM_LAB" --id "$LAB_ID" shared-storage >/dev/null 2>&1 ||
 			{ echo "vem-lab shared-storage failed"; exit 1; }
 	fi
@@ -33,7 +36,10 @@ ha_cleanup() {
 
 # write_ha_cluster FILE DOWN_AFTER [FENCE_LAB]: three lab hosts fenced by
 # fence_vemlab, the pool "default" shared, template sd (idle guest + one
-# small blank disk on the shared pool); VMs from stdin.
+# small blank disk on the shared pool) and template fill (the same with the
+# fill guest, whose ~30 MiB of memory a live migration has to copy: with
+# balance.bandwidth the copy lasts long enough to fail a host in it);
+# VMs and other top-level keys from stdin.
 write_ha_cluster() {
 	local f=$1 after=$2 flab=${3:-$LAB_ID} i
 	{
@@ -54,6 +60,12 @@ templates:
     vcpus: 1
     memory: 32MiB
     kernel: $GUESTS/idle.elf
+    disks: [{size: 16MiB}]
+  - name: fill
+    hypervisor: qemu
+    vcpus: 1
+    memory: 32MiB
+    kernel: $GUESTS/fill.elf
     disks: [{size: 16MiB}]
 YAML
 		cat
@@ -102,3 +114,9 @@ disks_open() {
 }
 
 now_ms() { date +%s%3N; }
+
+# incoming HOSTNUM VM: VM is defined on host N in the paused state (the
+# incoming side of a live migration in progress)
+incoming() {
+	[ "$(virsh_h "$1" domstate "$2" 2>/dev/null)" = paused ]
+}

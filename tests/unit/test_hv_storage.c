@@ -326,6 +326,29 @@ TEST(move_shared_pool)
 	move_close(&t);
 }
 
+/* A destination without the pool: named as such, and deterministic (the
+ * message for a host that stopped answering is kept for dead connections). */
+TEST(move_names_a_missing_pool)
+{
+	struct move_test t;
+	virStoragePoolPtr p;
+
+	move_open(&t, "", "/vt/vem-lab-web-disk0.qcow2");
+	CHECK(make_vol(t.s, 0, "default", "vem-lab-web-disk0.qcow2"));
+	p = virStoragePoolLookupByName(hv_conn(t.s, 1), "default");
+	CHECK(p != NULL);
+	if (p) {
+		CHECK(virStoragePoolDestroy(p) == 0);
+		CHECK(virStoragePoolUndefine(p) == 0);
+		virStoragePoolFree(p);
+	}
+	CHECK(storage_move_prepare(t.s, 0, 1, "web", web_xml, &t.m, &t.mv, &t.err) ==
+	      HV_ERR_DETERMINISTIC);
+	CHECK(strstr(err_msg(&t.err), "host 'h2' has no storage pool 'default'") != NULL);
+	CHECK(strstr(err_msg(&t.err), "stopped answering") == NULL);
+	move_close(&t);
+}
+
 /* A host-local volume is never copied onto a pool declared shared. */
 TEST(move_never_onto_shared)
 {
@@ -393,6 +416,7 @@ int main(void)
 	RUN(move_local_disk);
 	RUN(move_refuses_a_domain_on_dst);
 	RUN(move_shared_pool);
+	RUN(move_names_a_missing_pool);
 	RUN(move_never_onto_shared);
 	RUN(move_needs_the_same_target_path);
 	rc = test_done();
