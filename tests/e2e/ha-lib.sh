@@ -4,13 +4,20 @@
 export VEM_FENCE_AGENT_DIR=$TOP/contrib/lab
 LABDIR=/var/lib/vem-lab/$LAB_ID
 
+# ha_shared_live: the shared directory is a mount libvirt counts as shared
+# storage (FUSE, fuse.glusterfs), so VMs with disks on it live-migrate
+ha_shared_live() {
+	awk -v m="$LABDIR/shared" '$2 == m && $3 == "fuse.glusterfs" { f = 1 } END { exit !f }' /proc/mounts
+}
+
 # ha_lab: the lab with shared storage and virtlockd (restarts hosts once)
 ha_lab() {
 	lab_up
 	# the shared directory, mounted through FUSE as fuse.glusterfs so that
-	# libvirt allows live migration on it (vem-lab shared-storage)
+	# libvirt allows live migration on it, or bound where FUSE is missing
+	# (vem-lab shared-storage)
 	if [ ! -d "$LABDIR/shared.data" ] ||
-	   ! awk -v m="$LABDIR/shared" '$2 == m && $3 == "fuse.glusterfs" { f = 1 } END { exit !f }' /proc/mounts; then
+	   ! awk -v m="$LABDIR/shared" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; then
 		"$VEM_LAB" --id "$LAB_ID" shared-storage >/dev/null 2>&1 ||
 			{ echo "vem-lab shared-storage failed"; exit 1; }
 	fi

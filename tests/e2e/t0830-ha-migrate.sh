@@ -14,6 +14,7 @@
 . "$(dirname "$0")/ha-lib.sh"
 
 ha_lab
+ha_shared_live || skip_all "the lab's shared directory is not a FUSE mount (no /dev/fuse or bindfs): libvirt refuses live migration on it"
 W=$(mktemp -d)
 trap 'ha_cleanup; rm -rf "$W"' EXIT
 F=$W/cluster.yaml
