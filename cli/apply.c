@@ -490,9 +490,12 @@ int apply_run(const struct apply_args *a, struct apply_report *rep)
 	rep->held = res.held;
 	rep->partial = res.partial;
 	if (vem_verbosity > 0) {
+		/* nothing left to do on the hosts that answer is not converged
+		 * while a host does not answer */
 		printf("%zu action%s, %zu failed, %s after %d round%s\n", rep->actions,
 		       rep->actions == 1 ? "" : "s", rep->failed,
-		       rep->converged ? "converged" : "not converged", rep->rounds,
+		       !rep->converged ? "not converged" :
+		       rep->partial ? "partial (hosts unreachable)" : "converged", rep->rounds,
 		       rep->rounds == 1 ? "" : "s");
 	}
 	if (res.guard_failed)

@@ -57,6 +57,8 @@ test_expect_success 'h3 cut off between the plan and the create: the message say
 	[ "$rc" != 0 ] &&
 	grep -q "create c on h3" "$W/out" &&
 	grep -q "host .h3. stopped answering" "$W/out" &&
-	! grep -q "has no storage pool" "$W/out"
+	! grep -q "has no storage pool" "$W/out" &&
+	grep -q "1 failed, partial (hosts unreachable) after" "$W/out" &&
+	! grep -q ", converged after" "$W/out"
 '
 test_done
