@@ -53,7 +53,8 @@ struct balance_result {
 	char *note;                        /* pack mode's summary, or NULL */
 	/* balancing's reference: what plain steepest descent reaches from the
 	 * same state (score, moves); the search stops a margin below it
-	 * (docs/balancing.md). 0 moves when balancing did not run. */
+	 * (docs/balancing.md). 0 moves when balancing did not run or the
+	 * cluster has more than 64 eligible hosts (no reference there). */
 	double descent_score;
 	int descent_moves;
 };
