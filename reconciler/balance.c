@@ -435,8 +435,8 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
  * The stopping rule. Plain steepest descent (always the single move that
  * gains most, while one gains min-gain: what hbal does) is the reference:
  * before balancing, it is run on trial from the same state, under the same
- * constraints, min-gain, threshold and max-migrations, and undone; it
- * reaches the score *ref in *ref_moves moves. The search (one move ahead,
+ * constraints, min-gain, threshold and max-migrations, and undone; its
+ * score and moves are kept (struct descent). The search (one move ahead,
  * swaps) then stops as soon as its score is STOP_BETTER below the
  * reference, or, once it has made as many moves as the descent did,
  * STOP_AFTER below it; otherwise it goes on while a move gains min-gain,
@@ -457,7 +457,7 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 struct descent {
 	double score;              /* what it reaches */
 	size_t n;                  /* in n moves: */
-	size_t *cand, *from, *dest;
+	size_t *cand, *dest;       /* candidate and destination of each */
 };
 
 static void descent_reference(struct balancer *b, const struct balance_spec *bs, struct descent *d)
@@ -483,12 +483,12 @@ static void descent_reference(struct balancer *b, const struct balance_spec *bs,
 	d->score = load_score(l);
 	d->n = n;
 	d->cand = moved;
-	d->from = from;
 	d->dest = dest;
 	while (n-- > 0) {
 		cand_move(b, (long)moved[n], from[n]);
 		b->cands[moved[n]].moved = false;
 	}
+	free(from);
 }
 
 /* The search ended worse than the descent: undo its balancing moves (from
@@ -1023,7 +1023,6 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 		descent_instead(&b, r, first, &ds);
 out:
 	free(ds.cand);
-	free(ds.from);
 	free(ds.dest);
 	free(busy);
 	free(b.cands);
