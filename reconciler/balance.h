@@ -9,7 +9,8 @@
  * Order: repairs first (maintenance hosts, disallowed hosts, broken spread
  * groups), then, by balance.mode, either balancing while the score exceeds
  * the threshold (single moves chosen one move ahead, and swaps of two VMs:
- * reasons "balance" and "swap") or packing (reason "pack": hosts emptied
+ * reasons "balance" and "swap"; it stops once its score is a margin below
+ * what plain steepest descent would reach) or packing (reason "pack": hosts emptied
  * within pack-headroom, named in the note). On clusters of more than 64
  * eligible hosts each round searches bounded sets of source and target
  * hosts (docs/balancing.md); hard constraints always hold, and each move
@@ -50,6 +51,12 @@ struct balance_result {
 	struct balance_unmovable *held;    /* repairs no host takes */
 	size_t n_held, a_held;
 	char *note;                        /* pack mode's summary, or NULL */
+	/* balancing's reference: what plain steepest descent reaches from the
+	 * same state (score, moves); the search stops a margin below it
+	 * (docs/balancing.md). 0 moves when balancing did not run or the
+	 * cluster has more than 64 eligible hosts (no reference there). */
+	double descent_score;
+	int descent_moves;
 };
 
 void balance_run(struct load *l, const struct balance_options *opt, struct balance_result *out);

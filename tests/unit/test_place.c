@@ -1,6 +1,7 @@
 /* Unit tests: placement constraints, explanations, balancing and repairs. */
 #include "test.h"
 #include "reconciler/place.h"
+#include "reconciler/balance.h"
 #include "fixtures.h"
 
 #include <math.h>
@@ -713,6 +714,243 @@ TEST(snapshot_round_trip)
 	cluster_free(c);
 }
 
+/*
+ * The stopping rule: a skewed cluster like the benchmark's (20 hosts, 250
+ * VMs of 512MiB..8GiB and 1..8 vCPUs, three in four on the first third of
+ * the hosts, some spread apart), with a near-zero min-gain, as the hbal
+ * benchmark runs it. Before balancing, plain steepest descent is run on
+ * trial and undone (the first move starts from the observed score); the
+ * search ends no worse than the descent, here in fewer moves (48 against
+ * 60), stops by the rule (10% below the descent's score, or 4% once it made
+ * as many moves) and not a move later; and every move holds the hard
+ * constraints when it runs. Without the rule (balance_done always false)
+ * the last two checks of the stop fail: the search goes on past the
+ * descent's move count.
+ */
+static struct cluster *stop_cluster(struct observed *o, const char *balance, size_t *where,
+				    uint64_t *used, int *vcpus, size_t *spread_on)
+{
+	enum { NH = 20, NV = 250 };
+	struct strbuf y = STRBUF_INIT;
+	struct cluster *c;
+	unsigned seed = 1;
+
+	strbuf_adds(&y, "cluster: stop\nhosts:\n");
+	for (int h = 0; h < NH; h++)
+		strbuf_addf(&y, "  - {name: h%02d, uri: 'qemu+tcp://h%d/system', capacity: {cpus: 16, memory: 64GiB}}\n",
+			    h, h);
+	strbuf_adds(&y, "templates:\n  - {name: s, vcpus: 1, memory: 512MiB, kernel: /k}\nvms:\n");
+	for (int v = 0; v < NV; v++) {
+		seed = seed * 1103515245 + 12345;
+		strbuf_addf(&y, "  - {name: v%03d, template: s, memory: %uMiB, vcpus: %u%s}\n", v,
+			    512u << ((seed >> 8) % 5), 1u << ((seed >> 12) % 4),
+			    v % 25 == 0 ? ", placement: {spread: sp}" : "");
+	}
+	strbuf_adds(&y, balance);
+	c = load_yaml(y.buf);
+	strbuf_release(&y);
+	obs_init(o, c);
+	/* three in four VMs on the first third of the hosts while they fit
+	 * (90% of memory, 4 vCPUs per CPU), spread members apart */
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const struct vm_spec *vm = &c->vms[i];
+		size_t h;
+		seed = seed * 1103515245 + 12345;
+		h = vm->placement.spread ? 7 + i / 25 : (seed >> 8) % 4 ? (seed >> 12) % 7 : (seed >> 12) % NH;
+		while (used[h] + vm->cfg.max_memory > o->hosts[h].memory * 9 / 10 ||
+		       vcpus[h] + vm->cfg.vcpus > o->hosts[h].cpus * 4 ||
+		       (vm->placement.spread && spread_on[h]))
+			h = (h + 1) % NH;
+		where[i] = h;
+		used[h] += vm->cfg.max_memory;
+		vcpus[h] += vm->cfg.vcpus;
+		spread_on[h] += vm->placement.spread != NULL;
+		obs_add(o, c, h, vm->name, true, NULL, DOM_RUNNING, (double)((seed >> 4) % 100) / 100 * vm->cfg.vcpus);
+	}
+	return c;
+}
+
+TEST(balance_stops_below_steepest_descent)
+{
+	static const char *bal = "balance: {metrics: {cpu: 1.0, memory: 1.0, vcpu: 4.0}, threshold: 0.0,\n"
+				 "          min-gain: 0.00005, max-migrations: 100000, cooldown: 0s}\n";
+	size_t where[250];
+	uint64_t used[20] = { 0 };
+	int vcpus[20] = { 0 };
+	size_t spread_on[20] = { 0 };
+	struct observed o;
+	struct cluster *c = stop_cluster(&o, bal, where, used, vcpus, spread_on);
+	struct balance_options opt = { .balance = true, .now = time_now_ms() };
+	struct balance_result r;
+	struct load l;
+	double start, last_before;
+	size_t n;
+
+	CHECK_INT(c->n_vms, 250);
+	load_init(&l, c, &o);
+	start = load_score(&l);
+	balance_run(&l, &opt, &r);
+	n = r.n_moves;
+	CHECK(r.descent_moves >= 10);
+	CHECK(r.descent_score < 0.5 * start);
+	CHECK(n >= 1);
+	if (n) {
+		const struct balance_move *lm = &r.moves[n - 1];
+		/* the trial descent was undone: the search starts from the observed state */
+		CHECK(fabs(r.moves[0].score_before - start) < 1e-9);
+		/* no worse than steepest descent, in fewer moves */
+		CHECK(lm->score_after <= r.descent_score);
+		CHECK((int)n < r.descent_moves);    /* 48 against 60 */
+		/* stopped by the rule, and not a move later */
+		CHECK(lm->score_after <= 0.9 * r.descent_score ||
+		      ((int)n >= r.descent_moves && lm->score_after <= 0.96 * r.descent_score));
+		last_before = lm->score_before;
+		CHECK(last_before > 0.9 * r.descent_score);
+		CHECK(!((int)n - 1 >= r.descent_moves && last_before <= 0.96 * r.descent_score));
+		CHECK(fabs(lm->score_after - load_score(&l)) < 1e-9);
+	}
+	/* every move holds the hard constraints when it runs */
+	for (size_t k = 0; k < n; k++) {
+		const struct balance_move *m = &r.moves[k];
+		size_t i = (size_t)(m->vm - c->vms), d = m->dest;
+		CHECK(m->host == where[i]);
+		used[m->host] -= m->vm->cfg.max_memory;
+		vcpus[m->host] -= m->vm->cfg.vcpus;
+		spread_on[m->host] -= m->vm->placement.spread != NULL;
+		used[d] += m->vm->cfg.max_memory;
+		vcpus[d] += m->vm->cfg.vcpus;
+		spread_on[d] += m->vm->placement.spread != NULL;
+		where[i] = d;
+		CHECK(used[d] <= o.hosts[d].memory - o.hosts[d].reserve);
+		CHECK(vcpus[d] <= o.hosts[d].cpus * c->balance.vcpu_overcommit + 1e-9);
+		CHECK(spread_on[d] <= 1);
+		if (k)
+			CHECK(fabs(m->score_before - r.moves[k - 1].score_after) < 1e-9);
+	}
+	balance_result_release(&r);
+	load_release(&l);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/* With a small max-migrations (the default is 4) the descent is bounded
+ * the same way: the reference is what 4 steepest moves reach, and the
+ * search stops within those 4 moves no worse than them. */
+TEST(balance_stop_rule_with_few_migrations)
+{
+	static const char *bal = "balance: {metrics: {cpu: 1.0, memory: 1.0, vcpu: 4.0}, threshold: 0.0,\n"
+				 "          min-gain: 0.00005, max-migrations: 4, cooldown: 0s}\n";
+	size_t where[250];
+	uint64_t used[20] = { 0 };
+	int vcpus[20] = { 0 };
+	size_t spread_on[20] = { 0 };
+	struct observed o;
+	struct cluster *c = stop_cluster(&o, bal, where, used, vcpus, spread_on);
+	struct balance_options opt = { .balance = true, .now = time_now_ms() };
+	struct balance_result r;
+	struct load l;
+
+	load_init(&l, c, &o);
+	balance_run(&l, &opt, &r);
+	CHECK_INT(r.descent_moves, 4);
+	CHECK(r.n_moves >= 1 && r.n_moves <= 4);
+	if (r.n_moves)
+		CHECK(r.moves[r.n_moves - 1].score_after <= r.descent_score + 1e-12);
+	balance_result_release(&r);
+	load_release(&l);
+	observed_release(&o);
+	cluster_free(c);
+}
+
+/*
+ * When the search ends worse than steepest descent (it can: on this cluster
+ * of mixed host sizes, 12 hosts and 120 VMs, its lookahead and swaps end at
+ * 0.0729 where the descent reaches 0.0710), the plan is the descent's moves:
+ * the result is never worse than the reference, each move holds the hard
+ * constraints when it runs, and no VM moves twice. Without the fallback the
+ * plan ended at the search's worse score.
+ */
+TEST(balance_falls_back_to_steepest_descent)
+{
+	enum { NH = 12 };
+	struct strbuf y = STRBUF_INIT;
+	struct cluster *c;
+	struct observed o;
+	struct balance_options opt = { .balance = true, .now = time_now_ms() };
+	struct balance_result r;
+	struct load l;
+	size_t where[120];
+	uint64_t used[NH] = { 0 };
+	int vcpus[NH] = { 0 };
+	size_t spread_on[NH] = { 0 };
+	bool moved[120] = { false };
+	unsigned seed = 2;
+
+	strbuf_adds(&y, "cluster: fb\nhosts:\n");
+	for (int h = 0; h < NH; h++)
+		strbuf_addf(&y, "  - {name: h%02d, uri: 'qemu+tcp://h%d/system', capacity: {cpus: %d, memory: %dGiB}}\n",
+			    h, h, h % 3 ? 16 : 32, 16 << (h % 3));
+	strbuf_adds(&y, "templates:\n  - {name: s, vcpus: 1, memory: 512MiB, kernel: /k}\n"
+		    "vms:\n"
+		    "  - {name: a, template: s, replicas: 60}\n"
+		    "  - {name: b, template: s, replicas: 40, memory: 2GiB, vcpus: 2}\n"
+		    "  - {name: c, template: s, replicas: 12, memory: 4GiB, vcpus: 4}\n"
+		    "  - {name: sp, template: s, replicas: 8, memory: 1GiB, placement: {spread: sp}}\n"
+		    "balance: {metrics: {cpu: 1.0, memory: 1.0, vcpu: 4.0}, threshold: 0.0,\n"
+		    "          min-gain: 0.00005, max-migrations: 100000, cooldown: 0s}\n");
+	c = load_yaml(y.buf);
+	strbuf_release(&y);
+	CHECK_INT(c->n_vms, 120);
+	obs_init(&o, c);
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const struct vm_spec *vm = &c->vms[i];
+		size_t h;
+		seed = seed * 1103515245 + 12345;
+		h = vm->placement.spread ? 4 + i % 8 : (seed >> 8) % 4 == 0 ? (seed >> 12) % NH : (seed >> 12) % 4;
+		while (used[h] + vm->cfg.max_memory > o.hosts[h].memory * 9 / 10 ||
+		       vcpus[h] + vm->cfg.vcpus > o.hosts[h].cpus * 4 ||
+		       (vm->placement.spread && spread_on[h]))
+			h = (h + 1) % NH;
+		where[i] = h;
+		used[h] += vm->cfg.max_memory;
+		vcpus[h] += vm->cfg.vcpus;
+		spread_on[h] += vm->placement.spread != NULL;
+		obs_add(&o, c, h, vm->name, true, NULL, DOM_RUNNING, (double)((seed >> 4) % 100) / 100 * vm->cfg.vcpus);
+	}
+	load_init(&l, c, &o);
+	balance_run(&l, &opt, &r);
+	CHECK(r.descent_moves > 0);
+	CHECK_INT(r.n_moves, r.descent_moves);
+	CHECK(fabs(load_score(&l) - r.descent_score) < 1e-9);
+	for (size_t k = 0; k < r.n_moves; k++) {
+		const struct balance_move *m = &r.moves[k];
+		size_t i = (size_t)(m->vm - c->vms), d = m->dest;
+		CHECK_STR(m->reason, "balance");
+		CHECK(m->host == where[i]);
+		CHECK(!moved[i]);
+		moved[i] = true;
+		used[m->host] -= m->vm->cfg.max_memory;
+		vcpus[m->host] -= m->vm->cfg.vcpus;
+		spread_on[m->host] -= m->vm->placement.spread != NULL;
+		used[d] += m->vm->cfg.max_memory;
+		vcpus[d] += m->vm->cfg.vcpus;
+		spread_on[d] += m->vm->placement.spread != NULL;
+		where[i] = d;
+		CHECK(used[d] <= o.hosts[d].memory - o.hosts[d].reserve);
+		CHECK(vcpus[d] <= o.hosts[d].cpus * c->balance.vcpu_overcommit + 1e-9);
+		CHECK(spread_on[d] <= 1);
+		CHECK(m->score_after < m->score_before);
+		if (k)
+			CHECK(fabs(m->score_before - r.moves[k - 1].score_after) < 1e-9);
+	}
+	if (r.n_moves)
+		CHECK(fabs(r.moves[r.n_moves - 1].score_after - r.descent_score) < 1e-9);
+	balance_result_release(&r);
+	load_release(&l);
+	observed_release(&o);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	RUN(labels_and_allowed_hosts);
@@ -731,5 +969,8 @@ int main(void)
 	RUN(balance_swaps_when_no_single_move_helps);
 	RUN(place_many_on_large_cluster);
 	RUN(balance_moves_hold_constraints_in_order);
+	RUN(balance_stops_below_steepest_descent);
+	RUN(balance_stop_rule_with_few_migrations);
+	RUN(balance_falls_back_to_steepest_descent);
 	return test_done();
 }
