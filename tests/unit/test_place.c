@@ -597,6 +597,28 @@ TEST(place_many_on_large_cluster)
  * keeps spread groups apart and pinned VMs on their hosts, and the scores
  * chain (each move starts at the score the one before it ended at). With
  * these numbers the pruning pass drops one of 22 moves. */
+/* Replays one move against the hosts' tallies (where each VM is, memory,
+ * vCPUs, spread members per host) and checks the hard constraints hold on
+ * its destination when it runs. */
+static void replay_move(const struct cluster *c, const struct observed *o, size_t *where,
+			uint64_t *used, int *vcpus, size_t *spread_on, const struct vm_spec *vm,
+			size_t host, size_t d)
+{
+	size_t i = (size_t)(vm - c->vms);
+
+	CHECK(host == where[i]);
+	used[host] -= vm->cfg.max_memory;
+	vcpus[host] -= vm->cfg.vcpus;
+	spread_on[host] -= vm->placement.spread != NULL;
+	used[d] += vm->cfg.max_memory;
+	vcpus[d] += vm->cfg.vcpus;
+	spread_on[d] += vm->placement.spread != NULL;
+	where[i] = d;
+	CHECK(used[d] <= o->hosts[d].memory - o->hosts[d].reserve);
+	CHECK(vcpus[d] <= o->hosts[d].cpus * c->balance.vcpu_overcommit + 1e-9);
+	CHECK(spread_on[d] <= 1);
+}
+
 TEST(balance_moves_hold_constraints_in_order)
 {
 	enum { NH = 6, NV = 48 };
@@ -640,20 +662,10 @@ TEST(balance_moves_hold_constraints_in_order)
 	CHECK(p.score_after < p.score);
 	for (size_t k = 0; k < p.n; k++) {
 		const struct plan_action *a = &p.actions[k];
-		size_t i = (size_t)(a->spec - c->vms), d = a->dest;
+		size_t d = a->dest;
 		const struct vm_spec *vm = a->spec;
 		CHECK(a->kind == ACT_MIGRATE);
-		CHECK(a->host == where[i]);
-		used[where[i]] -= vm->cfg.max_memory;
-		vcpus[where[i]] -= vm->cfg.vcpus;
-		spread_on[where[i]] -= vm->placement.spread != NULL;
-		used[d] += vm->cfg.max_memory;
-		vcpus[d] += vm->cfg.vcpus;
-		spread_on[d] += vm->placement.spread != NULL;
-		where[i] = d;
-		CHECK(used[d] <= o.hosts[d].memory - o.hosts[d].reserve);
-		CHECK(vcpus[d] <= o.hosts[d].cpus * c->balance.vcpu_overcommit + 1e-9);
-		CHECK(spread_on[d] <= 1);
+		replay_move(c, &o, where, used, vcpus, spread_on, vm, a->host, d);
 		if (vm->placement.n_hosts)
 			CHECK(d == 0 || d == 4);
 		if (k)
@@ -812,18 +824,7 @@ TEST(balance_stops_below_steepest_descent)
 	/* every move holds the hard constraints when it runs */
 	for (size_t k = 0; k < n; k++) {
 		const struct balance_move *m = &r.moves[k];
-		size_t i = (size_t)(m->vm - c->vms), d = m->dest;
-		CHECK(m->host == where[i]);
-		used[m->host] -= m->vm->cfg.max_memory;
-		vcpus[m->host] -= m->vm->cfg.vcpus;
-		spread_on[m->host] -= m->vm->placement.spread != NULL;
-		used[d] += m->vm->cfg.max_memory;
-		vcpus[d] += m->vm->cfg.vcpus;
-		spread_on[d] += m->vm->placement.spread != NULL;
-		where[i] = d;
-		CHECK(used[d] <= o.hosts[d].memory - o.hosts[d].reserve);
-		CHECK(vcpus[d] <= o.hosts[d].cpus * c->balance.vcpu_overcommit + 1e-9);
-		CHECK(spread_on[d] <= 1);
+		replay_move(c, &o, where, used, vcpus, spread_on, m->vm, m->host, m->dest);
 		if (k)
 			CHECK(fabs(m->score_before - r.moves[k - 1].score_after) < 1e-9);
 	}
@@ -924,21 +925,11 @@ TEST(balance_falls_back_to_steepest_descent)
 	CHECK(fabs(load_score(&l) - r.descent_score) < 1e-9);
 	for (size_t k = 0; k < r.n_moves; k++) {
 		const struct balance_move *m = &r.moves[k];
-		size_t i = (size_t)(m->vm - c->vms), d = m->dest;
+		size_t i = (size_t)(m->vm - c->vms);
 		CHECK_STR(m->reason, "balance");
-		CHECK(m->host == where[i]);
 		CHECK(!moved[i]);
 		moved[i] = true;
-		used[m->host] -= m->vm->cfg.max_memory;
-		vcpus[m->host] -= m->vm->cfg.vcpus;
-		spread_on[m->host] -= m->vm->placement.spread != NULL;
-		used[d] += m->vm->cfg.max_memory;
-		vcpus[d] += m->vm->cfg.vcpus;
-		spread_on[d] += m->vm->placement.spread != NULL;
-		where[i] = d;
-		CHECK(used[d] <= o.hosts[d].memory - o.hosts[d].reserve);
-		CHECK(vcpus[d] <= o.hosts[d].cpus * c->balance.vcpu_overcommit + 1e-9);
-		CHECK(spread_on[d] <= 1);
+		replay_move(c, &o, where, used, vcpus, spread_on, m->vm, m->host, m->dest);
 		CHECK(m->score_after < m->score_before);
 		if (k)
 			CHECK(fabs(m->score_before - r.moves[k - 1].score_after) < 1e-9);
