@@ -265,6 +265,51 @@ static void read_volumes(struct rd *r, const struct json_node *arr, struct vem_m
 	}
 }
 
+/* Host names to indexes while reading domains: a generated snapshot's
+ * domains need not come grouped by host, and a linear search per domain
+ * costs O(domains x hosts). Open addressing; a duplicate name keeps its
+ * first index, as observed_host_index does. */
+struct host_names {
+	long *slot;                /* host index + 1, 0 = empty */
+	size_t mask;
+};
+
+static uint64_t host_name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void host_names_build(struct host_names *t, const struct observed *o)
+{
+	size_t cap = 16;
+	while (cap < 2 * o->n_hosts)
+		cap *= 2;
+	t->slot = xcalloc(cap, sizeof(*t->slot));
+	t->mask = cap - 1;
+	for (size_t i = 0; i < o->n_hosts; i++) {
+		const char *name = o->hosts[i].name;
+		size_t k;
+		if (!name)
+			continue;
+		for (k = host_name_hash(name) & t->mask; t->slot[k]; k = (k + 1) & t->mask)
+			if (!strcmp(o->hosts[t->slot[k] - 1].name, name))
+				break;
+		if (!t->slot[k])
+			t->slot[k] = (long)i + 1;
+	}
+}
+
+static long host_names_find(const struct host_names *t, const struct observed *o, const char *name)
+{
+	for (size_t k = host_name_hash(name) & t->mask; t->slot[k]; k = (k + 1) & t->mask)
+		if (!strcmp(o->hosts[t->slot[k] - 1].name, name))
+			return t->slot[k] - 1;
+	return -1;
+}
+
 static enum dom_state state_parse(const char *s)
 {
 	for (int i = DOM_RUNNING; i <= DOM_OTHER; i++)
@@ -327,6 +372,8 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 		int64_t total_vcpus = 0;
 		uint64_t total_mem = 0;
 		bool over = false;
+		struct host_names names;
+		host_names_build(&names, o);
 		o->domains = xcalloc(n + 1, sizeof(*o->domains));
 		for (size_t i = 0; i < n; i++) {
 			const struct json_node *dn = member(&r, doms, i, NULL);
@@ -337,7 +384,7 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 			if (hn && last >= 0 && !strcmp(o->hosts[last].name, hn))
 				h = last;
 			else
-				h = last = hn ? observed_host_index(o, hn) : -1;
+				h = last = hn ? host_names_find(&names, o, hn) : -1;
 			need(&r, dn, "name", "domain");
 			if (h < 0) {
 				err_at(err, path, dn->line, dn->col, "domain names unknown host '%s'", hn ? hn : "");
@@ -386,6 +433,7 @@ int observed_read_json_buffer(const char *path, const char *buf, size_t len,
 			}
 			o->n_domains++;
 		}
+		free(names.slot);
 	}
 	rc = err->nr > before ? -1 : 0;
 out:
