@@ -228,7 +228,9 @@ const struct json_node *json_get(const struct json_doc *doc, const struct json_n
 		return NULL;
 	for (size_t i = 0; i < obj->n; i++) {
 		const struct json_node *k, *v = json_member(doc, obj, i, &k);
-		if (!strcmp(k->s, key))
+		/* the first byte first: most keys differ there, and strcmp is
+		 * a call per key of each object read */
+		if (k->s[0] == key[0] && !strcmp(k->s, key))
 			return v;
 	}
 	return NULL;
