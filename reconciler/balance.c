@@ -115,6 +115,44 @@ static void add_migration(struct balance_result *r, struct balancer *b, long i, 
 	c->moved = true;
 }
 
+/*
+ * load_score_from(load_sums_if(h, +1, c) on base_sum/base_sq), the same
+ * operations in the same order (so the same bits), without the copies of
+ * the sums, the per-call checks and the metrics of weight 0: the inner
+ * loop of every balancing round.
+ */
+static inline double score_with(const struct load *l, size_t h, const struct cand *c,
+				const double *base_sum, const double *base_sq)
+{
+	const struct load_priv *p = load_priv(l);
+	const struct host_load *hl;
+	const double *pu, *inv;
+	double u[N_METRICS], n, s = 0;
+
+	if (!p->n_eligible || p->wsum <= 0)
+		return 0;
+	if (!load_host_eligible(&l->o->hosts[h]))
+		return load_score_from(p, base_sum, base_sq);
+	hl = &l->hosts[h];
+	pu = p->u[h];
+	inv = p->inv[h];
+	u[M_MEM] = (double)(hl->mem_used + c->mem) * inv[M_MEM];
+	u[M_VCPU] = (double)(hl->vcpus_used + c->vcpus) * inv[M_VCPU];
+	u[M_CPU] = (hl->cpu_load + c->cpu) * inv[M_CPU];
+	n = (double)p->n_eligible;
+	for (int m = 0; m < N_METRICS; m++) {
+		double sum, sq, mean, var;
+		if (p->w[m] <= 0)
+			continue;
+		sum = base_sum[m] + (u[m] - pu[m]);
+		sq = base_sq[m] + (u[m] * u[m] - pu[m] * pu[m]);
+		mean = sum / n;
+		var = sq / n - mean * mean;
+		s += p->w[m] * sqrt(var > 0 ? var : 0);
+	}
+	return s / p->wsum;
+}
+
 /* Best destination for c among hosts[0..n) (all hosts when hosts is NULL),
  * by resulting score; -1 if none fits. c's group membership must be off
  * its host. why (optional) collects each rejected host's reason. */
@@ -133,17 +171,13 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 	load_sums_if(l, (long)c->host, -1, c->mem, c->vcpus, c->cpu, base_sum, base_sq);
 	for (size_t k = 0; k < n; k++) {
 		size_t h = hosts ? hosts[k] : k;
-		double sum[N_METRICS], sq[N_METRICS];
 		const char *r;
 		double sc;
 		if (h == c->host)
 			continue;
 		/* the score first: the constraints are checked only for a host
 		 * that would be the best so far (unless why wants every reason) */
-		memcpy(sum, base_sum, sizeof(sum));
-		memcpy(sq, base_sq, sizeof(sq));
-		load_sums_if(l, (long)h, +1, c->mem, c->vcpus, c->cpu, sum, sq);
-		sc = load_score_from(p, sum, sq);
+		sc = score_with(l, h, c, base_sum, base_sq);
 		if (!why && best >= 0 && !(sc < best_score - 1e-12))
 			continue;
 		if (c->meta && c->meta->n_blocks) {
