@@ -73,16 +73,31 @@ static void util_update(struct load *l, size_t h)
 void load_sums_recompute(struct load *l)
 {
 	struct load_priv *p = load_priv(l);
-	memset(p->sum, 0, sizeof(p->sum));
-	memset(p->sq, 0, sizeof(p->sq));
-	for (size_t h = 0; h < l->o->n_hosts; h++) {
-		if (!load_host_eligible(&l->o->hosts[h]))
+	const struct obs_host *hosts = l->o->hosts;
+	size_t n = l->o->n_hosts;
+	/* the sums in registers, the metrics unrolled (the compiler keeps
+	 * p->sum in memory, as it may alias p->u): the same additions in the
+	 * same order as summing into p->sum */
+	double s0 = 0, s1 = 0, s2 = 0, q0 = 0, q1 = 0, q2 = 0;
+
+	_Static_assert(N_METRICS == 3, "three metrics");
+	for (size_t h = 0; h < n; h++) {
+		const double *u = p->u[h];
+		if (!load_host_eligible(&hosts[h]))
 			continue;
-		for (int m = 0; m < N_METRICS; m++) {
-			p->sum[m] += p->u[h][m];
-			p->sq[m] += p->u[h][m] * p->u[h][m];
-		}
+		s0 += u[0];
+		q0 += u[0] * u[0];
+		s1 += u[1];
+		q1 += u[1] * u[1];
+		s2 += u[2];
+		q2 += u[2] * u[2];
 	}
+	p->sum[0] = s0;
+	p->sum[1] = s1;
+	p->sum[2] = s2;
+	p->sq[0] = q0;
+	p->sq[1] = q1;
+	p->sq[2] = q2;
 }
 
 double load_score(const struct load *l)
