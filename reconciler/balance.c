@@ -119,38 +119,63 @@ static void add_migration(struct balance_result *r, struct balancer *b, long i, 
  * load_score_from(load_sums_if(h, +1, c) on base_sum/base_sq), the same
  * operations in the same order (so the same bits), without the copies of
  * the sums, the per-call checks and the metrics of weight 0: the inner
- * loop of every balancing round.
+ * loop of every balancing round. score_ctx holds what is the same for
+ * every target of a scan.
  */
-static inline double score_with(const struct load *l, size_t h, const struct cand *c,
-				const double *base_sum, const double *base_sq)
+struct score_ctx {
+	double n, wsum, w[N_METRICS];
+	bool on[N_METRICS];         /* the metric counts: !(w <= 0) */
+	bool zero;                  /* no eligible host or no weight: 0 */
+};
+
+static void score_ctx_init(const struct load_priv *p, struct score_ctx *x)
+{
+	x->zero = !p->n_eligible || p->wsum <= 0;
+	x->n = (double)p->n_eligible;
+	x->wsum = p->wsum;
+	for (int m = 0; m < N_METRICS; m++) {
+		x->w[m] = p->w[m];
+		x->on[m] = !(p->w[m] <= 0);
+	}
+}
+
+static inline double score_term(const struct score_ctx *x, int m, double base_sum, double base_sq,
+				 double u, double pu)
+{
+	double sum = base_sum + (u - pu);
+	double sq = base_sq + (u * u - pu * pu);
+	double mean = sum / x->n;
+	double var = sq / x->n - mean * mean;
+	return x->w[m] * sqrt(var > 0 ? var : 0);
+}
+
+static inline double score_with(const struct load *l, const struct score_ctx *x, size_t h,
+				const struct cand *c, const double *base_sum, const double *base_sq)
 {
 	const struct load_priv *p = load_priv(l);
 	const struct host_load *hl;
 	const double *pu, *inv;
-	double u[N_METRICS], n, s = 0;
+	double s = 0;
 
-	if (!p->n_eligible || p->wsum <= 0)
+	if (x->zero)
 		return 0;
 	if (!load_host_eligible(&l->o->hosts[h]))
 		return load_score_from(p, base_sum, base_sq);
 	hl = &l->hosts[h];
 	pu = p->u[h];
 	inv = p->inv[h];
-	u[M_MEM] = (double)(hl->mem_used + c->mem) * inv[M_MEM];
-	u[M_VCPU] = (double)(hl->vcpus_used + c->vcpus) * inv[M_VCPU];
-	u[M_CPU] = (hl->cpu_load + c->cpu) * inv[M_CPU];
-	n = (double)p->n_eligible;
-	for (int m = 0; m < N_METRICS; m++) {
-		double sum, sq, mean, var;
-		if (p->w[m] <= 0)
-			continue;
-		sum = base_sum[m] + (u[m] - pu[m]);
-		sq = base_sq[m] + (u[m] * u[m] - pu[m] * pu[m]);
-		mean = sum / n;
-		var = sq / n - mean * mean;
-		s += p->w[m] * sqrt(var > 0 ? var : 0);
-	}
-	return s / p->wsum;
+	/* load_score_from's order, metric 0 to N_METRICS - 1 */
+	_Static_assert(M_CPU == 0 && M_MEM == 1 && M_VCPU == 2 && N_METRICS == 3, "metric order");
+	if (x->on[M_CPU])
+		s += score_term(x, M_CPU, base_sum[M_CPU], base_sq[M_CPU],
+				(hl->cpu_load + c->cpu) * inv[M_CPU], pu[M_CPU]);
+	if (x->on[M_MEM])
+		s += score_term(x, M_MEM, base_sum[M_MEM], base_sq[M_MEM],
+				(double)(hl->mem_used + c->mem) * inv[M_MEM], pu[M_MEM]);
+	if (x->on[M_VCPU])
+		s += score_term(x, M_VCPU, base_sum[M_VCPU], base_sq[M_VCPU],
+				(double)(hl->vcpus_used + c->vcpus) * inv[M_VCPU], pu[M_VCPU]);
+	return s / x->wsum;
 }
 
 /* Best destination for c among hosts[0..n) (all hosts when hosts is NULL),
@@ -163,12 +188,14 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 	long best = -1;
 	double best_score = 0;
 	double base_sum[N_METRICS], base_sq[N_METRICS];
+	struct score_ctx x;
 	char buf[160];
 
 	/* the VM leaving its host is the same for every destination */
 	memcpy(base_sum, p->sum, sizeof(base_sum));
 	memcpy(base_sq, p->sq, sizeof(base_sq));
 	load_sums_if(l, (long)c->host, -1, c->mem, c->vcpus, c->cpu, base_sum, base_sq);
+	score_ctx_init(p, &x);
 	for (size_t k = 0; k < n; k++) {
 		size_t h = hosts ? hosts[k] : k;
 		const char *r;
@@ -177,7 +204,7 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 			continue;
 		/* the score first: the constraints are checked only for a host
 		 * that would be the best so far (unless why wants every reason) */
-		sc = score_with(l, h, c, base_sum, base_sq);
+		sc = score_with(l, &x, h, c, base_sum, base_sq);
 		if (!why && best >= 0 && !(sc < best_score - 1e-12))
 			continue;
 		if (c->meta && c->meta->n_blocks) {
