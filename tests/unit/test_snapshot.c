@@ -207,6 +207,39 @@ TEST(value_count_capped)
 	free(text);
 }
 
+/* Domains need not come grouped by host (a generated snapshot's are
+ * not): each finds its host by name, a duplicated host name means its
+ * first host (as observed_host_index), an unknown one is an error. */
+TEST(domains_find_hosts_in_any_order)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct observed o;
+	char *msg = NULL;
+
+	strbuf_adds(&sb, "{\"cluster\": \"c\", \"hosts\": [");
+	for (int i = 0; i < 40; i++)
+		strbuf_addf(&sb, "%s{\"name\": \"h%d\", \"uri\": \"test:///default\"}", i ? ", " : "",
+			    i == 39 ? 3 : i);
+	strbuf_adds(&sb, "], \"domains\": [");
+	for (int k = 0; k < 100; k++)
+		strbuf_addf(&sb, "%s{\"name\": \"d%d\", \"host\": \"h%d\"}", k ? ", " : "", k, (k * 7) % 39);
+	strbuf_adds(&sb, "]}");
+	CHECK(observed_read_json_buffer("snap.json", sb.buf, sb.len, &o, &e) == 0);
+	CHECK_INT(o.n_domains, 100);
+	for (int k = 0; k < 100; k++)
+		CHECK_INT(o.domains[k].host, (k * 7) % 39);   /* h3: 3, not 39 */
+	CHECK_INT(observed_host_index(&o, "h3"), 3);
+	observed_release(&o);
+	CHECK(read_text("{\"hosts\": [{\"name\": \"h1\"}, {\"name\": \"h2\"}], "
+			"\"domains\": [{\"name\": \"a\", \"host\": \"h2\"}, {\"name\": \"b\", \"host\": \"h9\"}]}",
+			&msg) != 0);
+	CHECK(msg && strstr(msg, "domain names unknown host 'h9'"));
+	free(msg);
+	strbuf_release(&sb);
+	errbuf_release(&e);
+}
+
 int main(void)
 {
 	RUN(sane_snapshot_loads);
@@ -217,5 +250,6 @@ int main(void)
 	RUN(crafted_host_numbers_refused);
 	RUN(vcpu_total_capped);
 	RUN(value_count_capped);
+	RUN(domains_find_hosts_in_any_order);
 	return test_done();
 }
