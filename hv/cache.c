@@ -20,14 +20,6 @@ struct meta_cache {
 	size_t nslots;
 };
 
-static size_t hash_key(const char *k)
-{
-	size_t h = 1469598103934665603ull;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ull;
-	return h;
-}
-
 static void cache_rehash(struct meta_cache *mc)
 {
 	free(mc->slots);
@@ -36,7 +28,7 @@ static void cache_rehash(struct meta_cache *mc)
 		mc->nslots *= 2;
 	mc->slots = xcalloc(mc->nslots, sizeof(*mc->slots));
 	for (size_t i = 0; i < mc->n; i++) {
-		size_t s = hash_key(mc->e[i].key) & (mc->nslots - 1);
+		size_t s = (size_t)str_hash(mc->e[i].key, 0) & (mc->nslots - 1);
 		while (mc->slots[s])
 			s = (s + 1) & (mc->nslots - 1);
 		mc->slots[s] = i + 1;
@@ -48,7 +40,7 @@ static struct meta_cache_entry *cache_find(struct meta_cache *mc, const char *ke
 	size_t s;
 	if (!mc->slots || mc->n * 2 + 2 > mc->nslots)
 		cache_rehash(mc);
-	s = hash_key(key) & (mc->nslots - 1);
+	s = (size_t)str_hash(key, 0) & (mc->nslots - 1);
 	while (mc->slots[s]) {
 		struct meta_cache_entry *e = &mc->e[mc->slots[s] - 1];
 		if (!strcmp(e->key, key))

@@ -274,14 +274,6 @@ struct host_names {
 	size_t mask;
 };
 
-static uint64_t host_name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static void host_names_build(struct host_names *t, const struct observed *o)
 {
 	size_t cap = 16;
@@ -294,7 +286,7 @@ static void host_names_build(struct host_names *t, const struct observed *o)
 		size_t k;
 		if (!name)
 			continue;
-		for (k = host_name_hash(name) & t->mask; t->slot[k]; k = (k + 1) & t->mask)
+		for (k = str_hash(name, 0) & t->mask; t->slot[k]; k = (k + 1) & t->mask)
 			if (!strcmp(o->hosts[t->slot[k] - 1].name, name))
 				break;
 		if (!t->slot[k])
@@ -304,7 +296,7 @@ static void host_names_build(struct host_names *t, const struct observed *o)
 
 static long host_names_find(const struct host_names *t, const struct observed *o, const char *name)
 {
-	for (size_t k = host_name_hash(name) & t->mask; t->slot[k]; k = (k + 1) & t->mask)
+	for (size_t k = str_hash(name, 0) & t->mask; t->slot[k]; k = (k + 1) & t->mask)
 		if (!strcmp(o->hosts[t->slot[k] - 1].name, name))
 			return t->slot[k] - 1;
 	return -1;

@@ -107,18 +107,10 @@ double load_score(const struct load *l)
 
 /* ---- groups ---- */
 
-static uint64_t hash_name(const char *s, enum group_kind kind)
-{
-	uint64_t h = 1469598103934665603ull ^ (uint64_t)kind;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static void names_insert(struct load_priv *p, size_t gi)
 {
 	size_t mask = p->names_cap - 1;
-	size_t i = (size_t)hash_name(p->groups[gi].name, p->groups[gi].kind) & mask;
+	size_t i = (size_t)str_hash(p->groups[gi].name, (uint64_t)p->groups[gi].kind) & mask;
 	while (p->names[i])
 		i = (i + 1) & mask;
 	p->names[i] = gi + 1;
@@ -129,7 +121,7 @@ long load_group_find(const struct load_priv *p, const char *name, enum group_kin
 	size_t mask = p->names_cap - 1, i;
 	if (!p->names_cap)
 		return -1;
-	for (i = (size_t)hash_name(name, kind) & mask; p->names[i]; i = (i + 1) & mask) {
+	for (i = (size_t)str_hash(name, (uint64_t)kind) & mask; p->names[i]; i = (i + 1) & mask) {
 		const struct group *g = &p->groups[p->names[i] - 1];
 		if (g->kind == kind && !strcmp(g->name, name))
 			return (long)(p->names[i] - 1);

@@ -666,6 +666,14 @@ void sha256_hex(const void *data, size_t len, char out[65])
 
 /* ---- misc ---- */
 
+uint64_t str_hash(const char *s, uint64_t salt)
+{
+	uint64_t h = 1469598103934665603ull ^ salt;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
 bool str_eq(const char *a, const char *b)
 {
 	if (!a || !b)

@@ -169,6 +169,9 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 bool str_eq(const char *a, const char *b);     /* NULL-safe */
 bool str_starts_with(const char *s, const char *prefix);
 bool str_ends_with(const char *s, const char *suffix);
+/* FNV-1a of s for hash tables, its start value xor'ed with salt (0: plain
+ * FNV-1a; a salt keeps equal names of different kinds apart). */
+uint64_t str_hash(const char *s, uint64_t salt);
 /* Levenshtein distance, for "did you mean" hints. */
 size_t str_edit_distance(const char *a, const char *b);
 /* Parse a decimal integer/double strictly (whole string). 0 / -1. */
