@@ -138,8 +138,8 @@ static int get_list(const struct json_doc *doc, const struct json_node *obj, con
 	for (size_t i = 0; i < l->n; i++) {
 		const struct json_node *v = json_member(doc, l, i, NULL);
 		if (v->type != JSON_STR)
-			return err_set(err, "'%s': not a saved plan: 'options.%s' holds a %s", path, key,
-				       "value that is not a string");
+			return err_set(err, "'%s': not a saved plan: 'options.%s' holds a value that "
+				       "is not a string", path, key);
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		(*out)[(*n)++] = xstrdup(v->s);
 	}
