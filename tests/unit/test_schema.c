@@ -512,6 +512,70 @@ TEST(spec_hash_cloud_init_by_content)
 	CHECK(strcmp(a, d) != 0);        /* content changed */
 }
 
+/* The spec hashes of 40 VMs, one cloud-init file each (prefix + i, with
+ * content number (i + shift) % 5), into hashes[i]; false when the cluster
+ * does not load. */
+static bool hashes_many_files(const char *prefix, int shift, char hashes[40][17])
+{
+	char dir[] = "/tmp/vem-test-XXXXXX";
+	char *names[41] = { 0 };
+	struct strbuf yaml = STRBUF_INIT;
+	struct errbuf err = ERRBUF_INIT;
+	struct cluster *c;
+	bool ok = true;
+
+	if (!mkdtemp(dir))
+		return false;
+	strbuf_adds(&yaml, HOSTS "vms:\n");
+	for (int i = 0; i < 40; i++) {
+		char text[64];
+		names[i] = xasprintf("%s%d", prefix, i);
+		snprintf(text, sizeof(text), "#cloud-config\nhostname: x%d\n", (i + shift) % 5);
+		free(write_tmp(dir, names[i], text));
+		strbuf_addf(&yaml, "  - {name: v%d, cloud-init: {user-data: %s}}\n", i, names[i]);
+	}
+	names[40] = xstrdup("c.yaml");
+	free(write_tmp(dir, "c.yaml", yaml.buf));
+	c = cfg_load(dir, &err);
+	err_print(&err, stderr, "  unexpected");
+	for (int i = 0; i < 40; i++) {
+		char name[8];
+		const struct vm_spec *v;
+		snprintf(name, sizeof(name), "v%d", i);
+		v = c ? cluster_vm(c, name) : NULL;
+		ok = ok && v;
+		memcpy(hashes[i], v ? v->spec_hash : "missing", v ? 17 : 8);
+	}
+	cluster_free(c);
+	errbuf_release(&err);
+	rm_tree(dir, (const char *const *)names, 41);
+	for (int i = 0; i < 41; i++)
+		free(names[i]);
+	strbuf_release(&yaml);
+	return ok;
+}
+
+/* One cloud-init file per VM, 40 paths: each VM's hash follows its file's
+ * content, not its path, however many paths there are. */
+TEST(spec_hash_many_cloud_init_files)
+{
+	char a[40][17], b[40][17], d[40][17], all[65];
+	size_t same = 0, differ = 0;
+
+	CHECK(hashes_many_files("u", 0, a));
+	CHECK(hashes_many_files("another-name-", 0, b));
+	CHECK(hashes_many_files("u", 1, d));
+	for (int i = 0; i < 40; i++) {
+		same += !strcmp(a[i], b[i]);
+		differ += strcmp(a[i], d[i]) != 0;
+	}
+	CHECK_INT(same, 40);
+	CHECK_INT(differ, 40);
+	/* the values themselves, taken before the paths had a hash table */
+	sha256_hex(a, sizeof(a), all);
+	CHECK_STR(all, "752fa0a746f955da258da17ad7adfe803fea450cdafa9e46bafe13546128a301");
+}
+
 TEST(model_helpers)
 {
 	enum hv_type t;
@@ -668,6 +732,7 @@ int main(void)
 	RUN(spec_hash);
 	RUN(spec_hash_cloud_init_by_content);
 	RUN(spec_hash_pinned);
+	RUN(spec_hash_many_cloud_init_files);
 	RUN(model_helpers);
 	RUN(json_output);
 	RUN(json_schema);
