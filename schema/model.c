@@ -296,25 +296,41 @@ void vm_config_write_json(struct json_writer *w, const struct vm_config *cfg, bo
  * A cloud-init file stands in the hash by its content, not its path: the
  * same cluster checked out elsewhere (a git source's per-commit work tree,
  * a CI clone) must not look like a change to every VM. Replicas share their
- * files, so each distinct path is read and hashed once.
+ * files, so each distinct path is read and hashed once, and found again
+ * through a hash table of the paths (one file per VM is common).
  */
 struct content_refs {
 	struct {
 		char *path, *ref;
 	} *e;
 	size_t n, alloc;
+	uint32_t *slot;           /* 1 + an index into e, or 0: open addressing */
+	size_t n_slots;           /* a power of two, more than twice n */
 };
+
+static void content_refs_index(struct content_refs *cr, size_t i)
+{
+	size_t mask = cr->n_slots - 1, h = (size_t)str_hash(cr->e[i].path, 0) & mask;
+
+	while (cr->slot[h])
+		h = (h + 1) & mask;
+	cr->slot[h] = (uint32_t)i + 1;
+}
 
 static const char *content_ref(struct content_refs *cr, const char *path)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char hex[65];
+	size_t h;
 
 	if (!path)
 		return NULL;
-	for (size_t i = 0; i < cr->n; i++)
-		if (!strcmp(cr->e[i].path, path))
-			return cr->e[i].ref;
+	if (cr->n_slots) {
+		for (h = (size_t)str_hash(path, 0) & (cr->n_slots - 1); cr->slot[h];
+		     h = (h + 1) & (cr->n_slots - 1))
+			if (!strcmp(cr->e[cr->slot[h] - 1].path, path))
+				return cr->e[cr->slot[h] - 1].ref;
+	}
 	ALLOC_GROW(cr->e, cr->n + 1, cr->alloc);
 	cr->e[cr->n].path = xstrdup(path);
 	/* regular files only, never blocking on a FIFO (the loader checked) */
@@ -325,7 +341,17 @@ static const char *content_ref(struct content_refs *cr, const char *path)
 		cr->e[cr->n].ref = xasprintf("sha256:%s", hex);
 	}
 	strbuf_release(&sb);
-	return cr->e[cr->n++].ref;
+	cr->n++;
+	if (2 * cr->n >= cr->n_slots) {   /* grow and index every path again */
+		free(cr->slot);
+		cr->n_slots = cr->n_slots ? 2 * cr->n_slots : 16;
+		cr->slot = xcalloc(cr->n_slots, sizeof(*cr->slot));
+		for (size_t i = 0; i < cr->n; i++)
+			content_refs_index(cr, i);
+	} else {
+		content_refs_index(cr, cr->n - 1);
+	}
+	return cr->e[cr->n - 1].ref;
 }
 
 void cluster_hash_vms(struct cluster *c)
@@ -361,6 +387,7 @@ void cluster_hash_vms(struct cluster *c)
 		free(cr.e[i].ref);
 	}
 	free(cr.e);
+	free(cr.slot);
 }
 
 int cluster_max_unavailable(const struct cluster *c, const struct vm_spec *vm, size_t group_size)

@@ -63,20 +63,26 @@ void jw_array_end(struct json_writer *w) { close_(w, ']'); }
 
 void json_quote(struct strbuf *sb, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s, *run;
+
 	strbuf_addc(sb, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (;;) {
+		/* what needs no escape goes in as one run */
+		for (run = p; *p >= 0x20 && *p != '"' && *p != '\\'; p++)
+			;
+		if (p > run)
+			strbuf_add(sb, run, (size_t)(p - run));
+		if (!*p)
+			break;
 		switch (*p) {
 		case '"': strbuf_adds(sb, "\\\""); break;
 		case '\\': strbuf_adds(sb, "\\\\"); break;
 		case '\n': strbuf_adds(sb, "\\n"); break;
 		case '\r': strbuf_adds(sb, "\\r"); break;
 		case '\t': strbuf_adds(sb, "\\t"); break;
-		default:
-			if (*p < 0x20)
-				strbuf_addf(sb, "\\u%04x", *p);
-			else
-				strbuf_addc(sb, (char)*p);
+		default: strbuf_addf(sb, "\\u%04x", *p); break;
 		}
+		p++;
 	}
 	strbuf_addc(sb, '"');
 }
@@ -98,16 +104,33 @@ void jw_string(struct json_writer *w, const char *s)
 		strbuf_adds(w->out, "null");
 }
 
+/* v in decimal, after a '-' when neg: what "%llu" writes, without printf. */
+static void add_decimal(struct strbuf *sb, uint64_t v, bool neg)
+{
+	char buf[24], *end = buf + sizeof(buf), *q = end;
+
+	do {
+		*--q = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		*--q = '-';
+	strbuf_add(sb, q, (size_t)(end - q));
+}
+
 void jw_int(struct json_writer *w, int64_t v)
 {
 	before_item(w);
-	strbuf_addf(w->out, "%lld", (long long)v);
+	if (v < 0)
+		add_decimal(w->out, 0 - (uint64_t)v, true);
+	else
+		add_decimal(w->out, (uint64_t)v, false);
 }
 
 void jw_uint(struct json_writer *w, uint64_t v)
 {
 	before_item(w);
-	strbuf_addf(w->out, "%llu", (unsigned long long)v);
+	add_decimal(w->out, v, false);
 }
 
 void jw_double(struct json_writer *w, double v)

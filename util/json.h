@@ -5,10 +5,12 @@
  * The writer tracks nesting and commas; the caller only says what comes
  * next. Strings are escaped; NULL strings are written as null.
  *
- * The reader (json_read.c) goes through libyaml, which parses JSON as YAML
- * flow style. The document owns every node and string it hands out; they
+ * The reader (json_read.c) takes strict RFC 8259 JSON in UTF-8 and nothing
+ * else (no comments, single quotes or bare words; no invalid UTF-8; no
+ * \u0000). The document owns every node and string it hands out; they
  * live until json_doc_release(). Scalars keep their text (numbers and
- * literals as written): the caller decides what a value means.
+ * literals as written, strings decoded to UTF-8): the caller decides what
+ * a value means.
  */
 #ifndef VEM_JSON_H
 #define VEM_JSON_H

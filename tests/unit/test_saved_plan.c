@@ -134,7 +134,7 @@ TEST(refusals)
 		  "'options.targets' is not a list" },
 		{ HEAD "\"options\": {\"max_removals\": 0, \"targets\": [[\"web\"]]}}",
 		  "not a string" },
-		{ "{\"kind\": &k \"vem-saved-plan\", \"x\": *k}", "aliases have no place in JSON" },
+		{ "{\"kind\": &k \"vem-saved-plan\", \"x\": *k}", "expected a value, found '&'" },
 		{ "{\"kind\": \"vem-saved-plan\"} {}", "not a saved plan" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -457,6 +457,24 @@ TEST(spec_hash)
 	CHECK(strcmp(h5, h1) != 0);   /* another cluster's VM */
 }
 
+/* The hashes are stored on every host: the same spec must give the same
+ * hash from one version of vem to the next, or every VM looks changed.
+ * These values were taken before the JSON writer was made cheaper. */
+TEST(spec_hash_pinned)
+{
+	char h[17];
+
+	hash_of(HOSTS "vms:\n  - {name: v, memory: 64MiB}\n", "v", h);
+	CHECK_STR(h, "11a4b6e9369bff8d");
+	hash_of(HOSTS "vms:\n  - {name: web-1, vcpus: 3, max-vcpus: 8, memory: 3GiB, max-memory: 16GiB,\n"
+		"      cpu-mode: host-passthrough, kernel: /boot/vmlinuz, initrd: /boot/initrd.img,\n"
+		"      cmdline: \"console=ttyS0 x=\\\"q\\\" b=\\\\ t=\\t \\u00e9 \\u0001\",\n"
+		"      disks: [{size: 10GiB, bus: virtio}, {size: 1TiB}],\n"
+		"      networks: [{network: default, mac: \"52:54:00:12:34:56\", model: virtio}]}\n",
+		"web-1", h);
+	CHECK_STR(h, "253a0d7cd0b6509a");
+}
+
 /* A cloud-init file counts by its content: the same cluster in another
  * directory (a new git work tree) has the same hashes. */
 static void hash_in_dir(const char *user_data, char out[17])
@@ -492,6 +510,70 @@ TEST(spec_hash_cloud_init_by_content)
 	CHECK_STR(a, b);                 /* another directory, same content */
 	hash_in_dir("#cloud-config\nhostname: w\n", d);
 	CHECK(strcmp(a, d) != 0);        /* content changed */
+}
+
+/* The spec hashes of 40 VMs, one cloud-init file each (prefix + i, with
+ * content number (i + shift) % 5), into hashes[i]; false when the cluster
+ * does not load. */
+static bool hashes_many_files(const char *prefix, int shift, char hashes[40][17])
+{
+	char dir[] = "/tmp/vem-test-XXXXXX";
+	char *names[41] = { 0 };
+	struct strbuf yaml = STRBUF_INIT;
+	struct errbuf err = ERRBUF_INIT;
+	struct cluster *c;
+	bool ok = true;
+
+	if (!mkdtemp(dir))
+		return false;
+	strbuf_adds(&yaml, HOSTS "vms:\n");
+	for (int i = 0; i < 40; i++) {
+		char text[64];
+		names[i] = xasprintf("%s%d", prefix, i);
+		snprintf(text, sizeof(text), "#cloud-config\nhostname: x%d\n", (i + shift) % 5);
+		free(write_tmp(dir, names[i], text));
+		strbuf_addf(&yaml, "  - {name: v%d, cloud-init: {user-data: %s}}\n", i, names[i]);
+	}
+	names[40] = xstrdup("c.yaml");
+	free(write_tmp(dir, "c.yaml", yaml.buf));
+	c = cfg_load(dir, &err);
+	err_print(&err, stderr, "  unexpected");
+	for (int i = 0; i < 40; i++) {
+		char name[8];
+		const struct vm_spec *v;
+		snprintf(name, sizeof(name), "v%d", i);
+		v = c ? cluster_vm(c, name) : NULL;
+		ok = ok && v;
+		memcpy(hashes[i], v ? v->spec_hash : "missing", v ? 17 : 8);
+	}
+	cluster_free(c);
+	errbuf_release(&err);
+	rm_tree(dir, (const char *const *)names, 41);
+	for (int i = 0; i < 41; i++)
+		free(names[i]);
+	strbuf_release(&yaml);
+	return ok;
+}
+
+/* One cloud-init file per VM, 40 paths: each VM's hash follows its file's
+ * content, not its path, however many paths there are. */
+TEST(spec_hash_many_cloud_init_files)
+{
+	char a[40][17], b[40][17], d[40][17], all[65];
+	size_t same = 0, differ = 0;
+
+	CHECK(hashes_many_files("u", 0, a));
+	CHECK(hashes_many_files("another-name-", 0, b));
+	CHECK(hashes_many_files("u", 1, d));
+	for (int i = 0; i < 40; i++) {
+		same += !strcmp(a[i], b[i]);
+		differ += strcmp(a[i], d[i]) != 0;
+	}
+	CHECK_INT(same, 40);
+	CHECK_INT(differ, 40);
+	/* the values themselves, taken before the paths had a hash table */
+	sha256_hex(a, sizeof(a), all);
+	CHECK_STR(all, "752fa0a746f955da258da17ad7adfe803fea450cdafa9e46bafe13546128a301");
 }
 
 TEST(model_helpers)
@@ -649,6 +731,8 @@ int main(void)
 	RUN(impossible_values);
 	RUN(spec_hash);
 	RUN(spec_hash_cloud_init_by_content);
+	RUN(spec_hash_pinned);
+	RUN(spec_hash_many_cloud_init_files);
 	RUN(model_helpers);
 	RUN(json_output);
 	RUN(json_schema);
