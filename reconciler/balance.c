@@ -642,7 +642,8 @@ static bool balance_done(double score, int moves, double ref, int ref_moves)
  * must be possible one after the other (one of them fits first, the other
  * after it) and the pair must gain at least twice min-gain. A swap is taken
  * when it gains more per migration than the best single move, or, when no
- * single move is left, when it gains at least SWAP_ALONE of the score. Only the SWAP_HOSTS hosts of highest and of lowest
+ * single move is left, when it gains at least SWAP_ALONE of the score or
+ * the score is above the stopping rule's reference. Only the SWAP_HOSTS hosts of highest and of lowest
  * pressure are paired, so a round costs O(SWAP_HOSTS^2 x VMs per host^2).
  * VMs of spread or together groups are not swapped.
  */
@@ -1139,8 +1140,10 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 			continue;
 		}
 		/* with no single move left, a swap must gain markedly: its first
-		 * migration may worsen the balance until the second is done */
-		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l)))
+		 * migration may worsen the balance until the second is done;
+		 * unless the score is still above the reference's */
+		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l) &&
+				   !(b.exhaustive && load_score(l) > ds.ref.score)))
 			break;
 		add_migration(r, &b, sw.first, sw.first_dest, "swap");
 		add_migration(r, &b, sw.second, sw.second_dest, "swap");
