@@ -744,6 +744,11 @@ TEST(snapshot_round_trip)
  * reference, and the check of 0.88 fails. Without the reference going on,
  * the checks against the plain descent fail.
  */
+/* balance: as the hbal benchmark runs it */
+static const char *const bench_balance =
+	"balance: {metrics: {cpu: 1.0, memory: 1.0, vcpu: 4.0}, threshold: 0.0,\n"
+	"          min-gain: 0.00005, max-migrations: 100000, cooldown: 0s}\n";
+
 static struct cluster *stop_cluster_seed(struct observed *o, const char *balance, size_t *where,
 					 uint64_t *used, int *vcpus, size_t *spread_on, unsigned seed)
 {
@@ -794,14 +799,12 @@ static struct cluster *stop_cluster(struct observed *o, const char *balance, siz
 
 TEST(balance_stops_below_steepest_descent)
 {
-	static const char *bal = "balance: {metrics: {cpu: 1.0, memory: 1.0, vcpu: 4.0}, threshold: 0.0,\n"
-				 "          min-gain: 0.00005, max-migrations: 100000, cooldown: 0s}\n";
 	size_t where[250];
 	uint64_t used[20] = { 0 };
 	int vcpus[20] = { 0 };
 	size_t spread_on[20] = { 0 };
 	struct observed o;
-	struct cluster *c = stop_cluster(&o, bal, where, used, vcpus, spread_on);
+	struct cluster *c = stop_cluster(&o, bench_balance, where, used, vcpus, spread_on);
 	struct balance_options opt = { .balance = true, .now = time_now_ms() };
 	struct balance_result r;
 	struct load l;
@@ -891,14 +894,12 @@ TEST(balance_stop_rule_with_few_migrations)
  */
 TEST(balance_swaps_until_the_reference)
 {
-	static const char *bal = "balance: {metrics: {cpu: 1.0, memory: 1.0, vcpu: 4.0}, threshold: 0.0,\n"
-				 "          min-gain: 0.00005, max-migrations: 100000, cooldown: 0s}\n";
 	size_t where[250];
 	uint64_t used[20] = { 0 };
 	int vcpus[20] = { 0 };
 	size_t spread_on[20] = { 0 };
 	struct observed o;
-	struct cluster *c = stop_cluster_seed(&o, bal, where, used, vcpus, spread_on, 8);
+	struct cluster *c = stop_cluster_seed(&o, bench_balance, where, used, vcpus, spread_on, 8);
 	struct balance_options opt = { .balance = true, .now = time_now_ms() };
 	struct balance_result r;
 	struct load l;
