@@ -553,7 +553,7 @@ static void descent_path_run(struct balancer *b, const struct balance_spec *bs, 
 	bool *was = xcalloc(cap, sizeof(*was));
 	size_t n = 0;
 	bool once = true;
-	double gain;
+	double before;
 
 	d->cand = xcalloc(cap, sizeof(*d->cand));
 	d->dest = xcalloc(cap, sizeof(*d->dest));
@@ -571,10 +571,10 @@ static void descent_path_run(struct balancer *b, const struct balance_spec *bs, 
 		was[n] = b->cands[pick].moved;
 		once = once && !was[n];
 		d->dest[n++] = (size_t)b->cands[pick].target;
-		gain = load_score(l);
+		before = load_score(l);
 		cand_move(b, pick, (size_t)b->cands[pick].target);
 		b->cands[pick].moved = true;
-		once = once && gain - load_score(l) >= bs->min_gain;
+		once = once && before - load_score(l) >= bs->min_gain;
 		if (once) {
 			d->once_score = load_score(l);
 			d->once_n = n;
@@ -643,8 +643,9 @@ static bool balance_done(double score, int moves, double ref, int ref_moves)
  * after it) and the pair must gain at least twice min-gain. A swap is taken
  * when it gains more per migration than the best single move, or, when no
  * single move is left, when it gains at least SWAP_ALONE of the score or
- * the score is above the stopping rule's reference. Only the SWAP_HOSTS hosts of highest and of lowest
- * pressure are paired, so a round costs O(SWAP_HOSTS^2 x VMs per host^2).
+ * the score is above the stopping rule's reference. Only the SWAP_HOSTS
+ * hosts of highest and of lowest pressure are paired, so a round costs
+ * O(SWAP_HOSTS^2 x VMs per host^2).
  * VMs of spread or together groups are not swapped.
  */
 enum { SWAP_HOSTS = 6, SWAP_RECHECK = 8 };
@@ -765,7 +766,7 @@ static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
  * Pruning: once balancing stops, moves are undone (their VMs stay where
  * they were), the cheapest first, while each undoing raises the final score
  * by less than min-gain or all of them together by at most PRUNE_EPS (1%) of
- * it.
+ * it, and never above cap (the stopping rule's reference, when there is one).
  * The greedy search takes moves that later ones make nearly redundant
  * (swaps whose halves almost cancel, early moves that a later one
  * outdoes); dropping them saves migrations at the same score. A move is
@@ -1110,7 +1111,7 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 	 * reaches (balance_done).
 	 */
 	first = r->n_moves;
-	/* the reference costs a second search: only where it is exhaustive */
+	/* the reference costs two more searches: only where it is exhaustive */
 	if (b.exhaustive) {
 		descent_reference(&b, bs, &ds);
 		r->descent_score = ds.ref.score;

@@ -10,8 +10,8 @@
  * groups), then, by balance.mode, either balancing while the score exceeds
  * the threshold (single moves chosen one move ahead, and swaps of two VMs:
  * reasons "balance" and "swap"; it stops once its score is a margin below
- * what plain steepest descent would reach) or packing (reason "pack": hosts emptied
- * within pack-headroom, named in the note). On clusters of more than 64
+ * what steepest descent, run as hbal runs it, reaches) or packing (reason
+ * "pack": hosts emptied within pack-headroom, named in the note). On clusters of more than 64
  * eligible hosts each round searches bounded sets of source and target
  * hosts (docs/balancing.md); hard constraints always hold, and each move
  * fits its destination once the moves before it are done.
