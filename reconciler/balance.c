@@ -512,8 +512,8 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
  * gains min-gain. Pruning never takes it above the reference. Should it
  * end worse than the fallback, or than the longest prefix of the reference
  * that moves no VM twice and gains min-gain at every move (also a plan),
- * the better of those two is planned instead: the result is never worse
- * than steepest descent's.
+ * the better of those two is planned instead, and the search goes on from
+ * its last move: the result is never worse than steepest descent's.
  * Why both: the search reaches the descent's score in fewer moves than the
  * descent needs on most clusters and then keeps finding small gains for
  * many more moves; with a reference that goes on like hbal (small gains,
@@ -1013,6 +1013,52 @@ void balance_result_release(struct balance_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * The search: while the score exceeds the threshold and the stopping rule
+ * does not stop it, a single move chosen one move ahead or a swap
+ * (swap_best), each gaining min-gain. Returns the balancing moves made so
+ * far (moves on entry plus those added).
+ */
+static int balance_search(struct balancer *b, const struct balance_spec *bs, struct balance_result *r,
+			  int moves, const struct descent *ds)
+{
+	struct load *l = b->l;
+	int since_swap = 0;
+	double swap_hint = INFINITY;
+
+	while (moves < bs->max_migrations && load_score(l) > bs->threshold &&
+	       !(b->exhaustive && balance_done(load_score(l), moves, ds->ref.score, (int)ds->ref.n))) {
+		long pick;
+		struct swap sw;
+		bool have_swap = false;
+		pick = balance_round(b, bs);
+		/* the best swap gain falls as the load evens out: while the last
+		 * one found is below twice this round's single move, skip the
+		 * search (but look again every SWAP_RECHECK rounds) */
+		if (moves + 2 <= bs->max_migrations &&
+		    (pick < 0 || b->cands[pick].gain < swap_hint / 2 || ++since_swap >= SWAP_RECHECK)) {
+			have_swap = swap_best(b, bs->min_gain, &sw);
+			swap_hint = have_swap ? sw.gain : 0;
+			since_swap = 0;
+		}
+		if (pick >= 0 && (!have_swap || b->cands[pick].gain >= sw.gain / 2)) {
+			add_migration(r, b, pick, (size_t)b->cands[pick].target, "balance");
+			moves++;
+			continue;
+		}
+		/* with no single move left, a swap must gain markedly: its first
+		 * migration may worsen the balance until the second is done;
+		 * unless the score is still above the reference's */
+		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l) &&
+				   !(b->exhaustive && load_score(l) > ds->ref.score)))
+			break;
+		add_migration(r, b, sw.first, sw.first_dest, "swap");
+		add_migration(r, b, sw.second, sw.second_dest, "swap");
+		moves += 2;
+	}
+	return moves;
+}
+
 void balance_run(struct load *l, const struct balance_options *opt, struct balance_result *r)
 {
 	const struct cluster *c = l->c;
@@ -1020,9 +1066,8 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 	const struct balance_spec *bs = &c->balance;
 	struct balancer b;
 	const char **busy = xcalloc(opt->n_busy + 1, sizeof(*busy));
-	int moves = 0, since_swap = 0;
+	int moves = 0;
 	size_t first;
-	double swap_hint = INFINITY;
 	struct descent ds = { 0 };
 
 	memset(&b, 0, sizeof(b));
@@ -1120,39 +1165,14 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 		r->plain_moves = (int)ds.plan.n;
 		r->fallback_score = ds.score;
 	}
-	while (moves < bs->max_migrations && load_score(l) > bs->threshold &&
-	       !(b.exhaustive && balance_done(load_score(l), moves, ds.ref.score, (int)ds.ref.n))) {
-		long pick;
-		struct swap sw;
-		bool have_swap = false;
-		pick = balance_round(&b, bs);
-		/* the best swap gain falls as the load evens out: while the last
-		 * one found is below twice this round's single move, skip the
-		 * search (but look again every SWAP_RECHECK rounds) */
-		if (moves + 2 <= bs->max_migrations &&
-		    (pick < 0 || b.cands[pick].gain < swap_hint / 2 || ++since_swap >= SWAP_RECHECK)) {
-			have_swap = swap_best(&b, bs->min_gain, &sw);
-			swap_hint = have_swap ? sw.gain : 0;
-			since_swap = 0;
-		}
-		if (pick >= 0 && (!have_swap || b.cands[pick].gain >= sw.gain / 2)) {
-			add_migration(r, &b, pick, (size_t)b.cands[pick].target, "balance");
-			moves++;
-			continue;
-		}
-		/* with no single move left, a swap must gain markedly: its first
-		 * migration may worsen the balance until the second is done;
-		 * unless the score is still above the reference's */
-		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l) &&
-				   !(b.exhaustive && load_score(l) > ds.ref.score)))
-			break;
-		add_migration(r, &b, sw.first, sw.first_dest, "swap");
-		add_migration(r, &b, sw.second, sw.second_dest, "swap");
-		moves += 2;
-	}
+	moves = balance_search(&b, bs, r, moves, &ds);
 	prune_moves(&b, r, first, bs->min_gain, b.exhaustive ? ds.ref.score : INFINITY);
-	if (b.exhaustive && load_score(l) > ds.score + 1e-12)
+	if (b.exhaustive && load_score(l) > ds.score + 1e-12) {
+		/* the better descent, and the search again from where it ends */
 		descent_instead(&b, r, first, &ds);
+		moves = (int)(r->n_moves - first);
+		balance_search(&b, bs, r, moves, &ds);
+	}
 out:
 	descent_release(&ds);
 	free(busy);
