@@ -61,6 +61,8 @@ struct balancer {
 	double *key;               /* per host scratch */
 	bool exhaustive;
 	bool descent;              /* plain steepest descent: the best single move */
+	bool again;                /* the descent may move a VM a second time */
+	double least;              /* the least gain a move needs (min-gain, or less) */
 	size_t *mcand;             /* per move of the result: its candidate */
 	size_t a_mcand;
 };
@@ -470,13 +472,13 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 			for (long i = b->head[h]; i >= 0; i = b->cands[i].next) {
 				struct cand *cd = &b->cands[i];
 				double sc;
-				if (cd->moved || cd->cooling)
+				if ((cd->moved && !b->again) || cd->cooling)
 					continue;
 				cd->target = best_target(b, cd, &sc, NULL);
 				/* a move that copies disks must be worth it: its gain
 				 * counts for less per GiB copied (cheap moves first) */
 				cd->gain = (cur - sc) / (1.0 + (double)cd->disk / (double)GiB);
-				if (cd->target < 0 || cd->gain < bs->min_gain)
+				if (cd->target < 0 || cd->gain < b->least)
 					continue;
 				b->eval[ne++] = (size_t)i;
 			}
@@ -493,78 +495,139 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
 }
 
 /*
- * The stopping rule. Plain steepest descent (always the single move that
- * gains most, while one gains min-gain: what hbal does) is the reference:
- * before balancing, it is run on trial from the same state, under the same
- * constraints, min-gain, threshold and max-migrations, and undone; its
- * score and moves are kept (struct descent). The search (one move ahead,
- * swaps) then stops as soon as its score is STOP_BETTER below the
- * reference, or, once it has made as many moves as the descent did,
- * STOP_AFTER below it; otherwise it goes on while a move gains min-gain,
- * as before. The search reaches the descent's score in fewer moves than
- * the descent needs on most clusters, and then keeps finding small gains
- * for many more moves; the rule keeps a margin on the score and stops
- * there (see docs/balancing.md for the sweep that set both bounds).
- * Should the search end worse than the descent, the descent's moves are
- * taken instead. The reference costs a second search, so it is made only
- * on clusters searched exhaustively (at most SMALL eligible hosts); larger
- * ones stop when no move gains min-gain (at 1,000 x 20,000 the search never
- * got 10% below the descent there, and the reference added 30% to the
- * planning time).
+ * The stopping rule. Steepest descent (always the single move that gains
+ * most) is the reference, run on trial from the same state before
+ * balancing, under the same constraints, threshold and max-migrations, and
+ * undone, twice:
+ *
+ *  - as hbal runs it (the reference): while any move gains (at least
+ *    DESCENT_FLOOR of the score), a VM may move again. Its score and
+ *    number of moves are what the search measures itself against;
+ *  - as a plan (the fallback): while a move gains min-gain, each VM at
+ *    most once. Its moves are kept.
+ *
+ * The search (one move ahead, swaps) stops as soon as its score is
+ * STOP_BETTER below the reference, or, once it has made as many moves as
+ * the reference, STOP_AFTER below it; otherwise it goes on while a move
+ * gains min-gain. Pruning never takes it above the reference. Should it
+ * end worse than the fallback, or than the longest prefix of the reference
+ * that moves no VM twice and gains min-gain at every move (also a plan),
+ * the better of those two is planned instead, and the search goes on from
+ * its last move: the result is never worse than steepest descent's.
+ * Why both: the search reaches the descent's score in fewer moves than the
+ * descent needs on most clusters and then keeps finding small gains for
+ * many more moves; with a reference that goes on like hbal (small gains,
+ * VMs moved again), the margins can be small (docs/balancing.md, "the
+ * per-shape goals"). The reference costs two more searches, so it is made
+ * only on clusters searched exhaustively (at most SMALL eligible hosts);
+ * larger ones stop when no move gains min-gain (at 1,000 x 20,000 the
+ * search never got 10% below the descent there, and one reference added
+ * 30% to the planning time).
  */
-#define STOP_BETTER 0.10
-#define STOP_AFTER 0.04
+#define STOP_BETTER 0.03
+#define STOP_AFTER 0.01
+#define DESCENT_FLOOR 1e-7
 
-struct descent {
-	double score;              /* what it reaches */
+struct descent_path {
+	double score;              /* where it ends */
 	size_t n;                  /* in n moves: */
 	size_t *cand, *dest;       /* candidate and destination of each */
+	double once_score;         /* its longest prefix that moves no VM */
+	size_t once_n;             /* twice, each move gaining min-gain (a
+				    * plan): its score and length */
 };
 
-static void descent_reference(struct balancer *b, const struct balance_spec *bs, struct descent *d)
+struct descent {
+	struct descent_path ref;   /* as hbal: any gain, VMs move again */
+	struct descent_path plan;  /* min-gain, each VM once */
+	double score;              /* the better of plan and ref's prefix */
+};
+
+/* Steepest descent on trial from the current state, undone: into d. */
+static void descent_path_run(struct balancer *b, const struct balance_spec *bs, bool again,
+			     struct descent_path *d)
 {
 	struct load *l = b->l;
-	size_t *moved = xcalloc(b->nc + 1, sizeof(*moved));
-	size_t *from = xcalloc(b->nc + 1, sizeof(*from));
-	size_t *dest = xcalloc(b->nc + 1, sizeof(*dest));
+	size_t cap = again ? 4 * b->nc + 1 : b->nc + 1;
+	size_t *from = xcalloc(cap, sizeof(*from));
+	bool *was = xcalloc(cap, sizeof(*was));
 	size_t n = 0;
+	bool once = true;
+	double before;
 
+	d->cand = xcalloc(cap, sizeof(*d->cand));
+	d->dest = xcalloc(cap, sizeof(*d->dest));
+	d->once_score = load_score(l);
+	d->once_n = 0;
 	b->descent = true;
-	while ((int)n < bs->max_migrations && load_score(l) > bs->threshold) {
+	b->again = again;
+	b->least = again ? DESCENT_FLOOR * load_score(l) : bs->min_gain;
+	while ((int)n < bs->max_migrations && n < cap && load_score(l) > bs->threshold) {
 		long pick = balance_round(b, bs);
 		if (pick < 0)
 			break;
-		moved[n] = (size_t)pick;
+		d->cand[n] = (size_t)pick;
 		from[n] = b->cands[pick].host;
-		dest[n++] = (size_t)b->cands[pick].target;
+		was[n] = b->cands[pick].moved;
+		once = once && !was[n];
+		d->dest[n++] = (size_t)b->cands[pick].target;
+		before = load_score(l);
 		cand_move(b, pick, (size_t)b->cands[pick].target);
 		b->cands[pick].moved = true;
+		once = once && before - load_score(l) >= bs->min_gain;
+		if (once) {
+			d->once_score = load_score(l);
+			d->once_n = n;
+		}
 	}
 	b->descent = false;
+	b->again = false;
+	b->least = bs->min_gain;
 	d->score = load_score(l);
 	d->n = n;
-	d->cand = moved;
-	d->dest = dest;
 	while (n-- > 0) {
-		cand_move(b, (long)moved[n], from[n]);
-		b->cands[moved[n]].moved = false;
+		cand_move(b, (long)d->cand[n], from[n]);
+		b->cands[d->cand[n]].moved = was[n];
 	}
 	free(from);
+	free(was);
 }
 
-/* The search ended worse than the descent: undo its balancing moves (from
- * first on) and take the descent's instead, in their order (each fitted
- * when the descent made it). */
+static void descent_reference(struct balancer *b, const struct balance_spec *bs, struct descent *d)
+{
+	descent_path_run(b, bs, true, &d->ref);
+	descent_path_run(b, bs, false, &d->plan);
+	d->score = fmin(d->plan.score, d->ref.once_score);
+}
+
+static void descent_release(struct descent *d)
+{
+	free(d->ref.cand);
+	free(d->ref.dest);
+	free(d->plan.cand);
+	free(d->plan.dest);
+}
+
+/* The search ended worse than the fallback: undo its balancing moves (from
+ * first on) and take the better of the plain descent and the reference's
+ * prefix instead, in their order (each fitted when the descent made it). */
 static void descent_instead(struct balancer *b, struct balance_result *r, size_t first,
 			    const struct descent *d)
 {
+	const struct descent_path *p = &d->plan;
+	size_t n = p->n;
+
+	if (d->ref.once_score < p->score) {
+		p = &d->ref;
+		n = p->once_n;
+	}
 	for (size_t i = r->n_moves; i-- > first;) {
 		cand_move(b, (long)b->mcand[i], r->moves[i].host);
 		b->cands[b->mcand[i]].moved = false;
 	}
 	r->n_moves = first;
-	for (size_t i = 0; i < d->n; i++)
-		add_migration(r, b, (long)d->cand[i], d->dest[i], "balance");
+	for (size_t i = 0; i < n; i++)
+		add_migration(r, b, (long)p->cand[i], p->dest[i], "balance");
 }
 
 /* Whether the search has gone far enough (the stopping rule above). */
@@ -579,8 +642,10 @@ static bool balance_done(double score, int moves, double ref, int ref_moves)
  * must be possible one after the other (one of them fits first, the other
  * after it) and the pair must gain at least twice min-gain. A swap is taken
  * when it gains more per migration than the best single move, or, when no
- * single move is left, when it gains at least SWAP_ALONE of the score. Only the SWAP_HOSTS hosts of highest and of lowest
- * pressure are paired, so a round costs O(SWAP_HOSTS^2 x VMs per host^2).
+ * single move is left, when it gains at least SWAP_ALONE of the score or
+ * the score is above the stopping rule's reference. Only the SWAP_HOSTS
+ * hosts of highest and of lowest pressure are paired, so a round costs
+ * O(SWAP_HOSTS^2 x VMs per host^2).
  * VMs of spread or together groups are not swapped.
  */
 enum { SWAP_HOSTS = 6, SWAP_RECHECK = 8 };
@@ -701,7 +766,7 @@ static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
  * Pruning: once balancing stops, moves are undone (their VMs stay where
  * they were), the cheapest first, while each undoing raises the final score
  * by less than min-gain or all of them together by at most PRUNE_EPS (1%) of
- * it.
+ * it, and never above cap (the stopping rule's reference, when there is one).
  * The greedy search takes moves that later ones make nearly redundant
  * (swaps whose halves almost cancel, early moves that a later one
  * outdoes); dropping them saves migrations at the same score. A move is
@@ -713,7 +778,7 @@ static bool swap_best(struct balancer *b, double min_gain, struct swap *best)
 #define PRUNE_EPS 0.01
 
 static size_t prune_moves(struct balancer *b, struct balance_result *r, size_t first,
-			  double min_gain)
+			  double min_gain, double cap)
 {
 	struct load *l = b->l;
 	size_t nh = l->o->n_hosts, dropped = 0;
@@ -737,7 +802,7 @@ static size_t prune_moves(struct balancer *b, struct balance_result *r, size_t f
 			}
 			later_in[m->dest] = true;
 		}
-		if (pick < 0 || (best >= min_gain && best > spend))
+		if (pick < 0 || (best >= min_gain && best > spend) || cur + best > cap)
 			break;
 		if (best > 0)
 			spend -= best;
@@ -948,6 +1013,52 @@ void balance_result_release(struct balance_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * The search: while the score exceeds the threshold and the stopping rule
+ * does not stop it, a single move chosen one move ahead or a swap
+ * (swap_best), each gaining min-gain. Returns the balancing moves made so
+ * far (moves on entry plus those added).
+ */
+static int balance_search(struct balancer *b, const struct balance_spec *bs, struct balance_result *r,
+			  int moves, const struct descent *ds)
+{
+	struct load *l = b->l;
+	int since_swap = 0;
+	double swap_hint = INFINITY;
+
+	while (moves < bs->max_migrations && load_score(l) > bs->threshold &&
+	       !(b->exhaustive && balance_done(load_score(l), moves, ds->ref.score, (int)ds->ref.n))) {
+		long pick;
+		struct swap sw;
+		bool have_swap = false;
+		pick = balance_round(b, bs);
+		/* the best swap gain falls as the load evens out: while the last
+		 * one found is below twice this round's single move, skip the
+		 * search (but look again every SWAP_RECHECK rounds) */
+		if (moves + 2 <= bs->max_migrations &&
+		    (pick < 0 || b->cands[pick].gain < swap_hint / 2 || ++since_swap >= SWAP_RECHECK)) {
+			have_swap = swap_best(b, bs->min_gain, &sw);
+			swap_hint = have_swap ? sw.gain : 0;
+			since_swap = 0;
+		}
+		if (pick >= 0 && (!have_swap || b->cands[pick].gain >= sw.gain / 2)) {
+			add_migration(r, b, pick, (size_t)b->cands[pick].target, "balance");
+			moves++;
+			continue;
+		}
+		/* with no single move left, a swap must gain markedly: its first
+		 * migration may worsen the balance until the second is done;
+		 * unless the score is still above the reference's */
+		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l) &&
+				   !(b->exhaustive && load_score(l) > ds->ref.score)))
+			break;
+		add_migration(r, b, sw.first, sw.first_dest, "swap");
+		add_migration(r, b, sw.second, sw.second_dest, "swap");
+		moves += 2;
+	}
+	return moves;
+}
+
 void balance_run(struct load *l, const struct balance_options *opt, struct balance_result *r)
 {
 	const struct cluster *c = l->c;
@@ -955,9 +1066,8 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 	const struct balance_spec *bs = &c->balance;
 	struct balancer b;
 	const char **busy = xcalloc(opt->n_busy + 1, sizeof(*busy));
-	int moves = 0, since_swap = 0;
+	int moves = 0;
 	size_t first;
-	double swap_hint = INFINITY;
 	struct descent ds = { 0 };
 
 	memset(&b, 0, sizeof(b));
@@ -972,6 +1082,7 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 	b.eval = xcalloc(o->n_domains + 1, sizeof(*b.eval));
 	b.key = xcalloc(o->n_hosts + 1, sizeof(*b.key));
 	b.exhaustive = load_priv(l)->n_eligible <= SMALL;
+	b.least = bs->min_gain;
 	for (size_t h = 0; h < o->n_hosts; h++) {
 		b.head[h] = -1;
 		b.by_name[h] = h;
@@ -1045,46 +1156,25 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 	 * reaches (balance_done).
 	 */
 	first = r->n_moves;
-	/* the reference costs a second search: only where it is exhaustive */
+	/* the reference costs two more searches: only where it is exhaustive */
 	if (b.exhaustive) {
 		descent_reference(&b, bs, &ds);
-		r->descent_score = ds.score;
-		r->descent_moves = (int)ds.n;
+		r->descent_score = ds.ref.score;
+		r->descent_moves = (int)ds.ref.n;
+		r->plain_score = ds.plan.score;
+		r->plain_moves = (int)ds.plan.n;
+		r->fallback_score = ds.score;
 	}
-	while (moves < bs->max_migrations && load_score(l) > bs->threshold &&
-	       !(b.exhaustive && balance_done(load_score(l), moves, ds.score, (int)ds.n))) {
-		long pick;
-		struct swap sw;
-		bool have_swap = false;
-		pick = balance_round(&b, bs);
-		/* the best swap gain falls as the load evens out: while the last
-		 * one found is below twice this round's single move, skip the
-		 * search (but look again every SWAP_RECHECK rounds) */
-		if (moves + 2 <= bs->max_migrations &&
-		    (pick < 0 || b.cands[pick].gain < swap_hint / 2 || ++since_swap >= SWAP_RECHECK)) {
-			have_swap = swap_best(&b, bs->min_gain, &sw);
-			swap_hint = have_swap ? sw.gain : 0;
-			since_swap = 0;
-		}
-		if (pick >= 0 && (!have_swap || b.cands[pick].gain >= sw.gain / 2)) {
-			add_migration(r, &b, pick, (size_t)b.cands[pick].target, "balance");
-			moves++;
-			continue;
-		}
-		/* with no single move left, a swap must gain markedly: its first
-		 * migration may worsen the balance until the second is done */
-		if (!have_swap || (pick < 0 && sw.gain < SWAP_ALONE * load_score(l)))
-			break;
-		add_migration(r, &b, sw.first, sw.first_dest, "swap");
-		add_migration(r, &b, sw.second, sw.second_dest, "swap");
-		moves += 2;
-	}
-	prune_moves(&b, r, first, bs->min_gain);
-	if (b.exhaustive && load_score(l) > ds.score + 1e-12)
+	moves = balance_search(&b, bs, r, moves, &ds);
+	prune_moves(&b, r, first, bs->min_gain, b.exhaustive ? ds.ref.score : INFINITY);
+	if (b.exhaustive && load_score(l) > ds.score + 1e-12) {
+		/* the better descent, and the search again from where it ends */
 		descent_instead(&b, r, first, &ds);
+		moves = (int)(r->n_moves - first);
+		balance_search(&b, bs, r, moves, &ds);
+	}
 out:
-	free(ds.cand);
-	free(ds.dest);
+	descent_release(&ds);
 	free(busy);
 	free(b.cands);
 	free(b.head);

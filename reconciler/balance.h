@@ -10,8 +10,8 @@
  * groups), then, by balance.mode, either balancing while the score exceeds
  * the threshold (single moves chosen one move ahead, and swaps of two VMs:
  * reasons "balance" and "swap"; it stops once its score is a margin below
- * what plain steepest descent would reach) or packing (reason "pack": hosts emptied
- * within pack-headroom, named in the note). On clusters of more than 64
+ * what steepest descent, run as hbal runs it, reaches) or packing (reason
+ * "pack": hosts emptied within pack-headroom, named in the note). On clusters of more than 64
  * eligible hosts each round searches bounded sets of source and target
  * hosts (docs/balancing.md); hard constraints always hold, and each move
  * fits its destination once the moves before it are done.
@@ -51,12 +51,18 @@ struct balance_result {
 	struct balance_unmovable *held;    /* repairs no host takes */
 	size_t n_held, a_held;
 	char *note;                        /* pack mode's summary, or NULL */
-	/* balancing's reference: what plain steepest descent reaches from the
-	 * same state (score, moves); the search stops a margin below it
-	 * (docs/balancing.md). 0 moves when balancing did not run or the
-	 * cluster has more than 64 eligible hosts (no reference there). */
+	/* balancing's reference: what steepest descent reaches from the same
+	 * state as hbal runs it (any gain, a VM may move again: score, moves);
+	 * the search stops a margin below it. plain_*: the same descent with
+	 * min-gain, each VM once; fallback_score: the better of that and the
+	 * reference's longest prefix that is a plan, which the result is never
+	 * worse than (docs/balancing.md). 0 moves when balancing did not run
+	 * or the cluster has more than 64 eligible hosts (no reference there). */
 	double descent_score;
 	int descent_moves;
+	double plain_score;
+	int plain_moves;
+	double fallback_score;
 };
 
 void balance_run(struct load *l, const struct balance_options *opt, struct balance_result *out);
