@@ -510,10 +510,14 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
  * STOP_BETTER below the reference, or, once it has made as many moves as
  * the reference, STOP_AFTER below it; otherwise it goes on while a move
  * gains min-gain. Pruning never takes it above the reference. Should it
- * end worse than the fallback, or than the longest prefix of the reference
+ * end worse than the fallback, than the longest prefix of the reference
  * that moves no VM twice and gains min-gain at every move (also a plan),
- * the better of those two is planned instead, and the search goes on from
- * its last move: the result is never worse than steepest descent's.
+ * or than the reference's net moves (each VM it moved, once, from where it
+ * was to where it ends, in an order in which each fits, gaining min-gain
+ * per migration on average, as a swap's two must), the search goes on
+ * from the better of the first two and from the net moves, and the best of
+ * the three results is planned: the result is never worse than steepest
+ * descent's, and where hbal moves a VM again, vem moves it once.
  * Why both: the search reaches the descent's score in fewer moves than the
  * descent needs on most clusters and then keeps finding small gains for
  * many more moves; with a reference that goes on like hbal (small gains,
@@ -535,6 +539,11 @@ struct descent_path {
 	double once_score;         /* its longest prefix that moves no VM */
 	size_t once_n;             /* twice, each move gaining min-gain (a
 				    * plan): its score and length */
+	size_t net_n;              /* its net moves (each VM from where it was
+				    * to where it ends, once), in an order */
+	size_t *net_cand, *net_dest;   /* where each fits when made; 0 when
+					* there is none or they gain less than
+					* min-gain each on average */
 };
 
 struct descent {
@@ -542,6 +551,80 @@ struct descent {
 	struct descent_path plan;  /* min-gain, each VM once */
 	double score;              /* the better of plan and ref's prefix */
 };
+
+/* At the end of the reference, before it is undone: which candidates end
+ * away from where they started, and where (net_dest, by candidate). */
+static void descent_net_moves(struct balancer *b, const struct balance_spec *bs,
+			      struct descent_path *d)
+{
+	(void)bs;
+	d->net_cand = xcalloc(d->n + 1, sizeof(*d->net_cand));
+	d->net_dest = xcalloc(d->n + 1, sizeof(*d->net_dest));
+	d->net_n = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		size_t c = d->cand[i];
+		bool seen = false;
+		for (size_t k = 0; k < d->net_n && !seen; k++)
+			seen = d->net_cand[k] == c;
+		if (!seen) {
+			d->net_cand[d->net_n] = c;
+			d->net_dest[d->net_n++] = b->cands[c].host;
+		}
+	}
+}
+
+/*
+ * Back at the start: the net moves of those that change a VM's host, in an
+ * order in which each fits when it is made (the hard constraints as a
+ * balancing move meets them), made on trial and undone. A VM the reference
+ * moved away and back does not move. When no such order is found, or the
+ * net moves gain less than min-gain each on average (as a swap's two
+ * must), there are none (net_n 0).
+ */
+static void descent_net_order(struct balancer *b, const struct balance_spec *bs,
+			      struct descent_path *d)
+{
+	struct load *l = b->l;
+	size_t n = 0, done = 0;
+	size_t *from;
+	double start = load_score(l);
+	bool progress = true;
+
+	for (size_t k = 0; k < d->net_n; k++)
+		if (b->cands[d->net_cand[k]].host != d->net_dest[k]) {
+			d->net_cand[n] = d->net_cand[k];
+			d->net_dest[n++] = d->net_dest[k];
+		}
+	from = xcalloc(n + 1, sizeof(*from));
+	while (done < n && progress) {
+		progress = false;
+		for (size_t k = done; k < n; k++) {
+			struct cand *c = &b->cands[d->net_cand[k]];
+			const char *why;
+			bool fits;
+			load_groups_update(l, c->vm, c->host, false);
+			fits = load_fits(l, c->vm, d->net_dest[k], c->mem, c->vcpus, &why, NULL, 0);
+			load_groups_update(l, c->vm, c->host, true);
+			if (!fits)
+				continue;
+			from[done] = c->host;
+			cand_move(b, (long)d->net_cand[k], d->net_dest[k]);
+			size_t tc = d->net_cand[k], td = d->net_dest[k];
+			d->net_cand[k] = d->net_cand[done];
+			d->net_dest[k] = d->net_dest[done];
+			d->net_cand[done] = tc;
+			d->net_dest[done] = td;
+			done++;
+			progress = true;
+		}
+	}
+	if (done < n || start - load_score(l) < (double)n * bs->min_gain)
+		n = 0;
+	while (done-- > 0)
+		cand_move(b, (long)d->net_cand[done], from[done]);
+	d->net_n = n;
+	free(from);
+}
 
 /* Steepest descent on trial from the current state, undone: into d. */
 static void descent_path_run(struct balancer *b, const struct balance_spec *bs, bool again,
@@ -585,10 +668,14 @@ static void descent_path_run(struct balancer *b, const struct balance_spec *bs, 
 	b->least = bs->min_gain;
 	d->score = load_score(l);
 	d->n = n;
+	if (again)
+		descent_net_moves(b, bs, d);
 	while (n-- > 0) {
 		cand_move(b, (long)d->cand[n], from[n]);
 		b->cands[d->cand[n]].moved = was[n];
 	}
+	if (again)
+		descent_net_order(b, bs, d);
 	free(from);
 	free(was);
 }
@@ -598,36 +685,91 @@ static void descent_reference(struct balancer *b, const struct balance_spec *bs,
 	descent_path_run(b, bs, true, &d->ref);
 	descent_path_run(b, bs, false, &d->plan);
 	d->score = fmin(d->plan.score, d->ref.once_score);
+	if (d->ref.net_n)
+		d->score = fmin(d->score, d->ref.score);
 }
 
 static void descent_release(struct descent *d)
 {
 	free(d->ref.cand);
 	free(d->ref.dest);
+	free(d->ref.net_cand);
+	free(d->ref.net_dest);
 	free(d->plan.cand);
 	free(d->plan.dest);
 }
 
-/* The search ended worse than the fallback: undo its balancing moves (from
- * first on) and take the better of the plain descent and the reference's
- * prefix instead, in their order (each fitted when the descent made it). */
-static void descent_instead(struct balancer *b, struct balance_result *r, size_t first,
-			    const struct descent *d)
+/* Undo the plan's balancing moves from first on. */
+static void moves_undo(struct balancer *b, struct balance_result *r, size_t first)
 {
-	const struct descent_path *p = &d->plan;
-	size_t n = p->n;
-
-	if (d->ref.once_score < p->score) {
-		p = &d->ref;
-		n = p->once_n;
-	}
 	for (size_t i = r->n_moves; i-- > first;) {
 		cand_move(b, (long)b->mcand[i], r->moves[i].host);
 		b->cands[b->mcand[i]].moved = false;
 	}
 	r->n_moves = first;
+}
+
+/* The plan's balancing moves from first on, to be made again (each fitted
+ * when it was made, in this order). */
+struct saved_moves {
+	size_t n;
+	size_t *cand, *dest;
+	const char **reason;
+};
+
+static void moves_save(const struct balancer *b, const struct balance_result *r, size_t first,
+		       struct saved_moves *s)
+{
+	s->n = r->n_moves - first;
+	s->cand = xrealloc(s->cand, (s->n + 1) * sizeof(*s->cand));
+	s->dest = xrealloc(s->dest, (s->n + 1) * sizeof(*s->dest));
+	s->reason = xrealloc(s->reason, (s->n + 1) * sizeof(*s->reason));
+	for (size_t i = 0; i < s->n; i++) {
+		s->cand[i] = b->mcand[first + i];
+		s->dest[i] = r->moves[first + i].dest;
+		s->reason[i] = r->moves[first + i].reason;
+	}
+}
+
+static void moves_redo(struct balancer *b, struct balance_result *r, const struct saved_moves *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		add_migration(r, b, (long)s->cand[i], s->dest[i], s->reason[i]);
+}
+
+static void moves_release(struct saved_moves *s)
+{
+	free(s->cand);
+	free(s->dest);
+	free(s->reason);
+}
+
+/* Instead of the search's balancing moves (from first on), the moves of a
+ * descent (each fitted when it is made): which 0, the better of the plain
+ * descent and the reference's longest prefix that is a plan; which 1, the
+ * reference's net moves. False when there are none of that kind. */
+static bool descent_instead(struct balancer *b, struct balance_result *r, size_t first,
+			    const struct descent *d, int which)
+{
+	const struct descent_path *p = &d->plan;
+	const size_t *cand = p->cand, *dest = p->dest;
+	size_t n = p->n;
+
+	if (which == 1) {
+		if (!d->ref.net_n)
+			return false;
+		cand = d->ref.net_cand;
+		dest = d->ref.net_dest;
+		n = d->ref.net_n;
+	} else if (d->ref.once_score < p->score) {
+		cand = d->ref.cand;
+		dest = d->ref.dest;
+		n = d->ref.once_n;
+	}
+	moves_undo(b, r, first);
 	for (size_t i = 0; i < n; i++)
-		add_migration(r, b, (long)p->cand[i], p->dest[i], "balance");
+		add_migration(r, b, (long)cand[i], dest[i], "balance");
+	return true;
 }
 
 /* Whether the search has gone far enough (the stopping rule above). */
@@ -1161,6 +1303,7 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 		descent_reference(&b, bs, &ds);
 		r->descent_score = ds.ref.score;
 		r->descent_moves = (int)ds.ref.n;
+		r->net_moves = (int)ds.ref.net_n;
 		r->plain_score = ds.plan.score;
 		r->plain_moves = (int)ds.plan.n;
 		r->fallback_score = ds.score;
@@ -1168,10 +1311,28 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 	moves = balance_search(&b, bs, r, moves, &ds);
 	prune_moves(&b, r, first, bs->min_gain, b.exhaustive ? ds.ref.score : INFINITY);
 	if (b.exhaustive && load_score(l) > ds.score + 1e-12) {
-		/* the better descent, and the search again from where it ends */
-		descent_instead(&b, r, first, &ds);
-		moves = (int)(r->n_moves - first);
-		balance_search(&b, bs, r, moves, &ds);
+		/* worse than a descent: of the search, and each descent with
+		 * the search again from where it ends, the best (the fewer
+		 * moves at an equal score) */
+		struct saved_moves best = { 0 };
+		double best_score = load_score(l);
+		size_t best_n = r->n_moves - first;
+
+		moves_save(&b, r, first, &best);
+		for (int which = 0; which < 2; which++) {
+			if (!descent_instead(&b, r, first, &ds, which))
+				continue;
+			balance_search(&b, bs, r, (int)(r->n_moves - first), &ds);
+			if (load_score(l) < best_score - 1e-12 ||
+			    (load_score(l) < best_score + 1e-12 && r->n_moves - first < best_n)) {
+				best_score = load_score(l);
+				best_n = r->n_moves - first;
+				moves_save(&b, r, first, &best);
+			}
+		}
+		moves_undo(&b, r, first);
+		moves_redo(&b, r, &best);
+		moves_release(&best);
 	}
 out:
 	descent_release(&ds);

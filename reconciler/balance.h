@@ -54,12 +54,16 @@ struct balance_result {
 	/* balancing's reference: what steepest descent reaches from the same
 	 * state as hbal runs it (any gain, a VM may move again: score, moves);
 	 * the search stops a margin below it. plain_*: the same descent with
-	 * min-gain, each VM once; fallback_score: the better of that and the
-	 * reference's longest prefix that is a plan, which the result is never
-	 * worse than (docs/balancing.md). 0 moves when balancing did not run
-	 * or the cluster has more than 64 eligible hosts (no reference there). */
+	 * min-gain, each VM once; net_moves: the reference's net moves (each
+	 * VM once, from where it was to where the reference leaves it), 0 when
+	 * they are not a plan; fallback_score: the best of the plain descent,
+	 * the reference's longest prefix that is a plan and its net moves,
+	 * which the result is never worse than (docs/balancing.md). 0 moves
+	 * when balancing did not run or the cluster has more than 64 eligible
+	 * hosts (no reference there). */
 	double descent_score;
 	int descent_moves;
+	int net_moves;
 	double plain_score;
 	int plain_moves;
 	double fallback_score;

@@ -328,7 +328,7 @@ static const struct key k_balance[] = {
 	{ .name = "threshold", .type = K_FLOAT, .off = BAL(threshold), .def = "0.10", .min = 0, .max = 1,
 	  .doc = "act when the imbalance score exceeds this" },
 	{ .name = "min-gain", .type = K_FLOAT, .off = BAL(min_gain), .def = "0.01", .min = 0, .max = 1,
-	  .doc = "each migration must lower the score at least this much" },
+	  .doc = "each migration must lower the score at least this much (on average over a swap's two, or over the net moves of the stopping rule's reference)" },
 	{ .name = "max-migrations", .type = K_INT, .off = BAL(max_migrations), .def = "4", .min = 0, .max = 100000,
 	  .doc = "balancing migrations per reconcile" },
 	{ .name = "max-parallel", .type = K_INT, .off = BAL(max_parallel), .def = "2", .min = 1, .max = 1000,
