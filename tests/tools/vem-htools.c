@@ -11,7 +11,8 @@
  *   vem-htools shapes
  *       list the shapes
  *   vem-htools to-vem HTOOLS DYNU|- SNAPSHOT.json CLUSTER.yaml
- *       nodes become hosts (capacity: cpus, memory; offline nodes are
+ *       nodes become hosts (capacity: cpus, memory less one byte, which
+ *       is hbal's memory limit, see cmd_to_vem; offline nodes are
  *       offline; "memory used by the node" becomes a running foreign domain
  *       "node-os-NODE" of that memory, so vem's u_mem is hbal's used
  *       fraction (node + instances) / total; vem's own `reserve:` would
@@ -458,8 +459,14 @@ static int cmd_to_vem(int argc, char **argv)
 	fprintf(y, "# converted from %s by vem-htools\ncluster: htools\nhosts:\n", argv[1]);
 	for (size_t i = 0; i < ht.n_nodes; i++) {
 		const struct ht_node *nd = &ht.nodes[i];
-		fprintf(y, "  - {name: %s, uri: 'test:///default', capacity: {cpus: %d, memory: %lluMiB}",
-			nd->name, nd->cpus, (unsigned long long)nd->mem);
+		/* one byte short of the node's memory: hbal refuses a move that
+		 * leaves a node no free memory at all (Node.addPri: new_mem <= 0
+		 * fails), vem a move that needs more than the capacity; with
+		 * sizes in whole MiB, capacity - 1 byte is hbal's limit. The
+		 * snapshot keeps the whole MiB (from-vem reads it), and u_mem
+		 * changes by 2^-35 of itself. */
+		fprintf(y, "  - {name: %s, uri: 'test:///default', capacity: {cpus: %d, memory: %lluB}",
+			nd->name, nd->cpus, (unsigned long long)(nd->mem * MiB - 1));
 		fputs("}\n", y);
 	}
 	fputs("templates:\n  - {name: vm, kernel: /boot/vmlinuz}\nvms:\n", y);
