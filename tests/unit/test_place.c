@@ -619,6 +619,22 @@ static void replay_move(const struct cluster *c, const struct observed *o, size_
 	CHECK(spread_on[d] <= 1);
 }
 
+/* Replay a balance result's moves in order: each holds the hard
+ * constraints when it runs (replay_move), each starts where the one
+ * before ended, and no VM moves twice. */
+static void replay_plan(const struct cluster *c, const struct observed *o, size_t *where,
+			uint64_t *used, int *vcpus, size_t *spread_on, const struct balance_result *r)
+{
+	for (size_t k = 0; k < r->n_moves; k++) {
+		const struct balance_move *m = &r->moves[k];
+		for (size_t j = 0; j < k; j++)
+			CHECK(r->moves[j].vm != m->vm);
+		replay_move(c, o, where, used, vcpus, spread_on, m->vm, m->host, m->dest);
+		if (k)
+			CHECK(fabs(m->score_before - r->moves[k - 1].score_after) < 1e-9);
+	}
+}
+
 TEST(balance_moves_hold_constraints_in_order)
 {
 	enum { NH = 6, NV = 48 };
@@ -841,13 +857,7 @@ TEST(balance_stops_below_steepest_descent)
 		CHECK(!((int)n - 1 >= r.descent_moves && last_before <= 0.99 * r.descent_score));
 		CHECK(fabs(lm->score_after - load_score(&l)) < 1e-9);
 	}
-	/* every move holds the hard constraints when it runs */
-	for (size_t k = 0; k < n; k++) {
-		const struct balance_move *m = &r.moves[k];
-		replay_move(c, &o, where, used, vcpus, spread_on, m->vm, m->host, m->dest);
-		if (k)
-			CHECK(fabs(m->score_before - r.moves[k - 1].score_after) < 1e-9);
-	}
+	replay_plan(c, &o, where, used, vcpus, spread_on, &r);
 	balance_result_release(&r);
 	load_release(&l);
 	observed_release(&o);
@@ -912,15 +922,9 @@ static struct stop_run stop_run_seed(unsigned seed)
 	out.moves = r.n_moves;
 	out.ref_moves = r.descent_moves;
 	out.net_moves = r.net_moves;
-	for (size_t k = 0; k < r.n_moves; k++) {
-		const struct balance_move *m = &r.moves[k];
-		out.swaps += !strcmp(m->reason, "swap");
-		for (size_t j = 0; j < k; j++)   /* a VM moves at most once */
-			CHECK(r.moves[j].vm != m->vm);
-		replay_move(c, &o, where, used, vcpus, spread_on, m->vm, m->host, m->dest);
-		if (k)
-			CHECK(fabs(m->score_before - r.moves[k - 1].score_after) < 1e-9);
-	}
+	for (size_t k = 0; k < r.n_moves; k++)
+		out.swaps += !strcmp(r.moves[k].reason, "swap");
+	replay_plan(c, &o, where, used, vcpus, spread_on, &r);
 	balance_result_release(&r);
 	load_release(&l);
 	observed_release(&o);
