@@ -626,9 +626,14 @@ static void descent_net_order(struct balancer *b, const struct balance_spec *bs,
 	free(from);
 }
 
-/* Steepest descent on trial from the current state, undone: into d. */
+/* Steepest descent on trial from the current state, undone: into d. When
+ * prefix is given, its first prefix->once_n moves are made first without a
+ * search: the plain descent (again false) makes the same ones, as the
+ * reference's prefix moves each VM once and takes at each step the best
+ * move of all, which is also the best of those not moved yet, and gains
+ * min-gain (descent_reference). */
 static void descent_path_run(struct balancer *b, const struct balance_spec *bs, bool again,
-			     struct descent_path *d)
+			     const struct descent_path *prefix, struct descent_path *d)
 {
 	struct load *l = b->l;
 	size_t cap = again ? 4 * b->nc + 1 : b->nc + 1;
@@ -646,9 +651,11 @@ static void descent_path_run(struct balancer *b, const struct balance_spec *bs, 
 	b->again = again;
 	b->least = again ? DESCENT_FLOOR * load_score(l) : bs->min_gain;
 	while ((int)n < bs->max_migrations && n < cap && load_score(l) > bs->threshold) {
-		long pick = balance_round(b, bs);
+		long pick = prefix && n < prefix->once_n ? (long)prefix->cand[n] : balance_round(b, bs);
 		if (pick < 0)
 			break;
+		if (prefix && n < prefix->once_n)
+			b->cands[pick].target = (long)prefix->dest[n];
 		d->cand[n] = (size_t)pick;
 		from[n] = b->cands[pick].host;
 		was[n] = b->cands[pick].moved;
@@ -657,7 +664,10 @@ static void descent_path_run(struct balancer *b, const struct balance_spec *bs, 
 		before = load_score(l);
 		cand_move(b, pick, (size_t)b->cands[pick].target);
 		b->cands[pick].moved = true;
-		once = once && before - load_score(l) >= bs->min_gain;
+		/* a move the plain descent makes too: each VM once, gaining
+		 * min-gain by the round's measure (disk copies weigh) and in fact */
+		once = once && b->cands[pick].gain >= bs->min_gain &&
+		       before - load_score(l) >= bs->min_gain;
 		if (once) {
 			d->once_score = load_score(l);
 			d->once_n = n;
@@ -682,8 +692,8 @@ static void descent_path_run(struct balancer *b, const struct balance_spec *bs, 
 
 static void descent_reference(struct balancer *b, const struct balance_spec *bs, struct descent *d)
 {
-	descent_path_run(b, bs, true, &d->ref);
-	descent_path_run(b, bs, false, &d->plan);
+	descent_path_run(b, bs, true, NULL, &d->ref);
+	descent_path_run(b, bs, false, &d->ref, &d->plan);
 	d->score = fmin(d->plan.score, d->ref.once_score);
 	if (d->ref.net_n)
 		d->score = fmin(d->score, d->ref.score);
