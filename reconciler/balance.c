@@ -549,15 +549,14 @@ struct descent_path {
 struct descent {
 	struct descent_path ref;   /* as hbal: any gain, VMs move again */
 	struct descent_path plan;  /* min-gain, each VM once */
-	double score;              /* the better of plan and ref's prefix */
+	double score;              /* the best of plan, ref's prefix and, when
+				    * there are net moves, ref's score */
 };
 
 /* At the end of the reference, before it is undone: which candidates end
  * away from where they started, and where (net_dest, by candidate). */
-static void descent_net_moves(struct balancer *b, const struct balance_spec *bs,
-			      struct descent_path *d)
+static void descent_net_moves(const struct balancer *b, struct descent_path *d)
 {
-	(void)bs;
 	d->net_cand = xcalloc(d->n + 1, sizeof(*d->net_cand));
 	d->net_dest = xcalloc(d->n + 1, sizeof(*d->net_dest));
 	d->net_n = 0;
@@ -600,6 +599,7 @@ static void descent_net_order(struct balancer *b, const struct balance_spec *bs,
 		progress = false;
 		for (size_t k = done; k < n; k++) {
 			struct cand *c = &b->cands[d->net_cand[k]];
+			size_t tc = d->net_cand[k], td = d->net_dest[k];
 			const char *why;
 			bool fits;
 			load_groups_update(l, c->vm, c->host, false);
@@ -608,8 +608,7 @@ static void descent_net_order(struct balancer *b, const struct balance_spec *bs,
 			if (!fits)
 				continue;
 			from[done] = c->host;
-			cand_move(b, (long)d->net_cand[k], d->net_dest[k]);
-			size_t tc = d->net_cand[k], td = d->net_dest[k];
+			cand_move(b, (long)tc, td);
 			d->net_cand[k] = d->net_cand[done];
 			d->net_dest[k] = d->net_dest[done];
 			d->net_cand[done] = tc;
@@ -679,7 +678,7 @@ static void descent_path_run(struct balancer *b, const struct balance_spec *bs, 
 	d->score = load_score(l);
 	d->n = n;
 	if (again)
-		descent_net_moves(b, bs, d);
+		descent_net_moves(b, d);
 	while (n-- > 0) {
 		cand_move(b, (long)d->cand[n], from[n]);
 		b->cands[d->cand[n]].moved = was[n];
@@ -1318,7 +1317,7 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 		r->plain_moves = (int)ds.plan.n;
 		r->fallback_score = ds.score;
 	}
-	moves = balance_search(&b, bs, r, moves, &ds);
+	balance_search(&b, bs, r, moves, &ds);
 	prune_moves(&b, r, first, bs->min_gain, b.exhaustive ? ds.ref.score : INFINITY);
 	if (b.exhaustive && load_score(l) > ds.score + 1e-12) {
 		/* worse than a descent: of the search, and each descent with
