@@ -78,6 +78,25 @@ static inline double load_score_from(const struct load_priv *p, const double *su
 	return s / p->wsum;
 }
 
+/* The score of sum[]/sq[] times n_eligible * wsum, without a division
+ * (n^2 var = n sq - sum^2): to compare, to the last few bits; 0 where the
+ * score is 0. */
+static inline double load_rank_from(const struct load_priv *p, const double *sum,
+				    const double *sq)
+{
+	double r = 0, n = (double)p->n_eligible;
+	if (!p->n_eligible || p->wsum <= 0)
+		return 0;
+	for (int m = 0; m < N_METRICS; m++) {
+		double v;
+		if (p->w[m] <= 0)
+			continue;
+		v = n * sq[m] - sum[m] * sum[m];
+		r += p->w[m] * sqrt(v > 0 ? v : 0);
+	}
+	return r;
+}
+
 /* Add to sum/sq the change of host h (-1: none) gaining (sign > 0) or
  * losing (mem, vcpus, cpu). */
 static inline void load_sums_if(const struct load *l, long h, int sign, uint64_t mem, int vcpus,
