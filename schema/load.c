@@ -12,6 +12,7 @@
  * filled, the result is checked and replicas are expanded.
  */
 #include "load.h"
+#include "compose.h"
 #include "keys.h"
 #include "load_priv.h"
 #include "model_priv.h"
@@ -1074,34 +1075,6 @@ static void walk_document(struct ctx *x, yaml_document_t *doc)
  * work proportional to the flow nesting depth for every token, so "[[[[..."
  * would take quadratic time. 0 or -1 (reported).
  */
-static int check_depth(struct ctx *x, const unsigned char *buf, size_t len)
-{
-	yaml_parser_t parser;
-	yaml_event_t ev;
-	int depth = 0, ret = 0;
-
-	if (!yaml_parser_initialize(&parser))
-		return 0;
-	yaml_parser_set_input_string(&parser, buf, len);
-	while (yaml_parser_parse(&parser, &ev)) {
-		yaml_event_type_t t = ev.type;
-		if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT)
-			depth++;
-		else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT)
-			depth--;
-		if (depth > CFG_MAX_DEPTH) {
-			err_at(x->err, x->file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-			       "nesting is deeper than %d levels", CFG_MAX_DEPTH);
-			ret = -1;
-		}
-		yaml_event_delete(&ev);
-		if (ret || t == YAML_STREAM_END_EVENT)
-			break;
-	}
-	yaml_parser_delete(&parser);   /* a syntax error is reported by the load */
-	return ret;
-}
-
 static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 			 const unsigned char *buf, size_t len)
 {
@@ -1116,10 +1089,6 @@ static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 		       "(VEM_MAX_FILE_BYTES raises it)", format_size(x->max_file, b));
 		return;
 	}
-	if (check_depth(x, buf, len)) {
-		x->broken = true;
-		return;
-	}
 	if (!yaml_parser_initialize(&parser)) {
 		x->broken = true;
 		err_at(x->err, x->file, 1, 1, "cannot initialise the YAML parser");
@@ -1128,16 +1097,13 @@ static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 	yaml_parser_set_input_string(&parser, buf, len);
 	while (!x->too_many) {
 		yaml_document_t *doc = xcalloc(1, sizeof(*doc));
-		if (!yaml_parser_load(&parser, doc)) {
-			const yaml_mark_t *m = parser.problem ? &parser.problem_mark : &parser.context_mark;
-			x->broken = true;
-			err_at(x->err, x->file, (int)m->line + 1, (int)m->column + 1, "invalid YAML: %s%s%s",
-			       parser.problem ? parser.problem : "syntax error",
-			       parser.context ? " " : "", parser.context ? parser.context : "");
-			free(doc);
-			break;
-		}
-		if (!yaml_document_get_root_node(doc)) {
+		struct compose_error ce;
+		enum compose_result r = yaml_compose(&parser, doc, CFG_MAX_DEPTH, &ce);
+		if (r != COMPOSE_DOCUMENT || !yaml_document_get_root_node(doc)) {
+			if (r == COMPOSE_ERROR) {
+				x->broken = true;
+				err_at(x->err, x->file, ce.line, ce.column, "%s", ce.msg);
+			}
 			yaml_document_delete(doc);
 			free(doc);
 			break;
