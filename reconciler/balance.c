@@ -41,6 +41,8 @@ struct cand {
 	bool moved;                /* by this plan */
 	bool cooling;              /* migrated within the cooldown */
 	const struct vem_meta *meta;   /* its metadata (blocked moves) */
+	bool blocked;              /* meta has blocked moves */
+	bool grouped;              /* in a spread or together group */
 	uint64_t disk;             /* host-local disk bytes a move copies */
 	int64_t now;
 	long prev, next;           /* the candidates on the same host */
@@ -262,7 +264,7 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 		rk = rank_with(l, &x, h, c, base_sum, base_sq, base_rank);
 		if (!why && best >= 0 && !(rk < best_rank - tie))
 			continue;
-		if (c->meta && c->meta->n_blocks) {
+		if (c->blocked) {
 			const struct vem_block *bl = vem_meta_blocked(c->meta, l->o->hosts[h].name, c->now,
 								      l->c->revision);
 			if (bl) {
@@ -294,8 +296,11 @@ static long best_target(struct balancer *b, struct cand *c, double *score_out, s
 	const struct placement_spec *ps = &c->vm->placement;
 	long t = -1;
 
-	/* the VM leaves its host first: its own group membership does not count */
-	load_groups_update(l, c->vm, c->host, false);
+	/* the VM leaves its host first: its own group membership does not count
+	 * (c->grouped: most VMs are in no group, and reading the VM's placement
+	 * for each of them is a cache miss per scan) */
+	if (c->grouped)
+		load_groups_update(l, c->vm, c->host, false);
 	if (!why && !b->exhaustive)
 		t = scan_targets(l, c, b->targets, b->nt, score_out, NULL);
 	if (t < 0 && ps->n_hosts && !why) {
@@ -307,7 +312,8 @@ static long best_target(struct balancer *b, struct cand *c, double *score_out, s
 	} else if (t < 0) {
 		t = scan_targets(l, c, NULL, l->o->n_hosts, score_out, why);
 	}
-	load_groups_update(l, c->vm, c->host, true);
+	if (c->grouped)
+		load_groups_update(l, c->vm, c->host, true);
 	return t;
 }
 
@@ -1321,6 +1327,8 @@ void balance_run(struct load *l, const struct balance_options *opt, struct balan
 		cd->cpu = d->cpu_load > 0 ? d->cpu_load : 0;
 		cd->cooling = d->meta.migrated_at && opt->now - d->meta.migrated_at < bs->cooldown;
 		cd->meta = &d->meta;
+		cd->blocked = d->meta.n_blocks > 0;
+		cd->grouped = vm->placement.spread || vm->placement.together;
 		cd->now = opt->now;
 		/* vem's volumes are in pool "default": copied unless it is shared */
 		cd->disk = storage_pool_shared(&c->storage, "default") ? 0 : d->disk_bytes;
