@@ -36,6 +36,8 @@ endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# vem itself opens libvirt on its first call (cli/virt_load.c): not linked
+VEM_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libvirt,$(PKGS)) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow=local -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wmissing-declarations
@@ -47,6 +49,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) \
 	-DVEM_VERSION='"$(VERSION)"' -D_GNU_SOURCE -I. -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 LIBS = $(PKG_LIBS) -lpthread -lm
+VEM_LIBS = $(VEM_PKG_LIBS) -ldl -lpthread -lm
 
 LIB_SRCS := $(sort $(wildcard util/*.c schema/*.c source/*.c hv/*.c reconciler/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
@@ -68,7 +71,7 @@ all: $(BUILD)/vem
 endif
 
 $(BUILD)/vem: $(CLI_OBJS) $(LIBVEM)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(LIBVEM) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(LIBVEM) $(VEM_LIBS)
 
 $(LIBVEM): $(LIB_OBJS)
 	@rm -f $@

@@ -659,12 +659,6 @@ static int cmd_complete(int argc, char **argv)
 	return 0;
 }
 
-static void libvirt_quiet(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;   /* errors are read where they happen and turned into vem errors */
-}
-
 int main(int argc, char **argv)
 {
 	int i = 1, rc;
@@ -719,12 +713,6 @@ int main(int argc, char **argv)
 	rc = cli_parse(argc - i, argv + i, c, &args, &opts);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (c->run != cmd_help) {
-		virSetErrorFunc(NULL, libvirt_quiet);
-		if (virInitialize() < 0) {
-			fprintf(stderr, "vem: cannot initialise libvirt\n");
-			return VEM_EXIT_ERROR;
-		}
-	}
+	/* libvirt is opened and initialised by its first call (virt_load.c) */
 	return c->run(&args, &opts);
 }

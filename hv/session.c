@@ -173,6 +173,9 @@ static void *connect_thread(void *arg)
 	pthread_mutex_lock(&g->lock);
 	uri = connect_uri(a->uri);
 	pthread_mutex_unlock(&g->lock);
+	/* before virConnectAuthPtrDefault is read: the vem binary opens libvirt
+	 * on its first call (cli/virt_load.c); it may be called again */
+	virInitialize();
 	conn = virConnectOpenAuth(uri, isatty(STDIN_FILENO) ? virConnectAuthPtrDefault : &auth, 0);
 	memset(&info, 0, sizeof(info));
 	if (!conn) {
