@@ -508,7 +508,9 @@ static long balance_round(struct balancer *b, const struct balance_spec *bs)
  *
  * The search (one move ahead, swaps) stops as soon as its score is
  * STOP_BETTER below the reference, or, once it has made as many moves as
- * the reference, STOP_AFTER below it; otherwise it goes on while a move
+ * the reference, STOP_AFTER below it (on hosts of different CPU counts,
+ * below the lowest of the reference and the descents that count CPU load
+ * absolute: descent_alt); otherwise it goes on while a move
  * gains min-gain. Pruning never takes it above the reference. Should it
  * end worse than the fallback, than the longest prefix of the reference
  * that moves no VM twice and gains min-gain at every move (also a plan),
@@ -754,9 +756,12 @@ static void descent_alt_one(struct balancer *b, const struct balance_spec *bs, s
 	score = load_score(l);
 	for (size_t i = alt.n; i-- > 0;)
 		cand_move(b, (long)alt.cand[i], from[i]);
+	/* the lower score, and the more moves: the rule never stops the
+	 * search sooner than it would with the reference alone */
 	if (score < d->stop) {
 		d->stop = score;
-		d->stop_n = alt.n;
+		if (alt.n > d->stop_n)
+			d->stop_n = alt.n;
 	}
 	free(from);
 	free(alt.cand);
@@ -769,7 +774,9 @@ static void descent_alt(struct balancer *b, const struct balance_spec *bs, struc
 {
 	const struct observed *o = b->l->o;
 	int *cpus = xcalloc(o->n_hosts + 1, sizeof(*cpus));
-	size_t n = 0, nd = 0;
+	long *seq = NULL;
+	double *cpu_was = NULL;
+	size_t n = 0, nd = 0, ns = 0;
 
 	if (!(load_priv(b->l)->w[M_CPU] > 0))
 		goto out;
@@ -782,11 +789,31 @@ static void descent_alt(struct balancer *b, const struct balance_spec *bs, struc
 			cpus[nd++] = cpus[i];
 	if (nd < 2)
 		goto out;
+	/* the trials leave each VM where it was, but reorder the hosts' lists
+	 * of candidates (the order in which the search meets equal gains) and
+	 * round the hosts' CPU load sums differently: both are kept, so that
+	 * the search is the same as without them unless the reference changes */
+	seq = xcalloc(b->nc + 1, sizeof(*seq));
+	cpu_was = xcalloc(o->n_hosts + 1, sizeof(*cpu_was));
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		cpu_was[h] = b->l->hosts[h].cpu_load;
+		for (long i = b->head[h]; i >= 0; i = b->cands[i].next)
+			seq[ns++] = i;
+	}
 	for (size_t k = 0; k < ALT_SIZES && k < nd; k++) {
 		size_t i = nd <= ALT_SIZES ? k : k * (nd - 1) / (ALT_SIZES - 1);
 		descent_alt_one(b, bs, d, cpus[i]);
 	}
+	for (size_t h = 0; h < o->n_hosts; h++) {
+		b->l->hosts[h].cpu_load = cpu_was[h];
+		b->head[h] = -1;
+	}
+	cpu_count_absolute(b, 0);
+	while (ns-- > 0)
+		cand_link(b, seq[ns]);
 out:
+	free(seq);
+	free(cpu_was);
 	free(cpus);
 }
 
