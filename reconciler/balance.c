@@ -778,8 +778,8 @@ static void cpu_count_absolute(struct balancer *b, double unit)
  * More references, on clusters whose hosts differ in CPU count: steepest
  * descent as a plan (each move gaining min-gain, each VM once: a sixth
  * cheaper than as hbal runs it, and on the 20 x 250 sweep it lowers the
- * same results and one more) with CPU load counted absolute, as hbal's -U counts it, in units of one
- * host size (its CPUs), once for each CPU count the eligible hosts have (at
+ * same results and one more) with CPU load counted absolute, as hbal's -U
+ * counts it, in units of one host size (its CPUs), once for each CPU count the eligible hosts have (at
  * most ALT_SIZES of them, spread over the range), each descent's end then
  * scored by vem's own score (relative CPU load). On such hosts the descents
  * under the two definitions, and under different units, take different
