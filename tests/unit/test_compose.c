@@ -298,11 +298,53 @@ TEST(test_compose_deep_input_stops_early)
 	free(text);
 }
 
+/* Many anchors: each alias is its own anchor's node (the table grows, and
+ * names that share a prefix or a hash slot stay apart). */
+TEST(test_compose_many_anchors)
+{
+	enum { N = 100000 };
+	struct strbuf sb = STRBUF_INIT;
+	struct compose_error e;
+	yaml_parser_t p;
+	yaml_document_t d;
+	const yaml_node_t *root, *defs, *uses;
+	bool all = true;
+
+	strbuf_adds(&sb, "defs:\n");
+	for (int i = 0; i < N; i++)
+		strbuf_addf(&sb, "  - &a%d v%d\n", i, i);
+	strbuf_adds(&sb, "uses:\n");
+	for (int i = N; i-- > 0;)
+		strbuf_addf(&sb, "  - *a%d\n", i);
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)sb.buf, sb.len);
+	CHECK_INT(yaml_compose(&p, &d, 64, &e), COMPOSE_DOCUMENT);
+	root = yaml_document_get_root_node(&d);
+	CHECK(root && root->type == YAML_MAPPING_NODE);
+	defs = yaml_document_get_node(&d, root->data.mapping.pairs.start[0].value);
+	uses = yaml_document_get_node(&d, root->data.mapping.pairs.start[1].value);
+	CHECK_INT(defs->data.sequence.items.top - defs->data.sequence.items.start, N);
+	CHECK_INT(uses->data.sequence.items.top - uses->data.sequence.items.start, N);
+	for (int i = 0; i < N && all; i++) {
+		int def = defs->data.sequence.items.start[i];
+		int use = uses->data.sequence.items.start[N - 1 - i];
+		char want[16];
+		snprintf(want, sizeof(want), "v%d", i);
+		const yaml_node_t *n = yaml_document_get_node(&d, use);
+		all = def == use && !strcmp((const char *)n->data.scalar.value, want);
+	}
+	CHECK(all);
+	yaml_document_delete(&d);
+	yaml_parser_delete(&p);
+	strbuf_release(&sb);
+}
+
 int main(void)
 {
 	RUN(test_compose_matches_libyaml);
 	RUN(test_compose_matches_libyaml_on_files);
 	RUN(test_compose_errors);
 	RUN(test_compose_deep_input_stops_early);
+	RUN(test_compose_many_anchors);
 	return test_done();
 }
