@@ -36,8 +36,12 @@ endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-# vem itself opens libvirt on its first call (cli/virt_load.c): not linked
-VEM_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libvirt,$(PKGS)) 2>/dev/null)
+# vem itself opens libvirt, libcurl and libgit2 on their first call
+# (cli/lazy.h): not linked; libgit2 by the soname of the one built against
+LAZY_PKGS := libvirt libcurl libgit2
+VEM_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null)
+GIT2_SONAME := $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir libgit2 2>/dev/null)/libgit2.so" \
+	2>/dev/null | sed -n 's/^ *SONAME *//p')
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow=local -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wmissing-declarations
@@ -80,6 +84,8 @@ $(LIBVEM): $(LIB_OBJS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/cli/git_load.o: ALL_CFLAGS += -DVEM_GIT2_SONAME='"$(GIT2_SONAME)"'
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBVEM)
 	@mkdir -p $(dir $@)
