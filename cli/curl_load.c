@@ -6,24 +6,11 @@
 #include "lazy.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdarg.h>
 
 #define CURL_SONAME "libcurl.so.4"
 
-static void *curl;
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_open(void)
-{
-	curl = lazy_open(CURL_SONAME);
-}
-
-static void *curl_sym(const char *name)
-{
-	pthread_once(&curl_once, curl_open);
-	return lazy_sym(curl, CURL_SONAME, name);
-}
+LAZY_LIBRARY(curl_sym, CURL_SONAME)
 
 LAZY_VOID(curl_sym, curl_easy_cleanup, (CURL *curl), (curl))
 LAZY_FN(curl_sym, CURL *, curl_easy_init, (void), ())
@@ -53,45 +40,33 @@ LAZY_FN(curl_sym, CURLUcode, curl_url_set,
  */
 CURLcode curl_easy_setopt(CURL *handle, CURLoption option, ...)
 {
-	typedef CURLcode (*setopt_fn)(CURL *, CURLoption, ...);
-	static setopt_fn fn_;
-	setopt_fn f = __atomic_load_n(&fn_, __ATOMIC_ACQUIRE);
+	LAZY_PTR(curl_sym, CURLcode, curl_easy_setopt, (CURL *, CURLoption, ...))
 	CURLcode rc;
 	va_list ap;
 
-	if (!f) {
-		f = (setopt_fn)curl_sym("curl_easy_setopt");
-		__atomic_store_n(&fn_, f, __ATOMIC_RELEASE);
-	}
 	va_start(ap, option);
 	if (option < CURLOPTTYPE_OBJECTPOINT)
-		rc = f(handle, option, va_arg(ap, long));
+		rc = f_(handle, option, va_arg(ap, long));
 	else if (option < CURLOPTTYPE_FUNCTIONPOINT)
-		rc = f(handle, option, va_arg(ap, void *));
+		rc = f_(handle, option, va_arg(ap, void *));
 	else if (option < CURLOPTTYPE_OFF_T)
-		rc = f(handle, option, va_arg(ap, void (*)(void)));
+		rc = f_(handle, option, va_arg(ap, void (*)(void)));
 	else if (option < CURLOPTTYPE_BLOB)
-		rc = f(handle, option, va_arg(ap, curl_off_t));
+		rc = f_(handle, option, va_arg(ap, curl_off_t));
 	else
-		rc = f(handle, option, va_arg(ap, void *));
+		rc = f_(handle, option, va_arg(ap, void *));
 	va_end(ap);
 	return rc;
 }
 
 CURLcode curl_easy_getinfo(CURL *handle, CURLINFO info, ...)
 {
-	typedef CURLcode (*getinfo_fn)(CURL *, CURLINFO, ...);
-	static getinfo_fn fn_;
-	getinfo_fn f = __atomic_load_n(&fn_, __ATOMIC_ACQUIRE);
+	LAZY_PTR(curl_sym, CURLcode, curl_easy_getinfo, (CURL *, CURLINFO, ...))
 	CURLcode rc;
 	va_list ap;
 
-	if (!f) {
-		f = (getinfo_fn)curl_sym("curl_easy_getinfo");
-		__atomic_store_n(&fn_, f, __ATOMIC_RELEASE);
-	}
 	va_start(ap, info);
-	rc = f(handle, info, va_arg(ap, void *));
+	rc = f_(handle, info, va_arg(ap, void *));
 	va_end(ap);
 	return rc;
 }

@@ -7,7 +7,6 @@
 #include "lazy.h"
 
 #include <git2.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -15,19 +14,7 @@
 #error "VEM_GIT2_SONAME: the soname of libgit2 (the Makefile defines it)"
 #endif
 
-static void *git2;
-static pthread_once_t git2_once = PTHREAD_ONCE_INIT;
-
-static void git2_open(void)
-{
-	git2 = lazy_open(VEM_GIT2_SONAME);
-}
-
-static void *git_sym(const char *name)
-{
-	pthread_once(&git2_once, git2_open);
-	return lazy_sym(git2, VEM_GIT2_SONAME, name);
-}
+LAZY_LIBRARY(git_sym, VEM_GIT2_SONAME)
 
 LAZY_VOID(git_sym, git_buf_dispose, (git_buf *buffer), (buffer))
 LAZY_FN(git_sym, int, git_checkout_options_init,

@@ -16,10 +16,27 @@
 #ifndef VEM_LAZY_H
 #define VEM_LAZY_H
 
+#include <pthread.h>
+
 /* dlopen soname, or exit with an error naming it (VEM_EXIT_ERROR). */
 void *lazy_open(const char *soname);
 /* The symbol name of handle (opened from soname), or exit with an error. */
 void *lazy_sym(void *handle, const char *soname, const char *name);
+
+/* static void *sym(const char *name): name in soname, which the first call
+ * opens. */
+#define LAZY_LIBRARY(sym, soname)                                                    \
+	static void *sym##_handle_;                                                  \
+	static pthread_once_t sym##_once_ = PTHREAD_ONCE_INIT;                       \
+	static void sym##_open_(void)                                                \
+	{                                                                            \
+		sym##_handle_ = lazy_open(soname);                                   \
+	}                                                                            \
+	static void *sym(const char *name)                                           \
+	{                                                                            \
+		pthread_once(&sym##_once_, sym##_open_);                             \
+		return lazy_sym(sym##_handle_, soname, name);                        \
+	}
 
 /* In a wrapper of name: f_, the library's function, looked up once by
  * sym(name) (threads that race store the same value). */
