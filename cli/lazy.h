@@ -3,7 +3,7 @@
  *
  * libvirt, libcurl and libgit2 bring some 60 shared libraries (glib,
  * gnutls, libxml2, nghttp2, ssh, kerberos, ...), and loading and relocating
- * them cost every run of vem some 17 ms: more than `vem validate`, `vem
+ * them cost every run of vem some 13 ms: more than `vem validate`, `vem
  * schema`, completion or planning a 20-host cluster from a snapshot take
  * otherwise, and none of them calls those libraries. So the vem binary is
  * not linked with them: each function of theirs that vem calls is defined
