@@ -54,6 +54,14 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) \
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 LIBS = $(PKG_LIBS) -lpthread -lm
 VEM_LIBS = $(VEM_PKG_LIBS) -ldl -lpthread -lm
+ifneq ($(SANITIZE),)
+# The sanitizers resolve the functions they intercept when the program
+# starts (libtirpc's xdr_*, which libvirt calls, among them): a library
+# opened later leaves them unresolved, a call through a null pointer. So the
+# sanitizer build links the libraries too; vem's wrappers (cli/lazy.h) still
+# run and find them loaded.
+VEM_LIBS = $(LIBS) -ldl
+endif
 
 LIB_SRCS := $(sort $(wildcard util/*.c schema/*.c source/*.c hv/*.c reconciler/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
