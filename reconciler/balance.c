@@ -119,13 +119,7 @@ static void add_migration(struct balance_result *r, struct balancer *b, long i, 
 	c->moved = true;
 }
 
-/*
- * load_score_from(load_sums_if(h, +1, c) on base_sum/base_sq), the same
- * operations in the same order (so the same bits), without the copies of
- * the sums, the per-call checks and the metrics of weight 0: the inner
- * loop of every balancing round. score_ctx holds what is the same for
- * every target of a scan.
- */
+/* What is the same for every target of a scan. */
 struct score_ctx {
 	double n, wsum, w[N_METRICS];
 	bool on[N_METRICS];         /* the metric counts: !(w <= 0) */
@@ -143,45 +137,6 @@ static void score_ctx_init(const struct load_priv *p, struct score_ctx *x)
 	}
 }
 
-static inline double score_term(const struct score_ctx *x, int m, double base_sum, double base_sq,
-				 double u, double pu)
-{
-	double sum = base_sum + (u - pu);
-	double sq = base_sq + (u * u - pu * pu);
-	double mean = sum / x->n;
-	double var = sq / x->n - mean * mean;
-	return x->w[m] * sqrt(var > 0 ? var : 0);
-}
-
-static inline double score_with(const struct load *l, const struct score_ctx *x, size_t h,
-				const struct cand *c, const double *base_sum, const double *base_sq)
-{
-	const struct load_priv *p = load_priv(l);
-	const struct host_load *hl;
-	const double *pu, *inv;
-	double s = 0;
-
-	if (x->zero)
-		return 0;
-	if (!load_host_eligible(&l->o->hosts[h]))
-		return load_score_from(p, base_sum, base_sq);
-	hl = &l->hosts[h];
-	pu = p->u[h];
-	inv = p->inv[h];
-	/* load_score_from's order, metric 0 to N_METRICS - 1 */
-	_Static_assert(M_CPU == 0 && M_MEM == 1 && M_VCPU == 2 && N_METRICS == 3, "metric order");
-	if (x->on[M_CPU])
-		s += score_term(x, M_CPU, base_sum[M_CPU], base_sq[M_CPU],
-				(hl->cpu_load + c->cpu) * inv[M_CPU], pu[M_CPU]);
-	if (x->on[M_MEM])
-		s += score_term(x, M_MEM, base_sum[M_MEM], base_sq[M_MEM],
-				(double)(hl->mem_used + c->mem) * inv[M_MEM], pu[M_MEM]);
-	if (x->on[M_VCPU])
-		s += score_term(x, M_VCPU, base_sum[M_VCPU], base_sq[M_VCPU],
-				(double)(hl->vcpus_used + c->vcpus) * inv[M_VCPU], pu[M_VCPU]);
-	return s / x->wsum;
-}
-
 /*
  * The scan ranks targets without a division: a metric's variance times n^2
  * is n*sq - sum^2, so the score times n*wsum, the rank, is the sum over the
@@ -190,8 +145,12 @@ static inline double score_with(const struct load *l, const struct score_ctx *x,
  * (the scan is two fifths of planning at 1,000 x 20,000). The rank only
  * decides which host wins: it orders hosts as the score does to the last
  * few bits, and the scan's tie margin (1e-12 of the score) is far above
- * that. The winner's score is then computed by score_with, so what the scan
- * returns is load_score's bits.
+ * that. The winner's score is then computed as load_score computes it
+ * (load_sums_if, load_score_from), so what the scan returns is its bits.
+ * rank_with is load_rank_from(load_sums_if(h, +1, c) on base_sum/base_sq),
+ * the same operations in the same order, without the copies of the sums,
+ * the per-call checks and the metrics of weight 0: the inner loop of every
+ * balancing round.
  */
 static inline double rank_term(double n, double w, double base_sum, double base_sq, double u,
 			       double pu)
@@ -211,11 +170,15 @@ static inline double rank_with(const struct load *l, const struct score_ctx *x, 
 	const double *pu, *inv;
 	double s = 0;
 
+	if (x->zero)
+		return 0;
 	if (!load_host_eligible(&l->o->hosts[h]))
 		return base_rank;
 	hl = &l->hosts[h];
 	pu = p->u[h];
 	inv = p->inv[h];
+	/* load_rank_from's order, metric 0 to N_METRICS - 1 */
+	_Static_assert(M_CPU == 0 && M_MEM == 1 && M_VCPU == 2 && N_METRICS == 3, "metric order");
 	if (x->on[M_CPU])
 		s += rank_term(x->n, x->w[M_CPU], base_sum[M_CPU], base_sq[M_CPU],
 			       (hl->cpu_load + c->cpu) * inv[M_CPU], pu[M_CPU]);
@@ -236,7 +199,7 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 {
 	const struct load_priv *p = load_priv(l);
 	long best = -1;
-	double best_rank = 0, tie, base_rank = 0;
+	double best_rank = 0, tie, base_rank;
 	double base_sum[N_METRICS], base_sq[N_METRICS];
 	struct score_ctx x;
 	char buf[160];
@@ -246,11 +209,9 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 	memcpy(base_sq, p->sq, sizeof(base_sq));
 	load_sums_if(l, (long)c->host, -1, c->mem, c->vcpus, c->cpu, base_sum, base_sq);
 	score_ctx_init(p, &x);
-	if (x.zero)
-		memset(x.on, 0, sizeof(x.on));   /* every score is 0: the first host that fits wins */
-	for (int m = 0; m < N_METRICS; m++)
-		if (x.on[m])
-			base_rank += rank_term(x.n, x.w[m], base_sum[m], base_sq[m], 0, 0);
+	/* a host that does not count leaves the sums as they are (every rank
+	 * is 0 when the score is: the first host that fits wins) */
+	base_rank = load_rank_from(p, base_sum, base_sq);
 	/* the score's tie margin (1e-12), in rank units */
 	tie = x.zero ? 0 : 1e-12 * x.n * x.wsum;
 	for (size_t k = 0; k < n; k++) {
@@ -284,7 +245,11 @@ static long scan_targets(struct load *l, const struct cand *c, const size_t *hos
 			best_rank = rk;
 		}
 	}
-	*score_out = best >= 0 ? score_with(l, &x, (size_t)best, c, base_sum, base_sq) : 0;
+	*score_out = 0;
+	if (best >= 0) {
+		load_sums_if(l, best, +1, c->mem, c->vcpus, c->cpu, base_sum, base_sq);
+		*score_out = load_score_from(p, base_sum, base_sq);
+	}
 	return best;
 }
 
