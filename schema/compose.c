@@ -43,33 +43,7 @@ static void PRINTF_LIKE(3, 4) compose_fail(struct composer *k, const yaml_mark_t
 	va_end(ap);
 }
 
-/* A new node of type t at mark m; its id. */
-static int node_add(struct composer *k, yaml_node_type_t t, const yaml_mark_t *m)
-{
-	yaml_document_t *d = k->doc;
-	yaml_node_t *n;
-
-	if (d->nodes.top == d->nodes.end) {
-		size_t nr = (size_t)(d->nodes.top - d->nodes.start);
-		size_t cap = nr ? 2 * nr : 64;
-		d->nodes.start = xrealloc(d->nodes.start, cap * sizeof(*d->nodes.start));
-		d->nodes.top = d->nodes.start + nr;
-		d->nodes.end = d->nodes.start + cap;
-	}
-	n = d->nodes.top++;
-	memset(n, 0, sizeof(*n));
-	n->type = t;
-	n->start_mark = *m;
-	n->end_mark = *m;
-	return (int)(d->nodes.top - d->nodes.start);
-}
-
-static yaml_node_t *node_at(const struct composer *k, int id)
-{
-	return k->doc->nodes.start + id - 1;
-}
-
-/* Append to the stack s (start/top/end of type T) one element. */
+/* Append to the stack s (libyaml's start/top/end) one element. */
 #define STACK_PUSH(s, v)                                                                  \
 	do {                                                                              \
 		if ((s).top == (s).end) {                                                 \
@@ -81,6 +55,28 @@ static yaml_node_t *node_at(const struct composer *k, int id)
 		}                                                                         \
 		*(s).top++ = (v);                                                         \
 	} while (0)
+
+/* A new node of type t at mark m; its id. */
+static int node_add(struct composer *k, yaml_node_type_t t, const yaml_mark_t *m)
+{
+	yaml_node_t n = { .type = t, .start_mark = *m, .end_mark = *m };
+
+	STACK_PUSH(k->doc->nodes, n);
+	return (int)(k->doc->nodes.top - k->doc->nodes.start);
+}
+
+static yaml_node_t *node_at(const struct composer *k, int id)
+{
+	return k->doc->nodes.start + id - 1;
+}
+
+/* An event's string, taken over (the event frees what is left in it). */
+static char *take(yaml_char_t **s)
+{
+	char *t = (char *)*s;
+	*s = NULL;
+	return t;
+}
 
 /* Node id goes into the innermost open collection (none: it is the root). */
 static void child_add(struct composer *k, int id)
@@ -159,18 +155,18 @@ static int anchor_find(const struct composer *k, const char *anchor)
 /* One event into the document: 1 done (the document ended), 0 go on, -1 error. */
 static int compose_event(struct composer *k, yaml_event_t *ev)
 {
+	yaml_node_t *n;
 	int id;
 
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
 		id = node_add(k, YAML_SCALAR_NODE, &ev->start_mark);
-		node_at(k, id)->data.scalar.value = ev->data.scalar.value;
-		node_at(k, id)->data.scalar.length = ev->data.scalar.length;
-		node_at(k, id)->data.scalar.style = ev->data.scalar.style;
-		ev->data.scalar.value = NULL;
-		if (!anchor_add(k, (char *)ev->data.scalar.anchor, id, &ev->start_mark))
-			return ev->data.scalar.anchor = NULL, -1;
-		ev->data.scalar.anchor = NULL;
+		n = node_at(k, id);
+		n->data.scalar.value = (yaml_char_t *)take(&ev->data.scalar.value);
+		n->data.scalar.length = ev->data.scalar.length;
+		n->data.scalar.style = ev->data.scalar.style;
+		if (!anchor_add(k, take(&ev->data.scalar.anchor), id, &ev->start_mark))
+			return -1;
 		child_add(k, id);
 		return 0;
 	case YAML_ALIAS_EVENT:
@@ -196,9 +192,8 @@ static int compose_event(struct composer *k, yaml_event_t *ev)
 			node_at(k, id)->data.sequence.style = ev->data.sequence_start.style;
 		else
 			node_at(k, id)->data.mapping.style = ev->data.mapping_start.style;
-		if (!anchor_add(k, (char *)*anchor, id, &ev->start_mark))
-			return *anchor = NULL, -1;
-		*anchor = NULL;
+		if (!anchor_add(k, take(anchor), id, &ev->start_mark))
+			return -1;
 		child_add(k, id);
 		k->open[k->depth] = id;
 		k->key[k->depth] = 0;
@@ -234,7 +229,8 @@ enum compose_result yaml_compose(yaml_parser_t *parser, yaml_document_t *doc, in
 		int r;
 		if (!yaml_parser_parse(parser, &ev)) {
 			const yaml_mark_t *m = parser->problem ? &parser->problem_mark : &parser->context_mark;
-			compose_fail(&k, m, "invalid YAML: %s%s%s", parser->problem ? parser->problem : "syntax error",
+			compose_fail(&k, m, "invalid YAML: %s%s%s",
+				     parser->problem ? parser->problem : "syntax error",
 				     parser->context ? " " : "", parser->context ? parser->context : "");
 			break;
 		}

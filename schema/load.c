@@ -1070,11 +1070,9 @@ static void walk_document(struct ctx *x, yaml_document_t *doc)
 	walk_map(x, root, &f, 0);
 }
 
-/*
- * Refuse deep nesting before building the document: libyaml's scanner does
- * work proportional to the flow nesting depth for every token, so "[[[[..."
- * would take quadratic time. 0 or -1 (reported).
- */
+/* Each document of buf, composed (compose.c: nesting deeper than
+ * CFG_MAX_DEPTH is refused as it is met, before libyaml's scanner, whose work
+ * per token grows with the flow nesting depth, goes quadratic) and walked. */
 static void parse_buffer(struct ctx *x, const char *name, const char *dir,
 			 const unsigned char *buf, size_t len)
 {
