@@ -10,7 +10,7 @@
 
 #define CURL_SONAME "libcurl.so.4"
 
-LAZY_LIBRARY(curl_sym, CURL_SONAME)
+LAZY_LIBRARY(curl_sym, CURL_SONAME, NULL)
 
 LAZY_VOID(curl_sym, curl_easy_cleanup, (CURL *curl), (curl))
 LAZY_FN(curl_sym, CURL *, curl_easy_init, (void), ())

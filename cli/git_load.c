@@ -14,7 +14,7 @@
 #error "VEM_GIT2_SONAME: the soname of libgit2 (the Makefile defines it)"
 #endif
 
-LAZY_LIBRARY(git_sym, VEM_GIT2_SONAME)
+LAZY_LIBRARY(git_sym, VEM_GIT2_SONAME, NULL)
 
 LAZY_VOID(git_sym, git_buf_dispose, (git_buf *buffer), (buffer))
 LAZY_FN(git_sym, int, git_checkout_options_init,

@@ -24,13 +24,16 @@ void *lazy_open(const char *soname);
 void *lazy_sym(void *handle, const char *soname, const char *name);
 
 /* static void *sym(const char *name): name in soname, which the first call
- * opens. */
-#define LAZY_LIBRARY(sym, soname)                                                    \
+ * opens and then passes to on_open (void (*)(void *handle), or NULL). */
+#define LAZY_LIBRARY(sym, soname, on_open)                                           \
 	static void *sym##_handle_;                                                  \
 	static pthread_once_t sym##_once_ = PTHREAD_ONCE_INIT;                       \
 	static void sym##_open_(void)                                                \
 	{                                                                            \
+		void (*opened_)(void *) = on_open;                                   \
 		sym##_handle_ = lazy_open(soname);                                   \
+		if (opened_)                                                         \
+			opened_(sym##_handle_);                                      \
 	}                                                                            \
 	static void *sym(const char *name)                                           \
 	{                                                                            \

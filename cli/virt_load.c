@@ -8,14 +8,11 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #define VIRT_SONAME "libvirt.so.0"
 
-static void *virt;
-static pthread_once_t virt_once = PTHREAD_ONCE_INIT;
 /* libvirt's, copied when it is opened (hv/session.c calls virInitialize
  * before reading it) */
 virConnectAuthPtr virConnectAuthPtrDefault;
@@ -26,12 +23,11 @@ static void virt_quiet(void *opaque, virErrorPtr e)
 	(void)e;
 }
 
-static void virt_open(void)
+static void virt_opened(void *virt)
 {
 	void (*set_error_func)(void *, virErrorFunc);
 	int (*initialize)(void);
 
-	virt = lazy_open(VIRT_SONAME);
 	set_error_func = (void (*)(void *, virErrorFunc))lazy_sym(virt, VIRT_SONAME, "virSetErrorFunc");
 	initialize = (int (*)(void))lazy_sym(virt, VIRT_SONAME, "virInitialize");
 	virConnectAuthPtrDefault =
@@ -43,11 +39,7 @@ static void virt_open(void)
 	}
 }
 
-static void *virt_sym(const char *name)
-{
-	pthread_once(&virt_once, virt_open);
-	return lazy_sym(virt, VIRT_SONAME, name);
-}
+LAZY_LIBRARY(virt_sym, VIRT_SONAME, virt_opened)
 
 LAZY_FN(virt_sym, int, virConnectClose, (virConnectPtr conn), (conn))
 LAZY_FN(virt_sym, int, virConnectDomainEventDeregisterAny,
