@@ -60,7 +60,8 @@ uint64_t load_dom_memory(const struct obs_domain *d);
 /* Score sums from scratch (incremental updates drift over many moves). */
 void load_sums_recompute(struct load *l);
 /* The score of the sums sum[]/sq[] (copies of p's, changed). Inline: the
- * balancer's inner loops call it for each (VM, host) they try. */
+ * balancer calls it for each scan's winner and each swap that may count
+ * (load_rank_from ranks the others). */
 static inline double load_score_from(const struct load_priv *p, const double *sum,
 				     const double *sq)
 {
